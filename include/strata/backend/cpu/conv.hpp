@@ -1,0 +1,202 @@
+// strata/backend/cpu/conv.hpp: convolution on the CPU as im2col + GEMM, per image.
+//
+// Per image n (NCHW, weight [F, C*K*K] row-major, columns [C*K*K, Ho*Wo]), GEMMs from gemm.hpp:
+//   forward          y_n = b + W * col(x_n)   (y_n starts as the bias, the GEMM accumulates)
+//   backward-filter  dW += dy_n * col(x_n)^T,  db += rowsum(dy_n)
+//   backward-data    dx_n = col2im(W^T * dy_n)
+// Images are split over threads; each thread has its own column buffer and, with more than one
+// thread, its own partial dW/db, summed in thread order afterwards (deterministic). A 1x1,
+// stride-1 convolution uses the image itself as its column matrix.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "strata/backend/cpu/gemm.hpp"
+#include "strata/backend/cpu/parallel.hpp"
+#include "strata/core/tensor.hpp"
+#include "strata/layers/conv.hpp"
+
+namespace strata::cpu {
+
+// Column matrix of one image: row (c, ky, kx), column (oy, ox); zero where the window is outside.
+template <class T>
+void im2col(const T* x, Dims in, Dims out, const ConvGeometry& g, T* col) {
+  const int k = g.kernel;
+  const int s = g.stride;
+  for (int c = 0; c < in.c; ++c) {
+    const T* plane = x + static_cast<std::size_t>(c) * in.plane();
+    for (int ky = 0; ky < k; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        T* row = col + ((static_cast<std::size_t>(c) * k + ky) * k + kx) * out.plane();
+        // Output columns whose input column ox * s - pad_left + kx lies inside [0, in.w).
+        const int shift = kx - g.pad_left;
+        const int ox_begin = std::clamp((-shift + s - 1) / s, 0, out.w);
+        const int ox_end = std::clamp((in.w - shift + s - 1) / s, ox_begin, out.w);
+        for (int oy = 0; oy < out.h; ++oy) {
+          T* dst = row + static_cast<std::size_t>(oy) * out.w;
+          const int iy = oy * s - g.pad_top + ky;
+          if (iy < 0 || iy >= in.h) {
+            std::fill(dst, dst + out.w, T(0));
+            continue;
+          }
+          const T* src = plane + static_cast<std::size_t>(iy) * in.w + shift;
+          std::fill(dst, dst + ox_begin, T(0));
+          if (s == 1) {
+            std::copy(src + ox_begin, src + ox_end, dst + ox_begin);
+          } else {
+            for (int ox = ox_begin; ox < ox_end; ++ox) dst[ox] = src[ox * s];
+          }
+          std::fill(dst + ox_end, dst + out.w, T(0));
+        }
+      }
+    }
+  }
+}
+
+// Adds a column matrix back into an image (the adjoint of im2col). dx must be zeroed first.
+template <class T>
+void col2im_add(const T* col, Dims in, Dims out, const ConvGeometry& g, T* x) {
+  const int k = g.kernel;
+  const int s = g.stride;
+  for (int c = 0; c < in.c; ++c) {
+    T* plane = x + static_cast<std::size_t>(c) * in.plane();
+    for (int ky = 0; ky < k; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        const T* row = col + ((static_cast<std::size_t>(c) * k + ky) * k + kx) * out.plane();
+        const int shift = kx - g.pad_left;
+        const int ox_begin = std::clamp((-shift + s - 1) / s, 0, out.w);
+        const int ox_end = std::clamp((in.w - shift + s - 1) / s, ox_begin, out.w);
+        for (int oy = 0; oy < out.h; ++oy) {
+          const int iy = oy * s - g.pad_top + ky;
+          if (iy < 0 || iy >= in.h) continue;
+          const T* src = row + static_cast<std::size_t>(oy) * out.w;
+          T* dst = plane + static_cast<std::size_t>(iy) * in.w + shift;
+          for (int ox = ox_begin; ox < ox_end; ++ox) dst[ox * s] += src[ox];
+        }
+      }
+    }
+  }
+}
+
+inline bool is_pointwise(const ConvGeometry& g) {
+  return g.kernel == 1 && g.stride == 1 && g.pad_top == 0 && g.pad_left == 0;
+}
+
+// Per-worker scratch: a column matrix, GEMM packing space, and (with several workers) partial
+// weight and bias gradients.
+struct ConvScratch {
+  std::size_t columns = 0;
+  std::size_t gemm = 0;
+  std::size_t partial_grads = 0;
+  constexpr std::size_t per_worker() const { return columns + gemm + partial_grads; }
+};
+
+inline ConvScratch conv2d_scratch_layout(Dims in, Dims out, const ConvGeometry& g, int workers) {
+  const std::size_t patch = static_cast<std::size_t>(in.c) * g.kernel * g.kernel;
+  const std::size_t plane = out.plane();
+  const std::size_t filters = static_cast<std::size_t>(out.c);
+  ConvScratch s;
+  s.columns = patch * plane;
+  // The three products: (F x patch)(patch x P), (F x P)(P x patch), (patch x F)(F x P).
+  s.gemm = std::max({gemm_workspace_floats(filters, plane, patch), gemm_workspace_floats(filters, patch, plane),
+                     gemm_workspace_floats(patch, plane, filters)});
+  s.partial_grads = workers > 1 ? filters * (patch + 1) : 0;
+  return s;
+}
+
+inline std::size_t conv2d_scratch_floats(Dims in, Dims out, const ConvGeometry& g, int batch, int threads) {
+  const int workers = workers_for(batch, threads);
+  return static_cast<std::size_t>(workers) * conv2d_scratch_layout(in, out, g, workers).per_worker();
+}
+
+template <class T>
+void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias,
+                    const ConvGeometry& g, T* scratch, int threads) {
+  const Dims in = x.dims;
+  const Dims out = y.dims;
+  const int patch = in.c * g.kernel * g.kernel;
+  const int plane = static_cast<int>(out.plane());
+  const ConvScratch layout = conv2d_scratch_layout(in, out, g, workers_for(x.batch, threads));
+  const bool pointwise = is_pointwise(g);
+  parallel_for(x.batch, threads, [&](int begin, int end, int worker) {
+    T* col = scratch + static_cast<std::size_t>(worker) * layout.per_worker();
+    T* gemm_space = col + layout.columns;
+    for (int n = begin; n < end; ++n) {
+      const T* source = x.sample(n);
+      if (!pointwise) {
+        im2col(source, in, out, g, col);
+        source = col;
+      }
+      T* result = y.sample(n);
+      for (int f = 0; f < out.c; ++f) std::fill(result + static_cast<std::size_t>(f) * plane,
+                                                result + static_cast<std::size_t>(f + 1) * plane, bias[f]);
+      gemm_accumulate(out.c, plane, patch, weight, patch, false, source, plane, false, result, plane, gemm_space);
+    }
+  });
+}
+
+// Writes dweight and dbias (not accumulated); writes dx unless dx.data is null.
+template <class T>
+void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTensor<T> dx,
+                     const T* weight, T* dweight, T* dbias, const ConvGeometry& g, T* scratch,
+                     int threads) {
+  const Dims in = x.dims;
+  const Dims out = dy.dims;
+  const int filters = out.c;
+  const int patch = in.c * g.kernel * g.kernel;
+  const int plane = static_cast<int>(out.plane());
+  const std::size_t weights = static_cast<std::size_t>(filters) * patch;
+  const int workers = workers_for(x.batch, threads);
+  const ConvScratch layout = conv2d_scratch_layout(in, out, g, workers);
+  const bool pointwise = is_pointwise(g);
+
+  const int ran = parallel_for(x.batch, threads, [&](int begin, int end, int worker) {
+    T* col = scratch + static_cast<std::size_t>(worker) * layout.per_worker();
+    T* gemm_space = col + layout.columns;
+    // With one worker the gradients go straight to their destination.
+    T* dw = workers > 1 ? gemm_space + layout.gemm : dweight;
+    T* db = workers > 1 ? dw + weights : dbias;
+    std::fill(dw, dw + weights, T(0));
+    std::fill(db, db + filters, T(0));
+    for (int n = begin; n < end; ++n) {
+      const T* grad = dy.sample(n);
+      const T* source = x.sample(n);
+      if (!pointwise) {
+        im2col(source, in, out, g, col);
+        source = col;
+      }
+      gemm_accumulate(filters, patch, plane, grad, plane, false, source, plane, true, dw, patch, gemm_space);
+      for (int f = 0; f < filters; ++f) {
+        const T* row = grad + static_cast<std::size_t>(f) * plane;
+        T sum = T(0);
+        for (int i = 0; i < plane; ++i) sum += row[i];
+        db[f] += sum;
+      }
+      if (dx.data == nullptr) continue;
+      T* target = pointwise ? dx.sample(n) : col;
+      std::fill(target, target + static_cast<std::size_t>(patch) * plane, T(0));
+      gemm_accumulate(patch, plane, filters, weight, patch, true, grad, plane, false, target, plane, gemm_space);
+      if (!pointwise) {
+        std::fill(dx.sample(n), dx.sample(n) + in.size(), T(0));
+        col2im_add(col, in, out, g, dx.sample(n));
+      }
+    }
+  });
+
+  if (workers > 1) {
+    // Sum the partial gradients in worker order; each worker that ran had at least one image.
+    const auto partial = [&](int worker) {
+      return scratch + static_cast<std::size_t>(worker) * layout.per_worker() + layout.columns + layout.gemm;
+    };
+    std::copy(partial(0), partial(0) + weights, dweight);
+    std::copy(partial(0) + weights, partial(0) + weights + filters, dbias);
+    for (int t = 1; t < ran; ++t) {
+      const T* p = partial(t);
+      for (std::size_t i = 0; i < weights; ++i) dweight[i] += p[i];
+      for (int f = 0; f < filters; ++f) dbias[f] += p[weights + f];
+    }
+  }
+}
+
+}  // namespace strata::cpu

@@ -1,0 +1,71 @@
+// strata/backend/cpu/gemm.hpp: C += op(A) * op(B) on row-major matrices, without allocating.
+//
+// Eigen's own product expressions allocate their packing buffers on the heap for every call
+// above 128 KiB (about 100 MB per ConvNet v1 step), which costs page faults and breaks the
+// no-allocation promise. This calls Eigen's blocked GEMM kernel (Eigen 3.4's
+// internal::general_matrix_matrix_product, the routine behind `C.noalias() += A * B`) with
+// packing buffers the caller owns. Single-threaded: the backend parallelises over images.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <Eigen/Core>
+
+namespace strata::cpu {
+
+// Floats of workspace gemm_accumulate needs for an m x k by k x n product: the packed panels
+// are never larger than the operands, plus room to align both to 64 bytes.
+constexpr std::size_t gemm_workspace_floats(std::size_t m, std::size_t n, std::size_t k) {
+  return m * k + k * n + 64;
+}
+
+namespace detail {
+
+template <class T>
+T* align64(T* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<T*>((address + 63) & ~std::uintptr_t{63});
+}
+
+// Eigen's blocking object with caller-provided panels. rows/cols/depth are those of the
+// column-major problem Eigen solves (a row-major product is solved transposed).
+template <class T>
+class CallerBlocking : public Eigen::internal::level3_blocking<T, T> {
+ public:
+  CallerBlocking(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth, T* workspace) {
+    this->m_mc = rows;
+    this->m_nc = cols;
+    this->m_kc = depth;
+    Eigen::internal::computeProductBlockingSizes<T, T, 1>(this->m_kc, this->m_mc, this->m_nc, Eigen::Index{1});
+    this->m_blockA = align64(workspace);
+    this->m_blockB = align64(this->m_blockA + this->m_mc * this->m_kc);
+  }
+};
+
+template <class T, int OrderA, int OrderB>
+void gemm_kernel(Eigen::Index m, Eigen::Index n, Eigen::Index k, const T* a, Eigen::Index lda, const T* b,
+                 Eigen::Index ldb, T* c, Eigen::Index ldc, T* workspace) {
+  CallerBlocking<T> blocking(n, m, k, workspace);
+  Eigen::internal::general_matrix_matrix_product<Eigen::Index, T, OrderA, false, T, OrderB, false, Eigen::RowMajor,
+                                                 1>::run(m, n, k, a, lda, b, ldb, c, 1, ldc, T(1), blocking,
+                                                         nullptr);
+}
+
+}  // namespace detail
+
+// C[m x n] += op(A)[m x k] * op(B)[k x n]. All matrices row-major with leading dimensions
+// lda, ldb, ldc; op(X) is X or its transpose. `workspace` holds gemm_workspace_floats(m, n, k).
+template <class T>
+void gemm_accumulate(int m, int n, int k, const T* a, int lda, bool transpose_a, const T* b, int ldb,
+                     bool transpose_b, T* c, int ldc, T* workspace) {
+  // A transposed row-major matrix is the same memory read column-major.
+  constexpr int row = Eigen::RowMajor;
+  constexpr int col = Eigen::ColMajor;
+  if (!transpose_a && !transpose_b) detail::gemm_kernel<T, row, row>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
+  else if (!transpose_a) detail::gemm_kernel<T, row, col>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
+  else if (!transpose_b) detail::gemm_kernel<T, col, row>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
+  else detail::gemm_kernel<T, col, col>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
+}
+
+}  // namespace strata::cpu

@@ -1,0 +1,102 @@
+// strata/core/elementwise.hpp: the per-element math of activations, losses and optimizers.
+//
+// Written once, templated on the scalar so the gradient tests run it in double, and marked
+// STRATA_HOST_DEVICE so the CUDA kernels call these same functions. Backward functions take the
+// layer's *output* where that suffices, so activations need not keep their inputs.
+#pragma once
+
+#include <cmath>
+
+#include "strata/core/host_device.hpp"
+
+namespace strata::elementwise {
+
+// ---- activations: forward(x) and backward(output y, upstream gradient g) ----
+template <class T>
+STRATA_HOST_DEVICE inline T relu(T x) { return x > T(0) ? x : T(0); }
+template <class T>
+STRATA_HOST_DEVICE inline T relu_backward(T y, T g) { return y > T(0) ? g : T(0); }
+
+// Requires slope > 0, so the sign of the output equals the sign of the input.
+template <class T>
+STRATA_HOST_DEVICE inline T leaky_relu(T x, T slope) { return x > T(0) ? x : slope * x; }
+template <class T>
+STRATA_HOST_DEVICE inline T leaky_relu_backward(T y, T g, T slope) { return y > T(0) ? g : slope * g; }
+
+template <class T>
+STRATA_HOST_DEVICE inline T sigmoid(T x) {
+  // Two branches so that exp never overflows.
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+template <class T>
+STRATA_HOST_DEVICE inline T sigmoid_backward(T y, T g) { return g * y * (T(1) - y); }
+
+template <class T>
+STRATA_HOST_DEVICE inline T tanh_forward(T x) { return std::tanh(x); }
+template <class T>
+STRATA_HOST_DEVICE inline T tanh_backward(T y, T g) { return g * (T(1) - y * y); }
+
+// ---- dropout: keep element `index` when its counter-based uniform draw is >= rate ----
+template <class T>
+STRATA_HOST_DEVICE inline T dropout_scale(float draw, T rate) {
+  return draw >= static_cast<float>(rate) ? T(1) / (T(1) - rate) : T(0);
+}
+
+// ---- losses: per-element value and its derivative with respect to the prediction ----
+// Binary cross-entropy on probabilities. The prediction is clamped to [eps, 1 - eps] (Keras'
+// epsilon, 1e-7) so log(0) cannot happen; the gradient uses the same clamp in its denominator,
+// which keeps it finite and non-zero for saturated outputs (as PyTorch's BCELoss does).
+template <class T>
+STRATA_HOST_DEVICE inline T bce_clamp(T p) {
+  const T eps = T(1e-7);
+  return p < eps ? eps : (p > T(1) - eps ? T(1) - eps : p);
+}
+template <class T>
+STRATA_HOST_DEVICE inline T binary_cross_entropy(T p, T t) {
+  const T q = bce_clamp(p);
+  return -(t * std::log(q) + (T(1) - t) * std::log(T(1) - q));
+}
+template <class T>
+STRATA_HOST_DEVICE inline T binary_cross_entropy_gradient(T p, T t) {
+  const T q = bce_clamp(p);
+  return (p - t) / (q * (T(1) - q));
+}
+
+template <class T>
+STRATA_HOST_DEVICE inline T squared_error(T p, T t) { return (p - t) * (p - t); }
+template <class T>
+STRATA_HOST_DEVICE inline T squared_error_gradient(T p, T t) { return T(2) * (p - t); }
+
+// ---- optimizers: one parameter's update given its gradient and state ----
+struct AdamStep {
+  float lr, beta1, beta2, epsilon;
+  float bias_correction1;  // 1 - beta1^t
+  float bias_correction2;  // 1 - beta2^t
+  float weight_decay;      // L2 penalty added to the gradient (0: none)
+};
+// PyTorch's form: p -= lr * m_hat / (sqrt(v_hat) + epsilon).
+template <class T>
+STRATA_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamStep& s) {
+  g += T(s.weight_decay) * p;
+  m = T(s.beta1) * m + (T(1) - T(s.beta1)) * g;
+  v = T(s.beta2) * v + (T(1) - T(s.beta2)) * g * g;
+  const T m_hat = m / T(s.bias_correction1);
+  const T v_hat = v / T(s.bias_correction2);
+  p -= T(s.lr) * m_hat / (std::sqrt(v_hat) + T(s.epsilon));
+}
+
+struct SgdStep {
+  float lr, momentum, weight_decay;
+  bool nesterov;
+};
+// PyTorch's form: v = momentum * v + g; p -= lr * (nesterov ? g + momentum * v : v).
+template <class T>
+STRATA_HOST_DEVICE inline void sgd_update(T& p, T g, T& velocity, const SgdStep& s) {
+  g += T(s.weight_decay) * p;
+  velocity = T(s.momentum) * velocity + g;
+  p -= T(s.lr) * (s.nesterov ? g + T(s.momentum) * velocity : velocity);
+}
+
+}  // namespace strata::elementwise

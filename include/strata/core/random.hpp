@@ -1,0 +1,47 @@
+// strata/core/random.hpp: counter-based random numbers, identical on the host and the device.
+//
+// Weight initialisation and dropout masks are functions of (seed, stream, index), not of a
+// generator's hidden state, so they are reproducible whatever the thread count or device, and a
+// dropout mask can be recomputed in the backward pass instead of being stored.
+#pragma once
+
+#include <cstdint>
+
+#include "strata/core/host_device.hpp"
+
+namespace strata {
+
+// SplitMix64 finaliser: a good 64-bit mixing function.
+STRATA_HOST_DEVICE inline constexpr std::uint64_t mix64(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A uniform float in [0, 1) for element `index` of stream `stream` under `seed`.
+STRATA_HOST_DEVICE inline constexpr float uniform01(std::uint64_t seed, std::uint64_t stream,
+                                                    std::uint64_t index) {
+  const std::uint64_t bits = mix64(mix64(seed ^ mix64(stream)) + index);
+  return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // 24 random mantissa bits
+}
+
+// A small sequential generator for host-side work (shuffling, test data).
+class SplitMix {
+ public:
+  explicit constexpr SplitMix(std::uint64_t seed) : state_(seed) {}
+  constexpr std::uint64_t next() {
+    state_ += 0x9E3779B97F4A7C15ull;
+    std::uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  constexpr float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }
+  constexpr std::uint64_t state() const { return state_; }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace strata

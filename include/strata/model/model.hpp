@@ -1,0 +1,404 @@
+// strata/model/model.hpp: a network's state on a device, and its training step.
+//
+//   strata::Model<Net, strata::Cpu> model{/*max_batch=*/64, /*seed=*/1};
+//   float loss = model.train_step(x, y, batch, strata::BinaryCrossEntropy{}, adam);
+//   model.predict(x, batch, out);
+//
+// Model owns, for a batch of at most max_batch, every buffer the network needs: parameters,
+// their gradients, the optimizer's per-parameter state, persistent buffers (running statistics),
+// every layer's output, two gradient buffers used in turn by backward, what layers save between
+// forward and backward, and one scratch area. All of it is allocated in the constructor; forward,
+// backward and train_step allocate nothing. Layers run from a flat table of function pointers.
+//
+// Contracts:
+//   - host data is NCHW float, sample after sample; spans must have exactly batch * sample size
+//     elements and 1 <= batch <= max_batch, else std::invalid_argument says what was expected
+//   - train_step runs in training mode whatever train()/eval() say (as Keras' train_on_batch);
+//     predict and evaluate run in eval mode; forward() follows train()/eval()
+//   - a non-finite loss throws strata::NonFiniteLoss before any weight changes
+//   - initialisation is a pure function of the seed: Glorot-uniform weights (He-uniform on
+//     request), zero biases, BatchNorm gamma 1 and running variance 1
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "strata/core/layer.hpp"
+#include "strata/core/random.hpp"
+#include "strata/core/tensor.hpp"
+#include "strata/core/type_list.hpp"
+#include "strata/losses/loss.hpp"
+#include "strata/model/sequential.hpp"
+
+namespace strata {
+
+struct ModelOptions {
+  Init init = Init::glorot_uniform;
+  int threads = 0;              // CPU worker threads; 0: the backend's default (all cores)
+  bool input_gradient = false;  // also compute the gradient with respect to the input
+};
+
+// A parameter or buffer of a model: "0.conv.weight" with its shape and device memory.
+template <class T>
+struct NamedTensor {
+  std::string name;
+  std::vector<int> shape;
+  T* data = nullptr;
+  std::size_t size = 0;
+  std::size_t offset = 0;  // into parameter_data() (trainable) or buffer_data()
+  bool trainable = true;
+};
+
+// Thrown by train_step when the loss is NaN or infinite; the weights are left as they were.
+class NonFiniteLoss : public std::runtime_error {
+ public:
+  NonFiniteLoss(double loss, std::uint64_t step)
+      : std::runtime_error("loss is " + std::to_string(loss) + " at training step " + std::to_string(step) +
+                           "; the weights were not updated (lower the learning rate, or check the data "
+                           "for NaN values and targets outside [0, 1])"),
+        loss_(loss),
+        step_(step) {}
+  double loss() const { return loss_; }
+  std::uint64_t step() const { return step_; }
+
+ private:
+  double loss_;
+  std::uint64_t step_;
+};
+
+template <class Net, class Device, class T = float>
+class Model {
+ public:
+  using network = Net;
+  using device = Device;
+  using scalar = T;
+  static constexpr std::size_t layer_count = Net::layer_count;
+  static constexpr Dims input_dims = Net::dims_at(0);
+  static constexpr Dims output_dims = Net::dims_at(layer_count);
+  static constexpr std::size_t parameter_count = Net::parameter_count;
+  static constexpr std::size_t buffer_count = Net::buffer_count;
+
+  Model(int max_batch, std::uint64_t seed, ModelOptions options = {})
+      : max_batch_(max_batch),
+        seed_(seed),
+        threads_(options.threads > 0 ? options.threads : Device::default_threads()),
+        input_gradient_enabled_(options.input_gradient) {
+    if (max_batch < 1)
+      throw std::invalid_argument("Model: max_batch must be at least 1, got " + std::to_string(max_batch));
+    plan(typename Net::layers{});
+    allocate();
+    initialise(options.init);
+  }
+
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+
+  // ---- configuration ----
+  int max_batch() const { return max_batch_; }
+  std::uint64_t seed() const { return seed_; }
+  int threads() const { return threads_; }
+  // Fewer threads than the model was built for is fine; more would outgrow the scratch memory.
+  void set_threads(int threads) {
+    if (threads < 1 || threads > planned_threads())
+      throw std::invalid_argument("Model::set_threads: expected 1.." + std::to_string(planned_threads()) +
+                                  " (the count the model was built with), got " + std::to_string(threads));
+    threads_ = threads;
+  }
+  void train() { training_ = true; }
+  void eval() { training_ = false; }
+  bool is_training() const { return training_; }
+  // Training forward passes so far; it varies the dropout masks, and checkpoints keep it.
+  std::uint64_t step_count() const { return step_; }
+  void set_step_count(std::uint64_t step) { step_ = step; }
+
+  // ---- low-level passes on device memory ----
+  // The input buffer for a batch: fill it, then call forward(batch).
+  BasicTensor<T> input(int batch) {
+    check_batch(batch, "input");
+    return {activations_.data(), batch, input_dims};
+  }
+
+  // Runs every layer on input(batch) in the current mode; returns the output.
+  BasicTensor<const T> forward(int batch) {
+    check_batch(batch, "forward");
+    if (training_) ++step_;
+    const StepInfo step{training_, seed_, step_, threads_};
+    for (std::size_t i = 0; i < layer_count; ++i) {
+      const ForwardArgs<T> args{activation(i, batch), activation(i + 1, batch),
+                                parameters_.data() + layers_[i].parameter_offset,
+                                buffers_.data() + layers_[i].buffer_offset,
+                                saved_.data() + layers_[i].saved_offset,
+                                scratch_.data(),
+                                static_cast<int>(i),
+                                step};
+      layer_table_[i].forward(args);
+    }
+    last_batch_ = batch;
+    last_step_ = step;
+    return activation(layer_count, batch);
+  }
+
+  // A buffer for the gradient of the loss with respect to the output of the last forward.
+  BasicTensor<T> output_gradient() { return {output_gradient_.data(), last_batch_, output_dims}; }
+
+  // Back-propagates grad_out (usually output_gradient()) through the last forward pass; writes
+  // every parameter gradient (they are not accumulated across calls).
+  void backward(BasicTensor<const T> grad_out) {
+    if (last_batch_ == 0) throw std::logic_error("Model::backward: call forward first");
+    if (grad_out.batch != last_batch_ || !(grad_out.dims == output_dims))
+      throw std::invalid_argument("Model::backward: expected a gradient of batch " + std::to_string(last_batch_) +
+                                  " x " + output_dims.to_string() + " (the last forward), got batch " +
+                                  std::to_string(grad_out.batch) + " x " + grad_out.dims.to_string());
+    const int batch = last_batch_;
+    for (std::size_t k = layer_count; k-- > 0;) {
+      const Dims in = Net::dims_at(k);
+      const BasicTensor<const T> dy =
+          k + 1 == layer_count ? grad_out : BasicTensor<const T>{gradient_buffer(k + 1), batch, Net::dims_at(k + 1)};
+      BasicTensor<T> dx{nullptr, batch, in};
+      if (k > 0) dx.data = gradient_buffer(k);
+      else if (input_gradient_enabled_) dx.data = input_gradient_.data();
+      const BackwardArgs<T> args{activation(k, batch),
+                                 activation(k + 1, batch),
+                                 dy,
+                                 dx,
+                                 parameters_.data() + layers_[k].parameter_offset,
+                                 gradients_.data() + layers_[k].parameter_offset,
+                                 buffers_.data() + layers_[k].buffer_offset,
+                                 saved_.data() + layers_[k].saved_offset,
+                                 scratch_.data(),
+                                 static_cast<int>(k),
+                                 last_step_};
+      layer_table_[k].backward(args);
+    }
+  }
+
+  // The gradient with respect to the input of the last backward (ModelOptions::input_gradient).
+  BasicTensor<const T> input_gradient() const {
+    if (!input_gradient_enabled_)
+      throw std::logic_error("Model::input_gradient: construct the model with ModelOptions{.input_gradient = true}");
+    return {input_gradient_.data(), last_batch_, input_dims};
+  }
+
+  // ---- one-call API on host data (NCHW float) ----
+  template <class Loss, class Optimizer>
+  T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
+    static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
+                  "Model keeps at most two values of optimizer state per parameter");
+    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
+    if (!std::isfinite(value)) throw NonFiniteLoss(value, step_);
+    backward(output_gradient());
+    optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
+                                      parameter_count, threads_);
+    return static_cast<T>(value);
+  }
+
+  // Loss of a batch in eval mode (no update): for validation.
+  template <class Loss>
+  T evaluate(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss) {
+    return static_cast<T>(compute_loss(x, y, batch, loss, /*training=*/false, "evaluate"));
+  }
+
+  // Output of a batch in eval mode, copied to `out`.
+  void predict(std::span<const T> x, int batch, std::span<T> out) {
+    check_span(x, batch, input_dims, "predict", "x");
+    check_span(std::span<const T>(out.data(), out.size()), batch, output_dims, "predict", "out");
+    const bool was_training = training_;
+    training_ = false;
+    Device::copy_to_device(activations_.data(), x.data(), x.size());
+    const BasicTensor<const T> result = forward(batch);
+    training_ = was_training;
+    Device::copy_to_host(out.data(), result.data, result.size());
+  }
+
+  // ---- parameters and state ----
+  // Trainable tensors in order ("0.conv.weight", "0.conv.bias", ...), then the buffers.
+  const std::vector<NamedTensor<T>>& parameters() const { return parameter_tensors_; }
+  const std::vector<NamedTensor<T>>& buffers() const { return buffer_tensors_; }
+  // Flat device memory, parameter_count (or buffer_count) values, in the order above.
+  std::span<T> parameter_data() { return {parameters_.data(), parameter_count}; }
+  std::span<T> gradient_data() { return {gradients_.data(), parameter_count}; }
+  std::span<T> buffer_data() { return {buffers_.data(), buffer_count}; }
+  // Two slots of parameter_count values: Adam's m then v, or Sgd's velocity.
+  std::span<T> optimizer_state() { return {optimizer_state_.data(), kOptimizerSlots * parameter_count}; }
+
+ private:
+  static constexpr std::size_t kOptimizerSlots = 2;
+
+  struct LayerPlan {
+    std::size_t parameter_offset = 0;
+    std::size_t buffer_offset = 0;
+    std::size_t saved_offset = 0;
+    std::size_t activation_offset = 0;  // of this layer's output, per max_batch
+  };
+  struct LayerFunctions {
+    void (*forward)(const ForwardArgs<T>&);
+    void (*backward)(const BackwardArgs<T>&);
+  };
+
+  template <class... Ls>
+  static constexpr std::array<LayerFunctions, sizeof...(Ls)> table(type_list<Ls...>) {
+    return {LayerFunctions{&Ls::template forward<Device, T>, &Ls::template backward<Device, T>}...};
+  }
+  static constexpr std::array<LayerFunctions, layer_count> layer_table_ = table(typename Net::layers{});
+
+  int planned_threads() const { return planned_threads_; }
+
+  template <class... Ls>
+  void plan(type_list<Ls...>) {
+    planned_threads_ = threads_;
+    std::size_t index = 0;
+    (plan_layer<Ls>(index++), ...);
+  }
+
+  template <class L>
+  void plan_layer(std::size_t i) {
+    const Dims in = Net::dims_at(i);
+    LayerPlan& p = layers_[i];
+    p.parameter_offset = parameter_cursor_;
+    p.buffer_offset = buffer_cursor_;
+    p.saved_offset = saved_floats_;
+    for (int t = 0; t < L::parameter_tensors; ++t) add_tensor(i, L::kind, L::parameter(t, in), true);
+    for (int t = 0; t < L::buffer_tensors; ++t) add_tensor(i, L::kind, L::buffer(t, in), false);
+    saved_floats_ += L::saved_floats(in, max_batch_);
+    scratch_floats_ = std::max(scratch_floats_, L::template scratch_floats<Device>(in, max_batch_, threads_));
+    p.activation_offset = activation_floats_;
+    activation_floats_ += static_cast<std::size_t>(max_batch_) * Net::dims_at(i + 1).size();
+    if (i > 0) gradient_floats_ = std::max(gradient_floats_, static_cast<std::size_t>(max_batch_) * in.size());
+  }
+
+  void add_tensor(std::size_t layer, const char* kind, const TensorInfo& info, bool trainable) {
+    NamedTensor<T> t;
+    t.name = std::to_string(layer) + "." + kind + "." + std::string(info.name);
+    t.shape.assign(info.extent, info.extent + info.rank);
+    t.size = info.size();
+    t.trainable = trainable;
+    std::size_t& cursor = trainable ? parameter_cursor_ : buffer_cursor_;
+    t.offset = cursor;  // data is set once allocate() has the memory
+    cursor += t.size;
+    (trainable ? parameter_tensors_ : buffer_tensors_).push_back(std::move(t));
+    (trainable ? parameter_init_ : buffer_init_).push_back(info);
+  }
+
+  void allocate() {
+    using Buffer = typename Device::template Buffer<T>;
+    parameters_ = Buffer(parameter_count);
+    gradients_ = Buffer(parameter_count);
+    optimizer_state_ = Buffer(kOptimizerSlots * parameter_count);
+    buffers_ = Buffer(buffer_count);
+    // activations_ holds the input, then every layer's output.
+    activations_ = Buffer(static_cast<std::size_t>(max_batch_) * input_dims.size() + activation_floats_);
+    gradient_a_ = Buffer(gradient_floats_);
+    gradient_b_ = Buffer(gradient_floats_);
+    output_gradient_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
+    targets_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
+    saved_ = Buffer(saved_floats_);
+    scratch_ = Buffer(scratch_floats_);
+    if (input_gradient_enabled_) input_gradient_ = Buffer(static_cast<std::size_t>(max_batch_) * input_dims.size());
+    for (auto& t : parameter_tensors_) t.data = parameters_.data() + t.offset;
+    for (auto& t : buffer_tensors_) t.data = buffers_.data() + t.offset;
+  }
+
+  // Each tensor draws from its own stream (its position in the list), so adding a layer at the
+  // end does not change the initial weights of the others.
+  void initialise(Init init) {
+    std::vector<T> host;
+    auto fill = [&](std::vector<NamedTensor<T>>& tensors, const std::vector<TensorInfo>& infos,
+                    std::uint64_t stream_base) {
+      for (std::size_t k = 0; k < tensors.size(); ++k) {
+        const TensorInfo& info = infos[k];
+        host.assign(tensors[k].size, T(0));
+        if (info.init == InitRole::ones) std::fill(host.begin(), host.end(), T(1));
+        if (info.init == InitRole::weight) {
+          const double limit = init == Init::he_uniform ? std::sqrt(6.0 / info.fan_in)
+                                                        : std::sqrt(6.0 / (info.fan_in + info.fan_out));
+          for (std::size_t e = 0; e < host.size(); ++e)
+            host[e] = static_cast<T>((2.0 * uniform01(seed_, stream_base + k, e) - 1.0) * limit);
+        }
+        Device::copy_to_device(tensors[k].data, host.data(), host.size());
+      }
+    };
+    fill(parameter_tensors_, parameter_init_, 1);
+    fill(buffer_tensors_, buffer_init_, 1u << 20);
+  }
+
+  BasicTensor<T> activation(std::size_t i, int batch) const {
+    T* base = activations_.data();
+    if (i == 0) return {base, batch, input_dims};
+    const std::size_t input_floats = static_cast<std::size_t>(max_batch_) * input_dims.size();
+    return {base + input_floats + layers_[i - 1].activation_offset, batch, Net::dims_at(i)};
+  }
+
+  // The gradient with respect to the input of layer k (k >= 1); layers alternate two buffers.
+  T* gradient_buffer(std::size_t k) const { return k % 2 == 0 ? gradient_a_.data() : gradient_b_.data(); }
+
+  void check_batch(int batch, const char* where) const {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument(std::string("Model::") + where + ": batch must be in 1.." +
+                                  std::to_string(max_batch_) + " (max_batch), got " + std::to_string(batch));
+  }
+
+  void check_span(std::span<const T> s, int batch, Dims dims, const char* where, const char* what) const {
+    check_batch(batch, where);
+    const std::size_t expected = static_cast<std::size_t>(batch) * dims.size();
+    if (s.size() != expected)
+      throw std::invalid_argument(std::string("Model::") + where + ": " + what + " must hold batch x " +
+                                  dims.to_string() + " = " + std::to_string(expected) + " values, got " +
+                                  std::to_string(s.size()));
+  }
+
+  template <class Loss>
+  double compute_loss(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, bool training,
+                      const char* where) {
+    check_span(x, batch, input_dims, where, "x");
+    check_span(y, batch, output_dims, where, "y");
+    validate_pixel_weights(loss.pixel_weights, output_dims);
+    Device::copy_to_device(activations_.data(), x.data(), x.size());
+    Device::copy_to_device(targets_.data(), y.data(), y.size());
+    const bool was_training = training_;
+    training_ = training;
+    const BasicTensor<const T> prediction = forward(batch);
+    training_ = was_training;
+    return Device::loss_forward_backward(Loss::function, prediction,
+                                         BasicTensor<const T>{targets_.data(), batch, output_dims},
+                                         loss.pixel_weights, output_gradient(), threads_);
+  }
+
+  using Buffer = typename Device::template Buffer<T>;
+
+  int max_batch_;
+  std::uint64_t seed_;
+  int threads_;
+  int planned_threads_ = 1;
+  bool input_gradient_enabled_;
+  bool training_ = true;
+  std::uint64_t step_ = 0;
+  int last_batch_ = 0;
+  StepInfo last_step_{};
+
+  std::array<LayerPlan, layer_count> layers_{};
+  std::vector<NamedTensor<T>> parameter_tensors_;
+  std::vector<NamedTensor<T>> buffer_tensors_;
+  std::vector<TensorInfo> parameter_init_;
+  std::vector<TensorInfo> buffer_init_;
+  std::size_t parameter_cursor_ = 0;
+  std::size_t buffer_cursor_ = 0;
+  std::size_t saved_floats_ = 0;
+  std::size_t scratch_floats_ = 0;
+  std::size_t activation_floats_ = 0;
+  std::size_t gradient_floats_ = 0;
+
+  Buffer parameters_, gradients_, optimizer_state_, buffers_;
+  Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_, saved_, scratch_;
+  Buffer input_gradient_;
+};
+
+}  // namespace strata

@@ -1,0 +1,44 @@
+// strata/optim/adam.hpp: Adam with bias correction.
+//
+// Defaults are Keras': lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7 (PyTorch's epsilon is 1e-8).
+// Update (PyTorch's form): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+//   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon).
+// The moment estimates live in the Model (two floats per parameter); Adam keeps the
+// hyperparameters and the step count t, so one Adam drives one model.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "strata/core/elementwise.hpp"
+
+namespace strata {
+
+struct Adam {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-7f;
+  float weight_decay = 0.0f;  // L2 penalty added to the gradient
+  std::uint64_t steps = 0;    // updates applied so far
+
+  static constexpr int state_per_parameter = 2;
+
+  // Applies one update to n parameters; state holds [m (n values), v (n values)].
+  template <class Device, class T>
+  void update(T* params, const T* grads, T* state, std::size_t n, int threads) {
+    ++steps;
+    const double t = static_cast<double>(steps);
+    const elementwise::AdamStep s{lr,
+                                  beta1,
+                                  beta2,
+                                  epsilon,
+                                  static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), t)),
+                                  static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), t)),
+                                  weight_decay};
+    Device::adam_update(params, grads, state, state + n, n, s, threads);
+  }
+};
+
+}  // namespace strata

@@ -1,0 +1,31 @@
+// strata/optim/sgd.hpp: stochastic gradient descent with momentum and Nesterov momentum.
+//
+// Update (PyTorch's form): v = momentum v + g; p -= lr * (nesterov ? g + momentum v : v).
+// With momentum 0 it is plain SGD. The velocity lives in the Model (one float per parameter).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "strata/core/elementwise.hpp"
+
+namespace strata {
+
+struct Sgd {
+  float lr = 1e-2f;
+  float momentum = 0.0f;
+  bool nesterov = false;
+  float weight_decay = 0.0f;
+  std::uint64_t steps = 0;
+
+  static constexpr int state_per_parameter = 1;
+
+  template <class Device, class T>
+  void update(T* params, const T* grads, T* state, std::size_t n, int threads) {
+    ++steps;
+    Device::sgd_update(params, grads, state, n, elementwise::SgdStep{lr, momentum, weight_decay, nesterov},
+                       threads);
+  }
+};
+
+}  // namespace strata

@@ -1,0 +1,32 @@
+# Compiles SOURCE and passes only if compilation fails, the FIRST diagnostic line that reports a
+# problem (an "In instantiation of" context or an "error:") matches EXPECT, and, when ERROR is
+# given, the first "error:" line matches ERROR.
+# Usage: cmake -DCOMPILER=... -DSOURCE=... -DEXPECT=regex [-DERROR=regex] -DINCLUDES="a;b" -P check.cmake
+set(args -std=c++20 -fsyntax-only)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND args -I${dir})
+endforeach()
+execute_process(COMMAND ${COMPILER} ${args} ${SOURCE}
+  RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(result EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled, but it must be rejected")
+endif()
+string(REPLACE "\n" ";" lines "${err}")
+set(first "")
+set(first_error "")
+foreach(line IN LISTS lines)
+  if(first STREQUAL "" AND line MATCHES "In instantiation of|error:")
+    set(first "${line}")
+  endif()
+  if(line MATCHES "error:")
+    set(first_error "${line}")
+    break()
+  endif()
+endforeach()
+if(DEFINED ERROR AND NOT first_error MATCHES "${ERROR}")
+  message(FATAL_ERROR "first error does not match '${ERROR}':\n${first_error}\n\nfull output:\n${err}")
+endif()
+if(NOT first MATCHES "${EXPECT}")
+  message(FATAL_ERROR "first diagnostic does not match '${EXPECT}':\n${first}\n\nfull output:\n${err}")
+endif()
+message(STATUS "rejected as expected; first diagnostic:\n${first}")

@@ -1,0 +1,160 @@
+// Tests for strata/model/model.hpp: whole-network gradients, learning, determinism, the
+// one-call API's argument checks, and no heap allocation inside a training step.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <strata/strata.hpp>
+
+#include "support/allocation_counter.hpp"
+#include "support/gradient_check.hpp"
+#include "support/networks.hpp"
+
+using namespace strata;
+using testing::ConvNetV1;
+using testing::TinyAutoencoder;
+
+namespace {
+
+// Smooth synthetic images in (0, 1): stripes and blobs that differ per sample.
+std::vector<float> synthetic_images(int batch, Dims d, std::uint64_t seed) {
+  SplitMix rng(seed);
+  std::vector<float> x(static_cast<std::size_t>(batch) * d.size());
+  for (int n = 0; n < batch; ++n) {
+    const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
+    for (int c = 0; c < d.c; ++c)
+      for (int i = 0; i < d.h; ++i)
+        for (int j = 0; j < d.w; ++j)
+          x[((static_cast<std::size_t>(n) * d.c + c) * d.h + i) * d.w + j] =
+              static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
+  }
+  return x;
+}
+
+using Variant = Sequential<Input<3, 12, 10>, Conv<6, 3>, BatchNorm, LeakyReLU<>, MaxPool<2>, Conv<8, 3, 2>, Tanh,
+                           Dropout<20>, Upsample<2>, Conv<4, 2, 1, Valid>, ReLU, Conv<3, 1>, Sigmoid>;
+
+}  // namespace
+
+TEST_CASE("whole networks: gradients match finite differences, float matches double") {
+  testing::check_gradients<TinyAutoencoder>({.batch = 2, .input_low = 0.0, .max_checked = 150});
+  testing::check_gradients<Variant>({.batch = 3, .max_checked = 150});
+  testing::check_gradients<Variant>({.batch = 2, .training = false, .max_checked = 100});
+}
+
+TEST_CASE("a small autoencoder drives BCE well below its starting value") {
+  const int batch = 8;
+  Model<TinyAutoencoder, Cpu> model(batch, 1);
+  Adam adam{.lr = 3e-3f};
+  const auto x = synthetic_images(batch, TinyAutoencoder::input_shape::dims, 5);
+  // Targets are the images themselves; BCE cannot go below their entropy, so measure the excess.
+  double floor = 0.0;
+  for (float t : x) floor += elementwise::binary_cross_entropy<double>(t, t);
+  floor /= x.size();
+  const double first = model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  double last = first;
+  for (int step = 0; step < 300; ++step) last = model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  MESSAGE("BCE " << first << " -> " << last << " (floor " << floor << ")");
+  CHECK(last - floor < 0.25 * (first - floor));
+}
+
+TEST_CASE("initialisation is a function of the seed; He-uniform on request") {
+  Model<ConvNetV1, Cpu> a(1, 7), b(1, 7), c(1, 8);
+  CHECK(std::equal(a.parameter_data().begin(), a.parameter_data().end(), b.parameter_data().begin()));
+  CHECK(!std::equal(a.parameter_data().begin(), a.parameter_data().end(), c.parameter_data().begin()));
+  CHECK(a.parameters().size() == 14);
+  CHECK(a.parameters()[0].name == "0.conv.weight");
+  CHECK(a.parameters()[13].name == "16.conv.bias");
+  CHECK(a.parameters()[13].shape == std::vector<int>{3});
+
+  Model<ConvNetV1, Cpu> he(1, 7, ModelOptions{.init = Init::he_uniform});
+  const auto& w = he.parameters()[2];  // 2.conv.weight: fan_in 32 * 9
+  REQUIRE(w.name == "2.conv.weight");
+  float max_abs = 0.0f;
+  for (std::size_t i = 0; i < w.size; ++i) max_abs = std::max(max_abs, std::abs(w.data[i]));
+  CHECK(max_abs <= std::sqrt(6.0f / (32 * 9)));
+  CHECK(max_abs > 0.95f * std::sqrt(6.0f / (32 * 9)));
+}
+
+TEST_CASE("training is deterministic for a seed and a thread count; thread counts agree closely") {
+  const int batch = 4;
+  const auto x = synthetic_images(batch, TinyAutoencoder::input_shape::dims, 3);
+  auto train = [&](int threads) {
+    Model<TinyAutoencoder, Cpu> model(batch, 11, ModelOptions{.threads = threads});
+    Adam adam;
+    for (int i = 0; i < 5; ++i) model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+    return std::vector<float>(model.parameter_data().begin(), model.parameter_data().end());
+  };
+  const auto two = train(2);
+  CHECK(train(2) == two);
+  const auto one = train(1);
+  CHECK(testing::relative_difference(one, two, one.size()) < 1e-4);
+}
+
+TEST_CASE("predict runs in eval mode and returns the network's output") {
+  using Net = Sequential<Input<3, 8, 8>, Conv<4, 3>, Dropout<50>, Sigmoid>;
+  Model<Net, Cpu> model(2, 1);
+  const auto x = synthetic_images(2, Net::input_shape::dims, 1);
+  std::vector<float> first(2 * Net::output_shape::size), second(first.size());
+  model.predict(x, 2, first);
+  model.predict(x, 2, second);
+  CHECK(first == second);
+  CHECK(model.is_training());  // predict restores the mode
+  model.eval();
+  std::copy(x.begin(), x.end(), model.input(2).data);
+  const auto y = model.forward(2);
+  CHECK(std::vector<float>(y.data, y.data + first.size()) == first);
+}
+
+TEST_CASE("wrong sizes and batches are rejected with what was expected") {
+  Model<TinyAutoencoder, Cpu> model(4, 1);
+  Adam adam;
+  const std::size_t sample = TinyAutoencoder::input_shape::size;
+  std::vector<float> x(4 * sample, 0.5f), y(4 * sample, 0.5f), out(4 * sample);
+  CHECK_THROWS_WITH_AS(model.train_step(x, y, 5, BinaryCrossEntropy{}, adam), doctest::Contains("batch must be in 1..4"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.train_step(x, y, 0, BinaryCrossEntropy{}, adam), doctest::Contains("got 0"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.train_step(std::span<const float>(x).first(3 * sample + 1), y, 3, BinaryCrossEntropy{}, adam),
+                       doctest::Contains("x must hold batch x 3x16x16 = 2304 values, got 2305"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.predict(x, 4, std::span<float>(out).first(10)), doctest::Contains("out must hold"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS((Model<TinyAutoencoder, Cpu>(0, 1)), std::invalid_argument);
+  CHECK_THROWS_AS(model.set_threads(64), std::invalid_argument);
+  CHECK(adam.steps == 0);  // nothing was applied
+}
+
+TEST_CASE("a non-finite loss throws before any weight changes") {
+  Model<TinyAutoencoder, Cpu> model(2, 1);
+  Adam adam;
+  const std::size_t n = 2 * TinyAutoencoder::input_shape::size;
+  std::vector<float> x(n, 0.5f), y(n, 0.5f);
+  y[17] = std::nanf("");
+  const std::vector<float> before(model.parameter_data().begin(), model.parameter_data().end());
+  CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteLoss);
+  CHECK(std::equal(before.begin(), before.end(), model.parameter_data().begin()));
+  CHECK(adam.steps == 0);
+}
+
+TEST_CASE("a training step of ConvNet v1 allocates nothing on the heap") {
+  if (!testing::allocation_counting_available) {
+    MESSAGE("allocation counting unavailable in this build (sanitizer); skipped");
+    return;
+  }
+  const int batch = 4;
+  Model<ConvNetV1, Cpu> model(batch, 1, ModelOptions{.threads = 2});
+  Adam adam;
+  const auto x = synthetic_images(batch, ConvNetV1::input_shape::dims, 2);
+  std::vector<float> out(x.size());
+  model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);  // warm-up: OpenMP starts its threads
+  model.predict(x, batch, out);
+  testing::start_counting_allocations();
+  model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  const auto three = std::span<const float>(x).first(3 * ConvNetV1::input_shape::size);
+  model.train_step(three, three, 3, BinaryCrossEntropy{}, adam);  // a smaller last batch
+  model.predict(x, batch, out);
+  const auto counted = testing::stop_counting_allocations();
+  CHECK(counted.calls == 0);
+  CHECK(counted.bytes == 0);
+}
