@@ -1,0 +1,51 @@
+// docs/snippets/architecture.cpp: the code of docs/architecture-as-a-type.md, compiled and run
+// by the tests so the page cannot go stale.
+#include <cstdio>
+#include <type_traits>
+#include <vector>
+
+#include <strata/strata.hpp>
+
+// [declare]
+using namespace strata;
+
+using ConvNetV1 = Sequential<Input<3, 64, 64>,
+    Conv<32, 3>, ReLU, Conv<32, 3>, ReLU, MaxPool<2>,
+    Conv<64, 3>, ReLU, MaxPool<2>,
+    Conv<128, 3>, ReLU, Upsample<2>,
+    Conv<64, 3>, ReLU, Upsample<2>,
+    Conv<32, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+
+static_assert(std::is_same_v<ConvNetV1::output_shape, Shape<3, 64, 64>>);
+static_assert(ConvNetV1::parameter_count == 195'619);
+// [declare]
+
+// [blocks]
+// A block has no Input; it is flattened where it is used.
+using ConvBnLeaky = Sequential<Conv<32, 3>, BatchNorm, LeakyReLU<>>;
+
+using Encoder = Sequential<Input<3, 64, 64>,
+    Repeat<2, ConvBnLeaky>, MaxPool<2>,   // two copies of the block
+    Conv<64, 3, 2>, ReLU,                 // stride 2: 64x16x16
+    Dropout<25>>;
+
+static_assert(Encoder::layer_count == 2 * 3 + 1 + 2 + 1);
+static_assert(std::is_same_v<Encoder::output_shape, Shape<64, 16, 16>>);
+// [blocks]
+
+int main() {
+  // [train]
+  Model<ConvNetV1, Cpu> model{/*max_batch=*/8, /*seed=*/1};
+  Adam adam{};  // Keras' defaults: lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7
+
+  std::vector<float> x(8 * ConvNetV1::input_shape::size, 0.25f);   // NCHW, 8 images
+  std::vector<float> y(8 * ConvNetV1::output_shape::size, 0.75f);
+  const float loss = model.train_step(x, y, /*batch=*/8, BinaryCrossEntropy{}, adam);
+
+  std::vector<float> out(y.size());
+  model.predict(x, /*batch=*/8, out);
+  // [train]
+  std::puts(Encoder::summary().c_str());
+  std::printf("loss %.4f, first output %.4f\n", loss, out[0]);
+  return loss > 0.0f ? 0 : 1;
+}
