@@ -147,6 +147,9 @@ class Model {
     return activation(layer_count, batch);
   }
 
+  // The output of the last forward pass (device memory), valid until the next one.
+  BasicTensor<const T> output() const { return activation(layer_count, last_batch_); }
+
   // A buffer for the gradient of the loss with respect to the output of the last forward.
   BasicTensor<T> output_gradient() { return {output_gradient_.data(), last_batch_, output_dims}; }
 

@@ -1,0 +1,88 @@
+// examples/inpainting/architectures.hpp: the IFT6266 (2017) inpainting autoencoders as types.
+//
+// To add a variant: write one `using` line for its type and add one Architecture<"name", Type>
+// entry to the list at the bottom; the trainer, predict and summary commands pick it up.
+#pragma once
+
+#include <strata/strata.hpp>
+
+namespace inpainting {
+
+using namespace strata;
+
+// ConvNet v1: 7 convolutions (3x3, same, ReLU), 2 max-pools, 2 nearest upsamplings, sigmoid.
+using ConvNetV1 = Sequential<Input<3, 64, 64>,
+    Conv<32, 3>, ReLU, Conv<32, 3>, ReLU, MaxPool<2>,
+    Conv<64, 3>, ReLU, MaxPool<2>,
+    Conv<128, 3>, ReLU, Upsample<2>,
+    Conv<64, 3>, ReLU, Upsample<2>,
+    Conv<32, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+
+// ConvNet v2: every convolution of v1 doubled (14 convolutions). The output convolution's twin
+// keeps 32 filters, so the 3-channel output is produced once (1.0 GFLOP forward per image).
+template <int Filters>
+using ConvReLU = Sequential<Conv<Filters, 3>, ReLU>;
+using ConvNetV2 = Sequential<Input<3, 64, 64>,
+    Repeat<4, ConvReLU<32>>, MaxPool<2>,
+    Repeat<2, ConvReLU<64>>, MaxPool<2>,
+    Repeat<2, ConvReLU<128>>, Upsample<2>,
+    Repeat<2, ConvReLU<64>>, Upsample<2>,
+    Repeat<3, ConvReLU<32>>, Conv<3, 3>, Sigmoid>;
+
+// v1 with BatchNorm between every hidden convolution and its ReLU.
+template <int Filters>
+using ConvBnReLU = Sequential<Conv<Filters, 3>, BatchNorm, ReLU>;
+using ConvNetV1BatchNorm = Sequential<Input<3, 64, 64>,
+    ConvBnReLU<32>, ConvBnReLU<32>, MaxPool<2>,
+    ConvBnReLU<64>, MaxPool<2>,
+    ConvBnReLU<128>, Upsample<2>,
+    ConvBnReLU<64>, Upsample<2>,
+    ConvBnReLU<32>, Conv<3, 3>, Sigmoid>;
+
+// v1 with 20% dropout after each pooling and after the bottleneck.
+using ConvNetV1Dropout = Sequential<Input<3, 64, 64>,
+    Conv<32, 3>, ReLU, Conv<32, 3>, ReLU, MaxPool<2>, Dropout<20>,
+    Conv<64, 3>, ReLU, MaxPool<2>, Dropout<20>,
+    Conv<128, 3>, ReLU, Dropout<20>, Upsample<2>,
+    Conv<64, 3>, ReLU, Upsample<2>,
+    Conv<32, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+
+// v1 with LeakyReLU (Keras' slope 0.3) in place of every ReLU.
+using ConvNetV1Leaky = Sequential<Input<3, 64, 64>,
+    Conv<32, 3>, LeakyReLU<>, Conv<32, 3>, LeakyReLU<>, MaxPool<2>,
+    Conv<64, 3>, LeakyReLU<>, MaxPool<2>,
+    Conv<128, 3>, LeakyReLU<>, Upsample<2>,
+    Conv<64, 3>, LeakyReLU<>, Upsample<2>,
+    Conv<32, 3>, LeakyReLU<>, Conv<3, 3>, Sigmoid>;
+
+static_assert(ConvNetV1::parameter_count == 195'619);
+
+// ---- the list the command line chooses from ----
+template <CompileText Name, class Net>
+struct Architecture {
+  static constexpr CompileText name = Name;
+  using net = Net;
+};
+
+template <class... Entries>
+struct ArchitectureList {
+  static std::string names() {
+    std::string out;
+    ((out += (out.empty() ? "" : ", ") + Entries::name.str()), ...);
+    return out;
+  }
+  // Calls visit.template operator()<Net>() for the entry called `name`; false if there is none.
+  template <class Visitor>
+  static bool visit(std::string_view name, Visitor&& visit) {
+    return ((Entries::name.view() == name ? (visit.template operator()<typename Entries::net>(), true) : false) || ...);
+  }
+};
+
+using Architectures = ArchitectureList<
+    Architecture<"v1", ConvNetV1>,
+    Architecture<"v2", ConvNetV2>,
+    Architecture<"v1-bn", ConvNetV1BatchNorm>,
+    Architecture<"v1-dropout", ConvNetV1Dropout>,
+    Architecture<"v1-leaky", ConvNetV1Leaky>>;
+
+}  // namespace inpainting

@@ -1,0 +1,280 @@
+// examples/inpainting: strata-inpaint, the IFT6266 inpainting experiment as a command.
+//
+//   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
+//                        [--lr X] [--out RUN_DIR] [--seed N] [--device cpu] [--resume RUN_DIR] ...
+//   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
+//   strata-inpaint summary --arch v1
+//
+// Without --data it trains on built-in generated scenes. Every flag is checked up front: a bad
+// value prints one line and exits with status 2.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <strata/data/image_folder.hpp>
+#include <strata/data/procedural.hpp>
+#include <strata/io/weights.hpp>
+#include <strata/strata.hpp>
+#include <strata/train/trainer.hpp>
+
+#include "architectures.hpp"
+
+namespace fs = std::filesystem;
+using namespace strata;
+
+namespace {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct TrainOptions {
+  std::string arch = "v1";
+  std::string data_dir;
+  std::string val_dir;
+  double val_split = 0.1;
+  int epochs = 4;
+  int batch = 64;
+  float lr = 1e-3f;
+  std::string out = "runs/inpaint";
+  std::uint64_t seed = 1;
+  std::string device = "cpu";
+  int threads = 0;
+  std::string resume;
+  int hole = 32;
+  std::string loss_region = "image";
+  int patience = 0;
+  int plateau_patience = 0;
+  int samples = 8;
+  int builtin_images = 2048;
+  int builtin_validation = 256;
+  std::size_t max_batches = 0;
+  std::string on_nan = "stop";
+};
+
+struct PredictOptions {
+  std::string arch = "v1";
+  std::string weights;
+  std::vector<std::string> images;
+  std::string out = "inpainted";
+  int hole = 32;
+};
+
+std::string joined_command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+// Training and validation images as the options say.
+std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::string& description) {
+  constexpr int side = 64;
+  if (o.data_dir.empty()) {
+    description = "built-in generated scenes: " + std::to_string(o.builtin_images) + " training, " +
+                  std::to_string(o.builtin_validation) + " validation";
+    // Validation scenes come from a seed range the training scenes never reach.
+    return {data::procedural_images(o.builtin_images, 0, side),
+            data::procedural_images(o.builtin_validation, 1'000'000'000, side)};
+  }
+  data::LoadReport report;
+  data::ImageSet all = data::load_image_folder(o.data_dir, side, report);
+  std::cout << report.summary(o.data_dir) << std::endl;
+  if (!o.val_dir.empty()) {
+    data::LoadReport val_report;
+    data::ImageSet validation = data::load_image_folder(o.val_dir, side, val_report);
+    std::cout << val_report.summary(o.val_dir) << std::endl;
+    description = o.data_dir + " (" + std::to_string(all.count()) + " images), validation " + o.val_dir + " (" +
+                  std::to_string(validation.count()) + ")";
+    return {std::move(all), std::move(validation)};
+  }
+  // A seeded split: a shuffled tail of val_split of the images.
+  std::vector<std::size_t> order(all.count());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  SplitMix rng(mix64(o.seed) ^ 0x7a11da7aull);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  const auto held_out = static_cast<std::size_t>(o.val_split * static_cast<double>(order.size()) + 0.5);
+  if (held_out == 0 || held_out >= order.size())
+    throw UsageError("--val-split " + std::to_string(o.val_split) + " leaves no images for training or validation (" +
+                     std::to_string(order.size()) + " images in " + o.data_dir + ")");
+  std::vector<std::size_t> train_idx(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held_out));
+  std::vector<std::size_t> val_idx(order.end() - static_cast<std::ptrdiff_t>(held_out), order.end());
+  std::sort(train_idx.begin(), train_idx.end());
+  std::sort(val_idx.begin(), val_idx.end());
+  description = o.data_dir + ": " + std::to_string(train_idx.size()) + " training, " + std::to_string(val_idx.size()) +
+                " validation (--val-split " + std::to_string(o.val_split) + ", seed " + std::to_string(o.seed) + ")";
+  return {data::select(all, train_idx), data::select(all, val_idx)};
+}
+
+int run_training(const TrainOptions& o, const std::string& command_line) {
+  if (o.device != "cpu")
+    throw UsageError("--device " + o.device + ": only 'cpu' is available in this build");
+  std::string description;
+  auto [train_set, validation_set] = load_data(o, description);
+  train::TrainerConfig config;
+  config.architecture = o.arch;
+  config.run_dir = o.resume.empty() ? fs::path(o.out) : fs::path(o.resume);
+  config.resume = !o.resume.empty();
+  config.epochs = o.epochs;
+  config.batch = o.batch;
+  config.learning_rate = o.lr;
+  config.seed = o.seed;
+  config.hole = data::Hole::centred(64, o.hole);
+  config.loss_region = o.loss_region == "hole" ? train::LossRegion::hole : train::LossRegion::image;
+  config.sample_images = o.samples;
+  config.early_stopping_patience = o.patience;
+  config.plateau_patience = o.plateau_patience;
+  config.on_nan = o.on_nan == "skip-batch" ? train::OnNan::skip_batch : train::OnNan::stop;
+  config.interactive = train::stdout_is_terminal();
+  config.threads = o.threads;
+  config.max_batches_per_epoch = o.max_batches;
+  config.command_line = command_line;
+  config.data_description = description;
+  std::cout << "data: " << description << std::endl;
+
+  bool done = false;
+  inpainting::Architectures::visit(o.arch, [&]<class Net>() {
+    train::Trainer<Net, Cpu> trainer(config, train_set, validation_set, std::cout);
+    const train::TrainingResult result = trainer.run();
+    const auto& last = result.history.back();
+    std::printf("done: %d epochs, validation hole PSNR %.2f dB\n", result.epochs_done, last.validation.hole_psnr);
+    std::printf("pictures: %s (curves.png, samples_epoch%03d.png); weights: %s\n", config.run_dir.string().c_str(),
+                last.epoch, (config.run_dir / "model.safetensors").string().c_str());
+    done = true;
+  });
+  return done ? 0 : 2;
+}
+
+int run_prediction(const PredictOptions& o) {
+  const data::Hole hole = data::Hole::centred(64, o.hole);
+  bool done = false;
+  inpainting::Architectures::visit(o.arch, [&]<class Net>() {
+    Model<Net, Cpu> model(1, 1);
+    io::load_weights(o.weights, model);
+    fs::create_directories(o.out);
+    constexpr Dims dims = Net::input_shape::dims;
+    std::vector<std::uint8_t> hwc(dims.size());
+    std::vector<float> truth(dims.size()), masked(dims.size()), predicted(dims.size());
+    for (const std::string& file : o.images) {
+      std::ifstream in(file, std::ios::binary);
+      const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string problem = in ? data::decode_image(bytes, dims.h, hwc.data()) : "cannot open";
+      if (!problem.empty()) {
+        std::cerr << "skipped " << file << ": " << problem << "\n";
+        continue;
+      }
+      data::to_chw(hwc, dims.h, truth.data());
+      masked = truth;
+      hole.blank(masked.data(), 3, dims.h, dims.w);
+      model.predict(masked, 1, predicted);
+      // Keep the known pixels; take the network's output inside the hole.
+      std::vector<float> filled = truth;
+      for (int c = 0; c < 3; ++c)
+        for (int y = hole.top; y < hole.top + hole.height; ++y)
+          for (int x = hole.left; x < hole.left + hole.width; ++x) {
+            const std::size_t i = (static_cast<std::size_t>(c) * dims.h + y) * dims.w + x;
+            filled[i] = predicted[i];
+          }
+      const fs::path target = fs::path(o.out) / (fs::path(file).stem().string() + "_inpainted.png");
+      train::save_sample_grid(target, masked, filled, truth, 1, dims, fs::path(file).filename().string());
+      std::cout << target.string() << "\n";
+    }
+    done = true;
+  });
+  return done ? 0 : 2;
+}
+
+void check_train_options(const TrainOptions& o) {
+  if (!inpainting::Architectures::visit(o.arch, []<class>() {}))
+    throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
+  if (o.hole < 1 || o.hole > 64) throw UsageError("--hole " + std::to_string(o.hole) + ": must be in 1..64");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata-inpaint: fill in the blanked centre of 64x64 photos with convolutional autoencoders"};
+  app.require_subcommand(1);
+  const std::string arch_help = "architecture: " + inpainting::Architectures::names();
+
+  TrainOptions t;
+  auto* train_cmd = app.add_subcommand("train", "train an autoencoder and write its run folder");
+  train_cmd->add_option("--arch", t.arch, arch_help)->capture_default_str();
+  train_cmd->add_option("--data", t.data_dir, "folder of JPEG/PNG images, searched recursively (default: built-in scenes)")
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--val", t.val_dir, "folder of validation images (default: --val-split of --data)")
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--val-split", t.val_split, "fraction of --data held out for validation")
+      ->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  train_cmd->add_option("--epochs", t.epochs, "epochs in total (a resumed run continues to this count)")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  train_cmd->add_option("--batch", t.batch, "batch size")->check(CLI::Range(1, 4096))->capture_default_str();
+  train_cmd->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0))->capture_default_str();
+  train_cmd->add_option("--out", t.out, "run folder")->capture_default_str();
+  train_cmd->add_option("--seed", t.seed, "seed of the weights, the shuffling and the split")->capture_default_str();
+  train_cmd->add_option("--device", t.device, "cpu")->check(CLI::IsMember({"cpu"}))->capture_default_str();
+  train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--hole", t.hole, "side of the centred square hole")->capture_default_str();
+  train_cmd->add_option("--loss-on", t.loss_region, "where the BCE is averaged: image (as in 2017) or hole")
+      ->check(CLI::IsMember({"image", "hole"}))->capture_default_str();
+  train_cmd->add_option("--patience", t.patience, "early stopping after N epochs without validation improvement (0: off)")
+      ->check(CLI::Range(0, 100000));
+  train_cmd->add_option("--plateau-patience", t.plateau_patience, "halve the learning rate after N epochs without improvement (0: off)")
+      ->check(CLI::Range(0, 100000));
+  train_cmd->add_option("--samples", t.samples, "validation images in each samples picture")
+      ->check(CLI::Range(0, 64))->capture_default_str();
+  train_cmd->add_option("--builtin-images", t.builtin_images, "generated training scenes when --data is not given")
+      ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  train_cmd->add_option("--max-batches", t.max_batches, "train on at most N batches per epoch (0: all)");
+  train_cmd->add_option("--on-nan", t.on_nan, "when the loss is not finite: stop, or skip-batch")
+      ->check(CLI::IsMember({"stop", "skip-batch"}))->capture_default_str();
+
+  PredictOptions p;
+  auto* predict_cmd = app.add_subcommand("predict", "inpaint the centre of given images with trained weights");
+  predict_cmd->add_option("--arch", p.arch, arch_help)->capture_default_str();
+  predict_cmd->add_option("--weights", p.weights, "a model.safetensors written by train")->required()->check(CLI::ExistingFile);
+  predict_cmd->add_option("images", p.images, "JPEG/PNG files")->required()->check(CLI::ExistingFile);
+  predict_cmd->add_option("--out", p.out, "folder for the results")->capture_default_str();
+  predict_cmd->add_option("--hole", p.hole, "side of the centred square hole")->check(CLI::Range(1, 64))->capture_default_str();
+
+  std::string summary_arch = "v1";
+  auto* summary_cmd = app.add_subcommand("summary", "print an architecture's layers, shapes and parameters");
+  summary_cmd->add_option("--arch", summary_arch, arch_help)->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "strata-inpaint: " << e.what() << " (see --help)" << std::endl;
+    return 2;
+  }
+
+  try {
+    if (*train_cmd) {
+      check_train_options(t);
+      return run_training(t, joined_command_line(argc, argv));
+    }
+    if (*predict_cmd) {
+      if (!inpainting::Architectures::visit(p.arch, []<class>() {}))
+        throw UsageError("--arch " + p.arch + ": unknown; choose one of " + inpainting::Architectures::names());
+      return run_prediction(p);
+    }
+    if (!inpainting::Architectures::visit(summary_arch, []<class Net>() { std::cout << Net::summary(); }))
+      throw UsageError("--arch " + summary_arch + ": unknown; choose one of " + inpainting::Architectures::names());
+    return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "strata-inpaint: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "strata-inpaint: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,148 @@
+// strata/data/batches.hpp: float batches for inpainting, prepared on a background thread.
+//
+// A batch is (input, target) in NCHW float in [0, 1]: the target is the whole image, the input
+// the same image with the hole blanked to 0. While the model trains on batch k, a worker thread
+// fills batch k + 1 into the other of two buffers allocated once, so preparing data costs the
+// training loop nothing but a hand-over. The order of images is given per epoch by the caller.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "strata/data/hole.hpp"
+#include "strata/data/image_set.hpp"
+
+namespace strata::data {
+
+// uint8 HWC -> float CHW in [0, 1].
+inline void to_chw(std::span<const std::uint8_t> hwc, int side, float* chw) {
+  const std::size_t plane = static_cast<std::size_t>(side) * side;
+  for (std::size_t p = 0; p < plane; ++p)
+    for (int c = 0; c < 3; ++c) chw[c * plane + p] = static_cast<float>(hwc[p * 3 + c]) * (1.0f / 255.0f);
+}
+
+// Fills input/target for images `indices` of `set`.
+inline void fill_batch(const ImageSet& set, std::span<const std::size_t> indices, const Hole& hole, float* input,
+                       float* target) {
+  const std::size_t sample = set.image_bytes();
+  for (std::size_t n = 0; n < indices.size(); ++n) {
+    to_chw(set.image(indices[n]), set.side, target + n * sample);
+    std::copy(target + n * sample, target + (n + 1) * sample, input + n * sample);
+    hole.blank(input + n * sample, 3, set.side, set.side);
+  }
+}
+
+class BatchPrefetcher {
+ public:
+  struct Batch {
+    std::span<const float> input;
+    std::span<const float> target;
+    std::span<const std::size_t> indices;  // which images of the set
+    int size = 0;
+  };
+
+  BatchPrefetcher(const ImageSet& set, int max_batch, Hole hole)
+      : set_(set), max_batch_(max_batch), hole_(hole) {
+    const std::size_t floats = static_cast<std::size_t>(max_batch) * set.image_bytes();
+    for (auto& slot : slots_) {
+      slot.input.resize(floats);
+      slot.target.resize(floats);
+    }
+  }
+  BatchPrefetcher(const BatchPrefetcher&) = delete;
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
+  ~BatchPrefetcher() { stop(); }
+
+  // Begins an epoch over `order` in batches of `batch` (the last one may be smaller).
+  void start(std::vector<std::size_t> order, int batch) {
+    if (batch < 1 || batch > max_batch_)
+      throw std::invalid_argument("BatchPrefetcher: batch must be in 1.." + std::to_string(max_batch_));
+    stop();
+    order_ = std::move(order);
+    batch_ = batch;
+    batch_count_ = static_cast<int>((order_.size() + static_cast<std::size_t>(batch) - 1) / static_cast<std::size_t>(batch));
+    next_ = 0;
+    for (auto& slot : slots_) slot.state = Slot::State::free;
+    stopping_ = false;
+    worker_ = std::thread([this] { produce(); });
+  }
+
+  int batch_count() const { return batch_count_; }
+
+  // Batch k of the epoch, in order; the views stay valid until the next call.
+  Batch next() {
+    std::unique_lock lock(mutex_);
+    if (next_ > 0) {  // the previous batch's slot can be refilled
+      slots_[(next_ - 1) % 2].state = Slot::State::free;
+      changed_.notify_all();
+    }
+    Slot& slot = slots_[next_ % 2];
+    changed_.wait(lock, [&] { return slot.state == Slot::State::ready; });
+    ++next_;
+    return {std::span<const float>(slot.input.data(), static_cast<std::size_t>(slot.size) * set_.image_bytes()),
+            std::span<const float>(slot.target.data(), static_cast<std::size_t>(slot.size) * set_.image_bytes()),
+            slot.indices, slot.size};
+  }
+
+ private:
+  struct Slot {
+    enum class State { free, filling, ready };
+    State state = State::free;
+    std::vector<float> input, target;
+    std::span<const std::size_t> indices;
+    int size = 0;
+  };
+
+  void produce() {
+    for (int k = 0; k < batch_count_; ++k) {
+      Slot& slot = slots_[k % 2];
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stopping_ || slot.state == Slot::State::free; });
+        if (stopping_) return;
+        slot.state = Slot::State::filling;
+      }
+      const std::size_t begin = static_cast<std::size_t>(k) * batch_;
+      const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(batch_));
+      slot.indices = std::span<const std::size_t>(order_).subspan(begin, end - begin);
+      slot.size = static_cast<int>(end - begin);
+      fill_batch(set_, slot.indices, hole_, slot.input.data(), slot.target.data());
+      {
+        std::lock_guard lock(mutex_);
+        slot.state = Slot::State::ready;
+      }
+      changed_.notify_all();
+    }
+  }
+
+  void stop() {
+    if (!worker_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+
+  const ImageSet& set_;
+  int max_batch_;
+  Hole hole_;
+  Slot slots_[2];
+  std::vector<std::size_t> order_;
+  int batch_ = 1;
+  int batch_count_ = 0;
+  int next_ = 0;
+  bool stopping_ = false;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::thread worker_;
+};
+
+}  // namespace strata::data

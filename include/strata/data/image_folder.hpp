@@ -1,0 +1,168 @@
+// strata/data/image_folder.hpp: every JPEG/PNG under a folder, decoded in parallel to
+// side x side RGB.
+//
+// The tree is walked recursively without following symlinked folders (so a symlink loop cannot
+// trap it) and in sorted order (so image i is the same file on every run). Each file is checked
+// before decoding: its header's size must be sane (at most 16384 on a side and 64 megapixels,
+// so a forged 100000x100000 header allocates nothing). Grayscale and alpha images become RGB;
+// 16-bit PNGs are reduced to 8 bits; other sizes are centre-cropped to a square and resized.
+// Files that cannot be read or decoded are skipped and counted, with the first few named. A
+// folder without one decodable image is an error naming the folder.
+//
+// Requires linking libstb (target strata::images), which provides the stb_image decoders.
+#pragma once
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "strata/data/image_set.hpp"
+
+namespace strata::data {
+
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LoadReport {
+  std::size_t files = 0;     // image-named files found
+  std::size_t decoded = 0;
+  std::size_t skipped = 0;
+  std::vector<std::string> skipped_examples;  // "path: reason", the first few in file order
+
+  std::string summary(const std::string& folder) const {
+    std::string s = folder + ": " + std::to_string(decoded) + " images decoded";
+    if (skipped > 0) {
+      s += ", " + std::to_string(skipped) + " skipped (";
+      for (std::size_t i = 0; i < skipped_examples.size(); ++i) s += (i ? "; " : "") + skipped_examples[i];
+      s += skipped > skipped_examples.size() ? "; ...)" : ")";
+    }
+    return s;
+  }
+};
+
+inline bool has_image_extension(const std::filesystem::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+// Image files under `folder`, sorted. Unreadable sub-folders are skipped, not fatal.
+inline std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw DataError(folder.string() + ": not a folder (check the path given to --data or --val)");
+  std::vector<fs::path> files;
+  fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
+  if (ec) throw DataError(folder.string() + ": cannot list the folder: " + ec.message());
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) break;
+    if (has_image_extension(it->path()) && it->is_regular_file(ec)) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Decodes one encoded image into side x side x 3 (HWC) bytes; returns an empty string on
+// success, else the reason it cannot be used.
+inline std::string decode_image(const std::vector<unsigned char>& bytes, int side, std::uint8_t* out) {
+  constexpr int kMaxSide = 16384;
+  constexpr long long kMaxPixels = 64ll << 20;
+  if (bytes.empty()) return "empty file";
+  if (bytes.size() > (1u << 30)) return "file larger than 1 GiB";
+  int w = 0, h = 0, channels = 0;
+  const int length = static_cast<int>(bytes.size());
+  if (!stbi_info_from_memory(bytes.data(), length, &w, &h, &channels))
+    return std::string("not a decodable JPEG/PNG (") + stbi_failure_reason() + ")";
+  if (w <= 0 || h <= 0 || w > kMaxSide || h > kMaxSide || static_cast<long long>(w) * h > kMaxPixels)
+    return "image claims " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than allowed";
+  unsigned char* rgb = stbi_load_from_memory(bytes.data(), length, &w, &h, &channels, 3);
+  if (rgb == nullptr) return std::string("decoding failed (") + stbi_failure_reason() + ")";
+  // Centre crop to a square, then resize to side x side.
+  const int crop = std::min(w, h);
+  const int x0 = (w - crop) / 2;
+  const int y0 = (h - crop) / 2;
+  const unsigned char* corner = rgb + (static_cast<std::size_t>(y0) * w + x0) * 3;
+  int ok = 1;
+  if (crop == side) {
+    for (int y = 0; y < side; ++y)
+      std::copy(corner + static_cast<std::size_t>(y) * w * 3, corner + static_cast<std::size_t>(y) * w * 3 + side * 3,
+                out + static_cast<std::size_t>(y) * side * 3);
+  } else {
+    ok = stbir_resize_uint8(corner, crop, crop, w * 3, out, side, side, side * 3, 3);
+  }
+  stbi_image_free(rgb);
+  return ok ? std::string() : std::string("resizing failed");
+}
+
+inline ImageSet load_image_folder(const std::filesystem::path& folder, int side, LoadReport& report,
+                                  unsigned threads = std::max(1u, std::thread::hardware_concurrency())) {
+  const std::vector<std::filesystem::path> files = list_image_files(folder);
+  report = LoadReport{};
+  report.files = files.size();
+  if (files.empty()) throw DataError(folder.string() + ": no .jpg, .jpeg or .png files found (searched recursively)");
+
+  const std::size_t image_bytes = static_cast<std::size_t>(side) * side * 3;
+  std::vector<std::uint8_t> pixels(files.size() * image_bytes);
+  std::vector<std::string> failures(files.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&]() {
+    std::vector<unsigned char> bytes;
+    for (std::size_t i = next++; i < files.size(); i = next++) {
+      std::ifstream in(files[i], std::ios::binary);
+      if (!in) {
+        failures[i] = "cannot open";
+        continue;
+      }
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (in.bad()) {
+        failures[i] = "read error";
+        continue;
+      }
+      failures[i] = decode_image(bytes, side, pixels.data() + i * image_bytes);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::min<std::size_t>(threads, files.size()); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  // Compact the decoded images to the front, in file order, without a second copy of the set.
+  ImageSet set;
+  set.side = side;
+  set.pixels = std::move(pixels);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!failures[i].empty()) {
+      ++report.skipped;
+      if (report.skipped_examples.size() < 3) report.skipped_examples.push_back(files[i].string() + ": " + failures[i]);
+      continue;
+    }
+    if (kept != i)
+      std::copy_n(set.pixels.begin() + static_cast<std::ptrdiff_t>(i * image_bytes), image_bytes,
+                  set.pixels.begin() + static_cast<std::ptrdiff_t>(kept * image_bytes));
+    set.names.push_back(files[i].string());
+    ++kept;
+  }
+  set.pixels.resize(kept * image_bytes);
+  set.pixels.shrink_to_fit();
+  report.decoded = set.count();
+  if (set.count() == 0)
+    throw DataError(folder.string() + ": none of its " + std::to_string(files.size()) +
+                    " image files could be decoded (first: " + report.skipped_examples.front() + ")");
+  return set;
+}
+
+}  // namespace strata::data

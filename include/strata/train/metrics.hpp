@@ -1,0 +1,73 @@
+// strata/train/metrics.hpp: what the trainer reports, computed on the host from a batch's
+// predictions and targets.
+//
+//   binary accuracy   mean over all values of round(prediction) == round(target) (Keras-style)
+//   hole L1, L2       mean |p - t| and (p - t)^2 over the hole's pixels and channels
+//   hole PSNR         per image 10 log10(1 / MSE over the hole), in dB, then the mean over
+//                     images (values in [0, 1]; a perfect fill counts as 100 dB)
+// Sums are accumulated over an epoch and divided once.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+
+#include "strata/core/shape.hpp"
+#include "strata/data/hole.hpp"
+
+namespace strata::train {
+
+struct Metrics {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  double hole_l1 = 0.0;
+  double hole_l2 = 0.0;
+  double hole_psnr = 0.0;
+};
+
+class MetricsAccumulator {
+ public:
+  // A batch: its loss (a mean over the batch) and its predictions and targets (NCHW).
+  void add(double batch_loss, std::span<const float> prediction, std::span<const float> target, int batch, Dims dims,
+           const data::Hole& hole) {
+    loss_sum_ += batch_loss * batch;
+    images_ += batch;
+    const std::size_t sample = dims.size();
+    for (int n = 0; n < batch; ++n) {
+      const float* p = prediction.data() + n * sample;
+      const float* t = target.data() + n * sample;
+      std::size_t correct = 0;
+      for (std::size_t i = 0; i < sample; ++i) correct += std::round(p[i]) == std::round(t[i]);
+      correct_ += static_cast<double>(correct);
+      values_ += static_cast<double>(sample);
+      double l1 = 0.0, l2 = 0.0;
+      for (int c = 0; c < dims.c; ++c)
+        for (int y = hole.top; y < hole.top + hole.height; ++y)
+          for (int x = hole.left; x < hole.left + hole.width; ++x) {
+            const std::size_t i = (static_cast<std::size_t>(c) * dims.h + y) * dims.w + x;
+            const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
+            l1 += std::abs(d);
+            l2 += d * d;
+          }
+      const double count = static_cast<double>(hole.pixels()) * dims.c;
+      l1_sum_ += l1 / count;
+      l2_sum_ += l2 / count;
+      psnr_sum_ += psnr(l2 / count);
+    }
+  }
+
+  static double psnr(double mse) { return mse <= 1e-10 ? 100.0 : 10.0 * std::log10(1.0 / mse); }
+
+  Metrics result() const {
+    if (images_ == 0) return {};
+    const double n = static_cast<double>(images_);
+    return {loss_sum_ / n, correct_ / values_, l1_sum_ / n, l2_sum_ / n, psnr_sum_ / n};
+  }
+  std::size_t images() const { return images_; }
+
+ private:
+  double loss_sum_ = 0.0, correct_ = 0.0, values_ = 0.0, l1_sum_ = 0.0, l2_sum_ = 0.0, psnr_sum_ = 0.0;
+  std::size_t images_ = 0;
+};
+
+}  // namespace strata::train
