@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "strata/core/compile_text.hpp"
+#include "strata/core/device.hpp"
 #include "strata/core/tensor.hpp"
 
 namespace strata {
@@ -49,6 +50,7 @@ struct StepInfo {
   std::uint64_t seed = 0;       // the model's seed
   std::uint64_t step = 0;       // counts training forward passes: varies dropout masks
   int threads = 1;              // worker threads the CPU backend may use
+  DeviceContext* context = nullptr;  // the Model's Device::Context (CUDA: stream, cuDNN handle)
 };
 
 template <class T>

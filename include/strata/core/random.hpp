@@ -26,6 +26,12 @@ STRATA_HOST_DEVICE inline constexpr float uniform01(std::uint64_t seed, std::uin
   return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // 24 random mantissa bits
 }
 
+// The random stream of the dropout layer at `layer_index` in training step `step`: a function of
+// both, so every step draws a new mask and both backends draw the same one.
+STRATA_HOST_DEVICE inline constexpr std::uint64_t dropout_stream(std::uint64_t step, int layer_index) {
+  return mix64(step) ^ static_cast<std::uint64_t>(layer_index);
+}
+
 // A small sequential generator for host-side work (shuffling, test data).
 class SplitMix {
  public:

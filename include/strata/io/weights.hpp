@@ -2,10 +2,10 @@
 //
 // Weights files hold the trainable tensors and the buffers under the model's names
 // ("0.conv.weight", "1.batch_norm.running_mean", ...), as PyTorch and numpy read them.
-// Checkpoints add the optimizer's state ("optimizer.slot0", "optimizer.slot1") and metadata
-// (the model's step count and whatever the trainer records). Loading is all-or-nothing: every
-// tensor is read and checked (name, dtype, shape) before the model changes, so a bad file leaves
-// the model as it was. Writing is atomic (io/atomic_file.hpp).
+// Checkpoints add the optimizer's state ("optimizer.slot0", "optimizer.slot1") and metadata: the
+// model's step count and seed (they drive dropout) and whatever the trainer records. Loading is
+// all-or-nothing: every tensor is read and checked (name, dtype, shape) before the model
+// changes, so a bad file leaves the model as it was. Writing is atomic (io/atomic_file.hpp).
 #pragma once
 
 #include <cstdint>
@@ -96,6 +96,7 @@ void save_checkpoint(const std::filesystem::path& path, M& model, std::map<std::
   }
   metadata["format"] = "strata-checkpoint-1";
   metadata["model.step_count"] = std::to_string(model.step_count());
+  metadata["model.seed"] = std::to_string(model.seed());
   write_safetensors(path, tensors, metadata);
 }
 
@@ -110,15 +111,17 @@ SafetensorsFile load_checkpoint(const std::filesystem::path& path, M& model) {
   const std::vector<std::int64_t> slot_shape{static_cast<std::int64_t>(state.size() / 2)};
   std::vector<float> slots[2];
   for (int s = 0; s < 2; ++s) file.read_floats(detail::kOptimizerSlot[s], slots[s], &slot_shape);
-  std::uint64_t step = 0;
+  std::uint64_t step = 0, seed = 0;
   try {
     step = std::stoull(file.meta("model.step_count").value_or("x"));
+    seed = std::stoull(file.meta("model.seed").value_or("x"));
   } catch (const std::exception&) {
-    throw FormatError(path.string() + ": metadata 'model.step_count' is missing or not a number");
+    throw FormatError(path.string() + ": metadata 'model.step_count' or 'model.seed' is missing or not a number");
   }
   load_weights(file, model, /*allow_extra=*/true);  // validates before it writes
   for (int s = 0; s < 2; ++s) Device::copy_to_device(state.data() + s * slots[s].size(), slots[s].data(), slots[s].size());
   model.set_step_count(step);
+  model.set_seed(seed);
   return file;
 }
 

@@ -21,11 +21,11 @@ template <class Self>
 struct ActivationLayer : LayerDefaults {
   template <class Device, class T>
   static void forward(const ForwardArgs<T>& a) {
-    Device::activation_forward(a.x, a.y, Self::activation, a.step.threads);
+    Device::activation_forward(a.x, a.y, Self::activation, a.step);
   }
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
-    Device::activation_backward(a.y, a.dy, a.dx, Self::activation, a.step.threads);
+    Device::activation_backward(a.y, a.dy, a.dx, Self::activation, a.step);
   }
 };
 

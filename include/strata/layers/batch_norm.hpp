@@ -49,15 +49,14 @@ struct BatchNorm : LayerDefaults {
   static void forward(const ForwardArgs<T>& a) {
     const int c = a.x.dims.c;
     Device::batch_norm_forward(a.x, a.y, a.params, a.params + c, a.state, a.state + c, a.saved,
-                               a.saved + c, config.momentum, config.epsilon, a.step.training,
-                               a.step.threads);
+                               a.saved + c, config.momentum, config.epsilon, a.step.training, a.step);
   }
 
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
     const int c = a.x.dims.c;
     Device::batch_norm_backward(a.x, a.dy, a.dx, a.params, a.param_grads, a.param_grads + c,
-                                a.saved, a.saved + c, a.step.training, a.step.threads);
+                                a.saved, a.saved + c, a.step.training, a.step);
   }
 };
 

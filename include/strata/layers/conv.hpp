@@ -93,15 +93,14 @@ struct Conv : LayerDefaults {
   template <class Device, class T>
   static void forward(const ForwardArgs<T>& a) {
     const std::size_t weights = static_cast<std::size_t>(Filters) * a.x.dims.c * Kernel * Kernel;
-    Device::conv2d_forward(a.x, a.y, a.params, a.params + weights, geometry(a.x.dims), a.scratch,
-                           a.step.threads);
+    Device::conv2d_forward(a.x, a.y, a.params, a.params + weights, geometry(a.x.dims), a.scratch, a.step);
   }
 
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
     const std::size_t weights = static_cast<std::size_t>(Filters) * a.x.dims.c * Kernel * Kernel;
     Device::conv2d_backward(a.x, a.dy, a.dx, a.params, a.param_grads, a.param_grads + weights,
-                            geometry(a.x.dims), a.scratch, a.step.threads);
+                            geometry(a.x.dims), a.scratch, a.step);
   }
 };
 

@@ -33,12 +33,12 @@ struct MaxPool : LayerDefaults {
 
   template <class Device, class T>
   static void forward(const ForwardArgs<T>& a) {
-    Device::max_pool_forward(a.x, a.y, K, a.step.threads);
+    Device::max_pool_forward(a.x, a.y, K, a.step);
   }
 
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
-    Device::max_pool_backward(a.x, a.y, a.dy, a.dx, K, a.step.threads);
+    Device::max_pool_backward(a.x, a.y, a.dy, a.dx, K, a.step);
   }
 };
 

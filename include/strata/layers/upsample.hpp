@@ -31,12 +31,12 @@ struct Upsample : LayerDefaults {
 
   template <class Device, class T>
   static void forward(const ForwardArgs<T>& a) {
-    Device::upsample_forward(a.x, a.y, F, a.step.threads);
+    Device::upsample_forward(a.x, a.y, F, a.step);
   }
 
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
-    Device::upsample_backward(a.dy, a.dx, F, a.step.threads);
+    Device::upsample_backward(a.dy, a.dx, F, a.step);
   }
 };
 

@@ -16,6 +16,9 @@
 //   - train_step runs in training mode whatever train()/eval() say (as Keras' train_on_batch);
 //     predict and evaluate run in eval mode; forward() follows train()/eval()
 //   - a non-finite loss throws strata::NonFiniteLoss before any weight changes
+//   - the backend's per-model state (Device::Context: for strata::Cuda the stream, cuDNN handle and
+//     algorithm cache) lives here; a failed device call throws strata::DeviceError naming the call,
+//     the layer and the status
 //   - initialisation is a pure function of the seed: Glorot-uniform weights (He-uniform on
 //     request), zero biases, BatchNorm gamma 1 and running variance 1
 #pragma once
@@ -30,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/random.hpp"
 #include "strata/core/tensor.hpp"
@@ -93,6 +97,7 @@ class Model {
     if (max_batch < 1)
       throw std::invalid_argument("Model: max_batch must be at least 1, got " + std::to_string(max_batch));
     plan(typename Net::layers{});
+    context_.reserve(memory_plan());  // a backend may refuse, saying which max_batch would fit
     allocate();
     initialise(options.init);
   }
@@ -105,6 +110,8 @@ class Model {
   // ---- configuration ----
   int max_batch() const { return max_batch_; }
   std::uint64_t seed() const { return seed_; }
+  // The seed also drives dropout masks; a checkpoint restores it along with the step count.
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
   int threads() const { return threads_; }
   // Fewer threads than the model was built for is fine; more would outgrow the scratch memory.
   void set_threads(int threads) {
@@ -119,6 +126,8 @@ class Model {
   // Training forward passes so far; it varies the dropout masks, and checkpoints keep it.
   std::uint64_t step_count() const { return step_; }
   void set_step_count(std::uint64_t step) { step_ = step; }
+  // The backend's per-model state (strata::Cuda: stream, cuDNN handle, precision settings).
+  typename Device::Context& device_context() { return context_; }
 
   // ---- low-level passes on device memory ----
   // The input buffer for a batch: fill it, then call forward(batch).
@@ -131,7 +140,7 @@ class Model {
   BasicTensor<const T> forward(int batch) {
     check_batch(batch, "forward");
     if (training_) ++step_;
-    const StepInfo step{training_, seed_, step_, threads_};
+    const StepInfo step{training_, seed_, step_, threads_, &context_};
     for (std::size_t i = 0; i < layer_count; ++i) {
       const ForwardArgs<T> args{activation(i, batch), activation(i + 1, batch),
                                 parameters_.data() + layers_[i].parameter_offset,
@@ -140,7 +149,7 @@ class Model {
                                 scratch_.data(),
                                 static_cast<int>(i),
                                 step};
-      layer_table_[i].forward(args);
+      run_layer(layer_table_[i].forward, args, i, "forward");
     }
     last_batch_ = batch;
     last_step_ = step;
@@ -162,6 +171,7 @@ class Model {
                                   " x " + output_dims.to_string() + " (the last forward), got batch " +
                                   std::to_string(grad_out.batch) + " x " + grad_out.dims.to_string());
     const int batch = last_batch_;
+    last_step_.context = &context_;  // the model may have moved since forward
     for (std::size_t k = layer_count; k-- > 0;) {
       const Dims in = Net::dims_at(k);
       const BasicTensor<const T> dy =
@@ -180,7 +190,7 @@ class Model {
                                  scratch_.data(),
                                  static_cast<int>(k),
                                  last_step_};
-      layer_table_[k].backward(args);
+      run_layer(layer_table_[k].backward, args, k, "backward");
     }
   }
 
@@ -200,7 +210,7 @@ class Model {
     if (!std::isfinite(value)) throw NonFiniteLoss(value, step_);
     backward(output_gradient());
     optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
-                                      parameter_count, threads_);
+                                      parameter_count, last_step_);
     return static_cast<T>(value);
   }
 
@@ -216,10 +226,10 @@ class Model {
     check_span(std::span<const T>(out.data(), out.size()), batch, output_dims, "predict", "out");
     const bool was_training = training_;
     training_ = false;
-    Device::copy_to_device(activations_.data(), x.data(), x.size());
+    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
     const BasicTensor<const T> result = forward(batch);
     training_ = was_training;
-    Device::copy_to_host(out.data(), result.data, result.size());
+    Device::copy_to_host(out.data(), result.data, result.size(), context_);
   }
 
   // ---- parameters and state ----
@@ -343,6 +353,30 @@ class Model {
   // The gradient with respect to the input of layer k (k >= 1); layers alternate two buffers.
   T* gradient_buffer(std::size_t k) const { return k % 2 == 0 ? gradient_a_.data() : gradient_b_.data(); }
 
+  // Runs one layer's pass; a device failure gets the layer's index and name added to its message.
+  template <class Pass, class Args>
+  static void run_layer(Pass pass, const Args& args, std::size_t i, const char* direction) {
+    try {
+      pass(args);
+    } catch (DeviceError& e) {
+      e.set_layer("layer " + std::to_string(i) + " (" + detail::layer_names(typename Net::layers{})[i] + "), " +
+                  direction);
+      throw;
+    }
+  }
+
+  // What allocate() will ask for. Everything but the parameters, their gradients and optimizer
+  // state, and the buffers is counted as growing with the batch (an over-estimate for the little
+  // that does not: BatchNorm's saved statistics, the CPU's per-thread scratch).
+  ModelMemory memory_plan() const {
+    const std::size_t batch = static_cast<std::size_t>(max_batch_);
+    const std::size_t fixed = (2 + kOptimizerSlots) * parameter_count + buffer_count;
+    const std::size_t growing = batch * input_dims.size() * (input_gradient_enabled_ ? 2 : 1) + activation_floats_ +
+                                2 * gradient_floats_ + 2 * batch * output_dims.size() + saved_floats_ +
+                                scratch_floats_;
+    return {max_batch_, input_dims, output_dims, (fixed + growing) * sizeof(T), growing * sizeof(T) / batch};
+  }
+
   void check_batch(int batch, const char* where) const {
     if (batch < 1 || batch > max_batch_)
       throw std::invalid_argument(std::string("Model::") + where + ": batch must be in 1.." +
@@ -364,15 +398,15 @@ class Model {
     check_span(x, batch, input_dims, where, "x");
     check_span(y, batch, output_dims, where, "y");
     validate_pixel_weights(loss.pixel_weights, output_dims);
-    Device::copy_to_device(activations_.data(), x.data(), x.size());
-    Device::copy_to_device(targets_.data(), y.data(), y.size());
+    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
+    Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
     const bool was_training = training_;
     training_ = training;
     const BasicTensor<const T> prediction = forward(batch);
     training_ = was_training;
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
-                                         loss.pixel_weights, output_gradient(), threads_);
+                                         loss.pixel_weights, output_gradient(), last_step_);
   }
 
   using Buffer = typename Device::template Buffer<T>;
@@ -399,6 +433,8 @@ class Model {
   std::size_t activation_floats_ = 0;
   std::size_t gradient_floats_ = 0;
 
+  // Before the buffers: constructed first, destroyed last.
+  typename Device::Context context_{};
   Buffer parameters_, gradients_, optimizer_state_, buffers_;
   Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_, saved_, scratch_;
   Buffer input_gradient_;

@@ -25,9 +25,11 @@ struct Adam {
 
   static constexpr int state_per_parameter = 2;
 
-  // Applies one update to n parameters; state holds [m (n values), v (n values)].
-  template <class Device, class T>
-  void update(T* params, const T* grads, T* state, std::size_t n, int threads) {
+  // Applies one update to n parameters; state holds [m (n values), v (n values)]. `run` is how
+  // the backend runs it: a thread count, or the step's StepInfo (whose context the CUDA backend
+  // needs), passed through to Device::adam_update.
+  template <class Device, class T, class Run>
+  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
     ++steps;
     const double t = static_cast<double>(steps);
     const elementwise::AdamStep s{lr,
@@ -37,7 +39,7 @@ struct Adam {
                                   static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), t)),
                                   static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), t)),
                                   weight_decay};
-    Device::adam_update(params, grads, state, state + n, n, s, threads);
+    Device::adam_update(params, grads, state, state + n, n, s, run);
   }
 };
 

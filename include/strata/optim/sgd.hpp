@@ -20,11 +20,11 @@ struct Sgd {
 
   static constexpr int state_per_parameter = 1;
 
-  template <class Device, class T>
-  void update(T* params, const T* grads, T* state, std::size_t n, int threads) {
+  // `run`: a thread count or the step's StepInfo, as for Adam::update.
+  template <class Device, class T, class Run>
+  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
     ++steps;
-    Device::sgd_update(params, grads, state, n, elementwise::SgdStep{lr, momentum, weight_decay, nesterov},
-                       threads);
+    Device::sgd_update(params, grads, state, n, elementwise::SgdStep{lr, momentum, weight_decay, nesterov}, run);
   }
 };
 

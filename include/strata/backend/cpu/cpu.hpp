@@ -2,11 +2,15 @@
 //
 // A backend is a type whose static members the layers call: Device::conv2d_forward(...) and so
 // on. Each member here forwards to the plain function template of the same name in strata::cpu,
-// where the kernels live, one header per kind of operation.
+// where the kernels live, one header per kind of operation. Layers hand every call the step's
+// StepInfo; the CPU kernels need only its thread count (threads_of), and the CPU backend keeps
+// no per-model state (its Context is empty).
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
+#include <type_traits>
 
 #include "strata/backend/cpu/activation.hpp"
 #include "strata/backend/cpu/batch_norm.hpp"
@@ -18,8 +22,20 @@
 #include "strata/backend/cpu/optimizer.hpp"
 #include "strata/backend/cpu/parallel.hpp"
 #include "strata/backend/cpu/upsample.hpp"
+#include "strata/core/device.hpp"
+#include "strata/core/layer.hpp"
 
 namespace strata {
+
+namespace cpu {
+// The thread count in a StepInfo; every other argument passes through unchanged.
+inline int threads_of(const StepInfo& step) { return step.threads; }
+template <class A>
+  requires(!std::same_as<std::remove_cvref_t<A>, StepInfo>)
+constexpr A&& threads_of(A&& a) {
+  return static_cast<A&&>(a);
+}
+}  // namespace cpu
 
 struct Cpu {
   static constexpr const char* name = "cpu";
@@ -27,33 +43,45 @@ struct Cpu {
   template <class T>
   using Buffer = cpu::Buffer<T>;
 
+  // No per-model state on the CPU.
+  struct Context : DeviceContext {
+    void reserve(const ModelMemory&) {}
+  };
+
   static int default_threads() { return cpu::default_threads(); }
 
-  // Host <-> backend memory: plain copies here.
+  // Host <-> backend memory: plain copies here. The overloads taking the model's Context are the
+  // ones Model uses for batches (the CUDA backend stages those through pinned memory).
   template <class T>
   static void copy_to_device(T* device, const T* host, std::size_t n) { std::copy(host, host + n, device); }
   template <class T>
   static void copy_to_host(T* host, const T* device, std::size_t n) { std::copy(device, device + n, host); }
+  template <class T>
+  static void copy_to_device(T* device, const T* host, std::size_t n, Context&) { copy_to_device(device, host, n); }
+  template <class T>
+  static void copy_to_host(T* host, const T* device, std::size_t n, Context&) { copy_to_host(host, device, n); }
 
   // Layers.
   static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cpu::conv2d_scratch_floats(a...); };
-  static constexpr auto conv2d_forward = [](auto&&... a) { cpu::conv2d_forward(a...); };
-  static constexpr auto conv2d_backward = [](auto&&... a) { cpu::conv2d_backward(a...); };
-  static constexpr auto max_pool_forward = [](auto&&... a) { cpu::max_pool_forward(a...); };
-  static constexpr auto max_pool_backward = [](auto&&... a) { cpu::max_pool_backward(a...); };
-  static constexpr auto upsample_forward = [](auto&&... a) { cpu::upsample_forward(a...); };
-  static constexpr auto upsample_backward = [](auto&&... a) { cpu::upsample_backward(a...); };
-  static constexpr auto activation_forward = [](auto&&... a) { cpu::activation_forward(a...); };
-  static constexpr auto activation_backward = [](auto&&... a) { cpu::activation_backward(a...); };
-  static constexpr auto batch_norm_forward = [](auto&&... a) { cpu::batch_norm_forward(a...); };
-  static constexpr auto batch_norm_backward = [](auto&&... a) { cpu::batch_norm_backward(a...); };
-  static constexpr auto dropout_forward = [](auto&&... a) { cpu::dropout_forward(a...); };
-  static constexpr auto dropout_backward = [](auto&&... a) { cpu::dropout_backward(a...); };
+  static constexpr auto conv2d_forward = [](auto&&... a) { cpu::conv2d_forward(cpu::threads_of(a)...); };
+  static constexpr auto conv2d_backward = [](auto&&... a) { cpu::conv2d_backward(cpu::threads_of(a)...); };
+  static constexpr auto max_pool_forward = [](auto&&... a) { cpu::max_pool_forward(cpu::threads_of(a)...); };
+  static constexpr auto max_pool_backward = [](auto&&... a) { cpu::max_pool_backward(cpu::threads_of(a)...); };
+  static constexpr auto upsample_forward = [](auto&&... a) { cpu::upsample_forward(cpu::threads_of(a)...); };
+  static constexpr auto upsample_backward = [](auto&&... a) { cpu::upsample_backward(cpu::threads_of(a)...); };
+  static constexpr auto activation_forward = [](auto&&... a) { cpu::activation_forward(cpu::threads_of(a)...); };
+  static constexpr auto activation_backward = [](auto&&... a) { cpu::activation_backward(cpu::threads_of(a)...); };
+  static constexpr auto batch_norm_forward = [](auto&&... a) { cpu::batch_norm_forward(cpu::threads_of(a)...); };
+  static constexpr auto batch_norm_backward = [](auto&&... a) { cpu::batch_norm_backward(cpu::threads_of(a)...); };
+  static constexpr auto dropout_forward = [](auto&&... a) { cpu::dropout_forward(a...); };    // needs the whole step
+  static constexpr auto dropout_backward = [](auto&&... a) { cpu::dropout_backward(a...); };  // needs the whole step
 
   // Losses and optimizers.
-  static constexpr auto loss_forward_backward = [](auto&&... a) { return cpu::loss_forward_backward(a...); };
-  static constexpr auto adam_update = [](auto&&... a) { cpu::adam_update(a...); };
-  static constexpr auto sgd_update = [](auto&&... a) { cpu::sgd_update(a...); };
+  static constexpr auto loss_forward_backward = [](auto&&... a) {
+    return cpu::loss_forward_backward(cpu::threads_of(a)...);
+  };
+  static constexpr auto adam_update = [](auto&&... a) { cpu::adam_update(cpu::threads_of(a)...); };
+  static constexpr auto sgd_update = [](auto&&... a) { cpu::sgd_update(cpu::threads_of(a)...); };
 };
 
 }  // namespace strata

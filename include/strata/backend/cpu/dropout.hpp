@@ -13,7 +13,7 @@ namespace strata::cpu {
 
 // The random stream of one dropout layer in one training step.
 inline std::uint64_t dropout_stream(const StepInfo& step, int layer_index) {
-  return mix64(step.step) ^ static_cast<std::uint64_t>(layer_index);
+  return strata::dropout_stream(step.step, layer_index);
 }
 
 // y = x * mask / (1 - rate) in training, y = x in eval. Also the backward pass (x = dy, y = dx).

@@ -1,0 +1,83 @@
+// strata/core/window.hpp: the per-pixel math of max pooling, nearest upsampling and explicit
+// zero padding.
+//
+// Written once for both backends, as element-wise math is (core/elementwise.hpp): the CUDA
+// kernels run one thread per output pixel, window or padded pixel and call these functions, and
+// the CPU tests check them against the CPU backend's loops. A plane is one channel of one
+// sample, row-major; offsets within a plane fit in an int.
+#pragma once
+
+#include "strata/core/host_device.hpp"
+
+namespace strata::window {
+
+// ---- nearest upsampling by an integer factor f ----
+// Output pixel (oy, ox): the input pixel it copies.
+template <class T>
+STRATA_HOST_DEVICE inline T upsample_nearest(const T* in, int in_w, int oy, int ox, int f) {
+  return in[(oy / f) * in_w + ox / f];
+}
+
+// Gradient of input pixel (iy, ix): the sum of its f x f block of output gradients, row by row
+// (the CPU backend's order, so both round alike).
+template <class T>
+STRATA_HOST_DEVICE inline T upsample_nearest_backward(const T* dy, int out_w, int iy, int ix, int f) {
+  T sum = T(0);
+  for (int r = 0; r < f; ++r) {
+    const T* row = dy + (iy * f + r) * out_w + ix * f;
+    for (int c = 0; c < f; ++c) sum += row[c];
+  }
+  return sum;
+}
+
+// ---- k x k max pooling with stride k ----
+// Output pixel (oy, ox): the maximum of its window.
+template <class T>
+STRATA_HOST_DEVICE inline T max_pool(const T* in, int in_w, int oy, int ox, int k) {
+  const T* w = in + (oy * k) * in_w + ox * k;
+  T best = w[0];
+  for (int r = 0; r < k; ++r)
+    for (int c = 0; c < k; ++c) best = w[r * in_w + c] > best ? w[r * in_w + c] : best;
+  return best;
+}
+
+// Gradient of window (oy, ox) whose output was `pooled` and whose output gradient is g: g goes
+// to the first input equal to `pooled` in row-major order (PyTorch's choice; it matters after a
+// ReLU, where whole windows are 0), every other input of the window gets 0. Windows do not
+// overlap, so each input gradient is written exactly once.
+template <class T>
+STRATA_HOST_DEVICE inline void max_pool_backward(const T* in, T* dx, int in_w, int oy, int ox, int k, T pooled,
+                                                 T g) {
+  const int corner = (oy * k) * in_w + ox * k;
+  bool assigned = false;
+  for (int r = 0; r < k; ++r) {
+    for (int c = 0; c < k; ++c) {
+      const int at = corner + r * in_w + c;
+      const bool winner = !assigned && in[at] == pooled;
+      dx[at] = winner ? g : T(0);
+      assigned = assigned || winner;
+    }
+  }
+}
+
+// ---- explicit zero padding (for convolutions whose padding is not symmetric) ----
+// Pixel (py, px) of the input plane (h x w) padded by `top` rows and `left` columns.
+template <class T>
+STRATA_HOST_DEVICE inline T padded(const T* in, int h, int w, int top, int left, int py, int px) {
+  const int y = py - top;
+  const int x = px - left;
+  return (y >= 0 && y < h && x >= 0 && x < w) ? in[y * w + x] : T(0);
+}
+
+// Gradient of input pixel (y, x) from the gradient of the padded plane (padded_h x padded_w):
+// the padded plane may end before the input does (rows a strided window never reaches), and
+// those input pixels get 0.
+template <class T>
+STRATA_HOST_DEVICE inline T unpadded_gradient(const T* dpadded, int padded_h, int padded_w, int top, int left, int y,
+                                              int x) {
+  const int py = y + top;
+  const int px = x + left;
+  return (py < padded_h && px < padded_w) ? dpadded[py * padded_w + px] : T(0);
+}
+
+}  // namespace strata::window

@@ -1,0 +1,119 @@
+// Tests for strata/data/image_folder.hpp on image files the test writes itself.
+#include <doctest/doctest.h>
+
+#include <stb/stb_image_write.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <strata/data/image_folder.hpp>
+
+using namespace strata::data;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A w x h image whose pixel (x, y) has channels (x, y, x + y) mod 256, as `channels` channels.
+std::vector<unsigned char> pattern(int w, int h, int channels) {
+  std::vector<unsigned char> p(static_cast<std::size_t>(w) * h * channels);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < channels; ++c) {
+        const int v = c == 0 ? x * 3 : c == 1 ? y * 3 : x + y;
+        p[(static_cast<std::size_t>(y) * w + x) * channels + c] = static_cast<unsigned char>(v % 256);
+      }
+  return p;
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+struct Folder {
+  fs::path path;
+  explicit Folder(const std::string& name) : path(fs::temp_directory_path() / name) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Folder() { fs::remove_all(path); }
+};
+
+}  // namespace
+
+TEST_CASE("load_image_folder decodes PNG and JPEG, grayscale, alpha and odd sizes, recursively, in sorted order") {
+  Folder folder("strata_test_images");
+  fs::create_directories(folder.path / "sub" / "deeper");
+  const auto rgb = pattern(64, 64, 3);
+  REQUIRE(stbi_write_png((folder.path / "a_rgb.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  const auto gray = pattern(64, 64, 1);
+  REQUIRE(stbi_write_jpg((folder.path / "sub" / "b_gray.JPG").c_str(), 64, 64, 1, gray.data(), 95));
+  const auto rgba = pattern(64, 64, 4);
+  REQUIRE(stbi_write_png((folder.path / "sub" / "deeper" / "c_alpha.png").c_str(), 64, 64, 4, rgba.data(), 64 * 4));
+  const auto wide = pattern(96, 64, 3);  // centre crop to 64x64: columns 16..79
+  REQUIRE(stbi_write_png((folder.path / "d_wide.png").c_str(), 96, 64, 3, wide.data(), 96 * 3));
+  const auto big = pattern(128, 128, 3);  // resized to 64x64
+  REQUIRE(stbi_write_jpg((folder.path / "e_big.jpeg").c_str(), 128, 128, 3, big.data(), 90));
+  write_bytes(folder.path / "notes.txt", "not an image");  // ignored: not an image name
+
+  LoadReport report;
+  const ImageSet set = load_image_folder(folder.path, 64, report, 2);
+  REQUIRE(set.count() == 5);
+  CHECK(report.skipped == 0);
+  CHECK(fs::path(set.names[0]).filename() == "a_rgb.png");
+  CHECK(fs::path(set.names[1]).filename() == "d_wide.png");
+  CHECK(fs::path(set.names[2]).filename() == "e_big.jpeg");
+  CHECK(fs::path(set.names[3]).filename() == "b_gray.JPG");   // sub/b_gray sorts before sub/deeper/
+  CHECK(fs::path(set.names[4]).filename() == "c_alpha.png");
+  // PNG is lossless: exact pixels.
+  CHECK(std::equal(rgb.begin(), rgb.end(), set.image(0).begin()));
+  // Centre crop of the wide image: output (x, y) is input (x + 16, y).
+  const auto cropped = set.image(1);
+  CHECK(cropped[(5 * 64 + 0) * 3 + 0] == (16 * 3) % 256);
+  CHECK(cropped[(5 * 64 + 7) * 3 + 1] == 15);
+  // Alpha dropped, RGB kept.
+  CHECK(set.image(4)[(2 * 64 + 9) * 3 + 0] == 27);
+  // Grayscale to RGB: three equal channels close to the gray value (JPEG is lossy).
+  const auto g = set.image(3);
+  const std::size_t at = (10 * 64 + 20) * 3;
+  CHECK(g[at] == g[at + 1]);
+  CHECK(g[at] == g[at + 2]);
+  CHECK(std::abs(int(g[at]) - 60) <= 4);
+  // The resized image keeps its gradient: left darker than right in channel 0.
+  CHECK(set.image(2)[(30 * 64 + 5) * 3] < set.image(2)[(30 * 64 + 40) * 3]);
+}
+
+TEST_CASE("bad files are skipped, counted and named; a folder without images is an error naming it") {
+  Folder folder("strata_test_bad_images");
+  const auto rgb = pattern(64, 64, 3);
+  REQUIRE(stbi_write_png((folder.path / "good.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  write_bytes(folder.path / "empty.jpg", "");
+  write_bytes(folder.path / "garbage.png", "this is not a png at all");
+  std::ifstream in(folder.path / "good.png", std::ios::binary);
+  std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  write_bytes(folder.path / "truncated.png", png.substr(0, png.size() / 2));
+  // A PNG header claiming 100000 x 100000 pixels must be refused before any allocation.
+  std::string forged = png.substr(0, 33);
+  const unsigned char dims[8] = {0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0};
+  forged.replace(16, 8, reinterpret_cast<const char*>(dims), 8);
+  write_bytes(folder.path / "huge.png", forged);
+
+  LoadReport report;
+  const ImageSet set = load_image_folder(folder.path, 64, report);
+  CHECK(set.count() == 1);
+  CHECK(report.files == 5);
+  CHECK(report.skipped == 4);
+  CHECK(report.skipped_examples.size() == 3);
+  CHECK(report.summary("x").find("4 skipped") != std::string::npos);
+  CHECK(report.skipped_examples[0].find("empty.jpg: empty file") != std::string::npos);
+
+  Folder empty("strata_test_no_images");
+  CHECK_THROWS_WITH_AS(load_image_folder(empty.path, 64, report), doctest::Contains("strata_test_no_images: no .jpg"),
+                       DataError);
+  Folder only_bad("strata_test_only_bad");
+  write_bytes(only_bad.path / "x.jpg", "nope");
+  CHECK_THROWS_WITH_AS(load_image_folder(only_bad.path, 64, report), doctest::Contains("none of its 1 image files"),
+                       DataError);
+  CHECK_THROWS_WITH_AS(load_image_folder(folder.path / "missing", 64, report), doctest::Contains("not a folder"), DataError);
+}
