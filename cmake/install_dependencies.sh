@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages strata needs that are missing: a C++20 compiler, CMake, Eigen,
-# doctest, CLI11 and stb (plus ccache to speed up rebuilds). As root, or with sudo, it runs
-# apt-get; otherwise it prints the command to run and fails. Sourced or run by the README's two
-# commands (examples/run_demo.sh and tests/run_all.sh).
+# doctest, CLI11 and stb (plus ccache to speed up rebuilds), and any packages named as arguments
+# (the tests add python3-torch). As root, or with sudo, it runs apt-get; otherwise it prints the
+# command to run and fails. Run by the README's two commands (examples/run_demo.sh, tests/run_all.sh).
 set -euo pipefail
 
-packages=(g++ make cmake libeigen3-dev doctest-dev libcli11-dev libstb-dev ccache)
+packages=(g++ make cmake libeigen3-dev doctest-dev libcli11-dev libstb-dev ccache "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds everything in Release and runs
-# every test (unit tests, compile-fail tests, the 100-layer stack). Usage: bash tests/run_all.sh
+# every test (unit tests, compile-fail tests, the 100-layer stack; with nvcc, the CUDA backend's
+# tests, which run on a GPU and otherwise say they skipped). Usage: bash tests/run_all.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$root/cmake/install_dependencies.sh"
+# python3-torch: the PyTorch parity tests (tests/parity/), skipped with a message where it is missing.
+bash "$root/cmake/install_dependencies.sh" python3-torch
 
 build="$root/build/tests-release"
 launcher=()
@@ -14,3 +16,9 @@ cmake --build "$build" -j "$(nproc)"
 echo "strata: build took $(( $(date +%s) - start )) s"
 cd "$build"
 ctest --output-on-failure -j "$(nproc)"
+# CTest prints nothing of a test that passed or was skipped: say whether the CUDA runtime tests ran.
+if [ -x tests/strata_cuda_tests ]; then
+  grep -h "^CUDA runtime tests" Testing/Temporary/LastTest.log || true
+else
+  echo "strata: the CUDA backend and its tests were not built (no nvcc or cuDNN 9 found, or STRATA_ENABLE_CUDA=OFF)"
+fi

@@ -39,7 +39,7 @@ struct TrainOptions {
   double val_split = 0.1;
   int epochs = 4;
   int batch = 64;
-  float lr = 1e-3f;
+  double lr = 1e-3;
   std::string out = "runs/inpaint";
   std::uint64_t seed = 1;
   std::string device = "cpu";

@@ -22,3 +22,11 @@ TEST_CASE("uniform01 is deterministic, in [0, 1), and roughly uniform") {
   CHECK(uniform01(42, 3, 0) != uniform01(43, 3, 0));
   CHECK(uniform01(42, 3, 0) != uniform01(42, 4, 0));
 }
+
+TEST_CASE("dropout_stream differs per step and per layer, and is what the CPU backend draws from") {
+  CHECK(dropout_stream(5, 2) == (mix64(5) ^ 2u));
+  CHECK(dropout_stream(5, 2) != dropout_stream(6, 2));
+  CHECK(dropout_stream(5, 2) != dropout_stream(5, 3));
+  CHECK(cpu::dropout_stream(StepInfo{.step = 5}, 2) == dropout_stream(5, 2));
+  static_assert(dropout_stream(1, 0) == mix64(1), "usable in constant expressions, as on the device");
+}

@@ -12,7 +12,7 @@
 
 using namespace strata;
 
-static_assert(BatchNorm::config.momentum == 0.99f && BatchNorm::config.epsilon == 1e-3f, "Keras' defaults");
+static_assert(BatchNorm::config.momentum == 0.99 && BatchNorm::config.epsilon == 1e-3, "Keras' defaults");
 
 TEST_CASE("BatchNorm gradients match finite differences in training and eval mode") {
   testing::check_gradients<Sequential<Input<3, 5, 4>, BatchNorm>>({.batch = 4});

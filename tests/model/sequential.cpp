@@ -44,3 +44,9 @@ TEST_CASE("summary lists every layer with its output shape and parameters, then 
   CHECK(s.find("Activation memory per sample: 6,324,224 bytes") != std::string::npos);
   CHECK(Nested::summary().find("Non-trainable buffers: 48") != std::string::npos);
 }
+
+// A training step: forward + weight gradients + input gradients except for the first layer's:
+// about 3x the forward pass (issue 5's 1.40 GFLOP per image for v1).
+static_assert(ConvNetV1::training_flops > 2.95 * ConvNetV1::forward_flops);
+static_assert(ConvNetV1::training_flops < 3.0 * ConvNetV1::forward_flops);
+static_assert(ConvNetV1::training_flops > 1.39e9 && ConvNetV1::training_flops < 1.41e9);

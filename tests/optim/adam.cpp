@@ -8,7 +8,7 @@
 
 using namespace strata;
 
-static_assert(Adam{}.lr == 1e-3f && Adam{}.beta1 == 0.9f && Adam{}.beta2 == 0.999f && Adam{}.epsilon == 1e-7f,
+static_assert(Adam{}.lr == 1e-3 && Adam{}.beta1 == 0.9 && Adam{}.beta2 == 0.999 && Adam{}.epsilon == 1e-7,
               "Keras' defaults");
 
 TEST_CASE("Adam applies bias-corrected updates") {

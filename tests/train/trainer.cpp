@@ -72,7 +72,8 @@ TEST_CASE("two epochs straight equal one epoch, a resume and one more, bit for b
   CHECK(result.history[1].validation.loss == resumed.history[1].validation.loss);
 
   for (const char* file : {"summary.txt", "history.csv", "curves.png", "samples_epoch001.png", "samples_epoch002.png",
-                           "model.safetensors", "best.safetensors", "checkpoint.safetensors", "checkpoint_prev.safetensors"})
+                           "model.safetensors", "best.safetensors", "checkpoint.safetensors", "checkpoint_prev.safetensors",
+                           "initial.safetensors"})
     CHECK_MESSAGE(fs::exists(root / "straight" / file), file);
   fs::remove_all(root);
 }
@@ -111,8 +112,8 @@ TEST_CASE("early stopping and learning-rate reduction act on the validation loss
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   auto c = config(root, 50);
-  c.learning_rate = 1e-7f;  // too small to improve by min_delta
-  c.min_learning_rate = 1e-9f;
+  c.learning_rate = 1e-7;  // too small to improve by min_delta
+  c.min_learning_rate = 1e-9;
   c.min_delta = 1.0;
   c.plateau_patience = 1;
   c.early_stopping_patience = 3;

@@ -70,11 +70,12 @@ template <class T>
 STRATA_HOST_DEVICE inline T squared_error_gradient(T p, T t) { return T(2) * (p - t); }
 
 // ---- optimizers: one parameter's update given its gradient and state ----
+// Hyperparameters in double, as the user gave them; each kernel rounds them to its scalar once.
 struct AdamStep {
-  float lr, beta1, beta2, epsilon;
-  float bias_correction1;  // 1 - beta1^t
-  float bias_correction2;  // 1 - beta2^t
-  float weight_decay;      // L2 penalty added to the gradient (0: none)
+  double lr, beta1, beta2, epsilon;
+  double bias_correction1;  // 1 - beta1^t
+  double bias_correction2;  // 1 - beta2^t
+  double weight_decay;      // L2 penalty added to the gradient (0: none)
 };
 // PyTorch's form: p -= lr * m_hat / (sqrt(v_hat) + epsilon).
 template <class T>
@@ -88,7 +89,7 @@ STRATA_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamStep
 }
 
 struct SgdStep {
-  float lr, momentum, weight_decay;
+  double lr, momentum, weight_decay;
   bool nesterov;
 };
 // PyTorch's form: v = momentum * v + g; p -= lr * (nesterov ? g + momentum * v : v).

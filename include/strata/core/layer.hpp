@@ -90,7 +90,8 @@ struct BackwardArgs {
 //   buffer(i, in)        persistent non-trainable tensor i of buffer_tensors (saved with weights)
 //   saved_floats(in, n)  memory kept from forward to backward for a batch of n
 //   scratch_floats<Device>(in, n, threads)  transient memory for one call (backend-specific)
-//   forward_flops(in)    multiply-adds count twice; per sample, forward pass only
+//   forward_flops(in)    floating-point operations per sample of the forward pass (a multiply-add
+//                        counts 2); backward_flops(in, input_gradient) those of the backward pass
 //   forward<Device>(ForwardArgs<T>) and backward<Device>(BackwardArgs<T>)
 struct LayerDefaults {
   static constexpr CompileText check(Dims) { return {}; }
@@ -103,6 +104,9 @@ struct LayerDefaults {
   template <class Device>
   static std::size_t scratch_floats(Dims, int, int) { return 0; }
   static constexpr double forward_flops(Dims in) { return static_cast<double>(in.size()); }
+  static constexpr double backward_flops(Dims in, bool input_gradient) {
+    return input_gradient ? 2.0 * static_cast<double>(in.size()) : 0.0;
+  }
 };
 
 }  // namespace strata

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <string>
 
+#include "strata/core/host_device.hpp"
+
 namespace strata {
 
 // A C x H x W shape as a value. Usable in constant expressions.
@@ -16,10 +18,13 @@ struct Dims {
   int h = 0;
   int w = 0;
 
-  constexpr std::size_t size() const {
+  // Also callable in CUDA kernels, which take Dims by value.
+  STRATA_HOST_DEVICE constexpr std::size_t size() const {
     return static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
   }
-  constexpr std::size_t plane() const { return static_cast<std::size_t>(h) * static_cast<std::size_t>(w); }
+  STRATA_HOST_DEVICE constexpr std::size_t plane() const {
+    return static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  }
   constexpr bool operator==(const Dims&) const = default;
 
   std::string to_string() const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "strata/core/host_device.hpp"
+#include "strata/core/shape.hpp"
 
 namespace strata::window {
 
@@ -61,6 +62,19 @@ STRATA_HOST_DEVICE inline void max_pool_backward(const T* in, T* dx, int in_w, i
 }
 
 // ---- explicit zero padding (for convolutions whose padding is not symmetric) ----
+// A convolution (kernel k, stride s) whose windows start at oy * s - top, ox * s - left: cuDNN's
+// legacy API pads the same amount on both sides, and gives exactly our output when its output
+// size with symmetric padding (top, left) is ours.
+constexpr bool symmetric_padding_fits(Dims in, Dims out, int k, int s, int top, int left) {
+  return (in.h + 2 * top - k) / s + 1 == out.h && (in.w + 2 * left - k) / s + 1 == out.w;
+}
+
+// Otherwise the input is copied into a zero-padded plane just large enough for every window,
+// and an unpadded convolution of that plane gives our output.
+constexpr Dims padded_dims(Dims in, Dims out, int k, int s) {
+  return {in.c, (out.h - 1) * s + k, (out.w - 1) * s + k};
+}
+
 // Pixel (py, px) of the input plane (h x w) padded by `top` rows and `left` columns.
 template <class T>
 STRATA_HOST_DEVICE inline T padded(const T* in, int h, int w, int top, int left, int py, int px) {

@@ -91,6 +91,21 @@ class SafetensorsFile {
     if (!out.empty()) std::memcpy(out.data(), data_.data() + t.begin, out.size() * sizeof(float));
   }
 
+  // An F64 or F32 tensor's values as double.
+  std::vector<double> doubles(std::string_view name) const {
+    const TensorRecord& t = require(name);
+    std::vector<double> out(t.element_count());
+    if (t.dtype == "F64") {
+      if (!out.empty()) std::memcpy(out.data(), data_.data() + t.begin, out.size() * sizeof(double));
+    } else if (t.dtype == "F32") {
+      const std::vector<float> f = floats(name);
+      std::copy(f.begin(), f.end(), out.begin());
+    } else {
+      throw FormatError(origin + ": tensor '" + t.name + "' has dtype " + t.dtype + ", expected F64 or F32");
+    }
+    return out;
+  }
+
   const TensorRecord& require(std::string_view name) const {
     const TensorRecord* t = find(name);
     if (t == nullptr) throw FormatError(origin + ": tensor '" + std::string(name) + "' is missing");
@@ -214,11 +229,16 @@ inline SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   return parse_safetensors(std::move(bytes), path.string());
 }
 
-// A float tensor to write.
+// A tensor to write: F32 from `values`, or F64 from `doubles` when that is set.
 struct TensorToWrite {
   std::string name;
   std::vector<std::int64_t> shape;
   std::span<const float> values;
+  std::span<const double> doubles{};
+
+  std::size_t count() const { return doubles.empty() ? values.size() : doubles.size(); }
+  std::size_t bytes() const { return doubles.empty() ? values.size_bytes() : doubles.size_bytes(); }
+  const void* data() const { return doubles.empty() ? static_cast<const void*>(values.data()) : doubles.data(); }
 };
 
 inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWrite> tensors,
@@ -238,12 +258,13 @@ inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWri
     const TensorToWrite& t = tensors[i];
     std::uint64_t count = 1;
     for (auto d : t.shape) count *= static_cast<std::uint64_t>(d);
-    if (count != t.values.size())
-      throw std::invalid_argument("encode_safetensors: tensor '" + t.name + "' has " + std::to_string(t.values.size()) +
+    if (count != t.count())
+      throw std::invalid_argument("encode_safetensors: tensor '" + t.name + "' has " + std::to_string(t.count()) +
                                   " values but its shape holds " + std::to_string(count));
-    header += (metadata.empty() && i == 0 ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"F32\",\"shape\":[";
+    header += (metadata.empty() && i == 0 ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"" +
+              (t.doubles.empty() ? "F32" : "F64") + "\",\"shape\":[";
     for (std::size_t d = 0; d < t.shape.size(); ++d) header += (d ? "," : "") + std::to_string(t.shape[d]);
-    const std::uint64_t end = offset + count * sizeof(float);
+    const std::uint64_t end = offset + t.bytes();
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(end) + "]}";
     offset = end;
   }
@@ -256,8 +277,8 @@ inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWri
   std::memcpy(bytes.data() + 8, header.data(), header.size());
   unsigned char* data = bytes.data() + 8 + header.size();
   for (const TensorToWrite& t : tensors) {
-    if (!t.values.empty()) std::memcpy(data, t.values.data(), t.values.size_bytes());
-    data += t.values.size_bytes();
+    if (t.bytes() > 0) std::memcpy(data, t.data(), t.bytes());
+    data += t.bytes();
   }
   return bytes;
 }

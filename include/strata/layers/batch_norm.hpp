@@ -18,8 +18,8 @@
 namespace strata {
 
 struct BatchNormConfig {
-  float momentum = 0.99f;
-  float epsilon = 1e-3f;
+  double momentum = 0.99;
+  double epsilon = 1e-3;
 };
 
 struct BatchNorm : LayerDefaults {
@@ -44,6 +44,7 @@ struct BatchNorm : LayerDefaults {
   static constexpr std::size_t saved_floats(Dims in, int) { return 2 * static_cast<std::size_t>(in.c); }
 
   static constexpr double forward_flops(Dims in) { return 4.0 * static_cast<double>(in.size()); }
+  static constexpr double backward_flops(Dims in, bool) { return 8.0 * static_cast<double>(in.size()); }
 
   template <class Device, class T>
   static void forward(const ForwardArgs<T>& a) {

@@ -84,6 +84,10 @@ struct Conv : LayerDefaults {
     const Dims out = output_dims(in);
     return 2.0 * static_cast<double>(out.size()) * in.c * Kernel * Kernel;
   }
+  // The weight gradient costs a forward pass; the input gradient (all but the first layer) another.
+  static constexpr double backward_flops(Dims in, bool input_gradient) {
+    return (input_gradient ? 2.0 : 1.0) * forward_flops(in);
+  }
 
   template <class Device>
   static std::size_t scratch_floats(Dims in, int batch, int threads) {

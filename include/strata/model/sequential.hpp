@@ -156,6 +156,11 @@ struct stack_info<InputShape, type_list<Ls...>> {
     std::size_t i = 0;
     return {Ls::forward_flops(dims[i++])...};
   }
+  // Layer 0 computes no input gradient: nothing upstream needs it.
+  static constexpr std::array<double, count> backward_flops() {
+    std::size_t i = 0;
+    return {(++i, Ls::backward_flops(dims[i - 1], i > 1))...};
+  }
 };
 
 template <class Sizes>
@@ -247,6 +252,8 @@ struct Sequential<Input<C, H, W>, Elements...> {
   // Floating-point operations of one forward pass for one sample (a multiply-add counts 2).
   static constexpr std::array<double, layer_count> layer_flops = info::flops();
   static constexpr double forward_flops = detail::sum(layer_flops);
+  // Forward plus backward for one sample: what one image of a training step costs.
+  static constexpr double training_flops = forward_flops + detail::sum(info::backward_flops());
 
   // Bytes of all layer outputs for one sample in float32: what a batch costs per image.
   static constexpr std::size_t activation_bytes_per_sample = [] {

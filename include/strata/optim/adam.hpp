@@ -16,11 +16,11 @@
 namespace strata {
 
 struct Adam {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float epsilon = 1e-7f;
-  float weight_decay = 0.0f;  // L2 penalty added to the gradient
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-7;
+  double weight_decay = 0.0;  // L2 penalty added to the gradient
   std::uint64_t steps = 0;    // updates applied so far
 
   static constexpr int state_per_parameter = 2;
@@ -32,12 +32,7 @@ struct Adam {
   void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
     ++steps;
     const double t = static_cast<double>(steps);
-    const elementwise::AdamStep s{lr,
-                                  beta1,
-                                  beta2,
-                                  epsilon,
-                                  static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), t)),
-                                  static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), t)),
+    const elementwise::AdamStep s{lr, beta1, beta2, epsilon, 1.0 - std::pow(beta1, t), 1.0 - std::pow(beta2, t),
                                   weight_decay};
     Device::adam_update(params, grads, state, state + n, n, s, run);
   }

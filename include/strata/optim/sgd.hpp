@@ -12,10 +12,10 @@
 namespace strata {
 
 struct Sgd {
-  float lr = 1e-2f;
-  float momentum = 0.0f;
+  double lr = 1e-2;
+  double momentum = 0.0;
   bool nesterov = false;
-  float weight_decay = 0.0f;
+  double weight_decay = 0.0;
   std::uint64_t steps = 0;
 
   static constexpr int state_per_parameter = 1;

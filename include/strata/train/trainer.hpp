@@ -5,7 +5,8 @@
 // trains batch by batch while the next batch is prepared in the background, validates, and then
 // writes to the run folder
 //   history.csv, curves.png, samples_epochNNN.png, model.safetensors (latest weights),
-//   best.safetensors (lowest validation loss), checkpoint.safetensors (+ checkpoint_prev)
+//   best.safetensors (lowest validation loss), checkpoint.safetensors (+ checkpoint_prev), and
+//   once, initial.safetensors (the weights before training)
 // Checkpoints hold weights, optimizer state, the epoch, the model's step count, the learning-rate
 // and early-stopping state and the history, so a resumed run continues exactly where it stopped:
 // on the CPU, two epochs straight equal one epoch, a resume and one more, bit for bit. Every file
@@ -49,15 +50,15 @@ struct TrainerConfig {
   std::filesystem::path run_dir = "runs/inpaint";
   int epochs = 10;                      // total, counting epochs done before a resume
   int batch = 64;
-  float learning_rate = 1e-3f;
+  double learning_rate = 1e-3;
   std::uint64_t seed = 1;
   data::Hole hole{};
   LossRegion loss_region = LossRegion::image;
   int sample_images = 8;                // rows of samples_epochNNN.png (the first validation images)
   int early_stopping_patience = 0;      // epochs without validation improvement before stopping; 0: never
   int plateau_patience = 0;             // epochs without improvement before the lr is multiplied by plateau_factor
-  float plateau_factor = 0.5f;
-  float min_learning_rate = 1e-6f;
+  double plateau_factor = 0.5;
+  double min_learning_rate = 1e-6;
   double min_delta = 1e-4;              // the improvement that counts (Keras' default)
   OnNan on_nan = OnNan::stop;
   bool resume = false;                  // continue from run_dir's checkpoint
@@ -113,8 +114,13 @@ class Trainer {
 
   TrainingResult run() {
     prepare_run_folder();
-    if (config_.resume) restore();
-    else write_summary();
+    if (config_.resume) {
+      restore();
+    } else {
+      write_summary();
+      // The starting point, so another library (bench/quality_parity.py) can start from it too.
+      io::save_weights(config_.run_dir / "initial.safetensors", model_, {{"architecture", config_.architecture}});
+    }
     TrainingResult result;
     result.history = history_;
     const int samples = std::min<int>(config_.sample_images, static_cast<int>(validation_.count()));
@@ -268,7 +274,7 @@ class Trainer {
     char best[64];
     std::snprintf(best, sizeof best, "%.17g", best_loss_);
     char lr[64];
-    std::snprintf(lr, sizeof lr, "%.9g", static_cast<double>(adam_.lr));
+    std::snprintf(lr, sizeof lr, "%.17g", adam_.lr);
     return {{"architecture", config_.architecture},
             {"epoch", std::to_string(epochs_done_)},
             {"seed", std::to_string(config_.seed)},
@@ -350,7 +356,7 @@ class Trainer {
       hole_weights_ = config_.loss_region == LossRegion::hole ? config_.hole.pixel_weights(image_dims.h, image_dims.w)
                                                               : std::vector<float>{};
       adam_.steps = std::stoull(get("adam.steps"));
-      adam_.lr = std::stof(get("adam.lr"));
+      adam_.lr = std::stod(get("adam.lr"));
       best_loss_ = std::stod(get("best_val_loss"));
       epochs_since_best_ = std::stoi(get("epochs_since_best"));
       plateau_wait_ = std::stoi(get("plateau_wait"));

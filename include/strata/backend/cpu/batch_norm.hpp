@@ -15,7 +15,7 @@ namespace strata::cpu {
 template <class T>
 void batch_norm_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* gamma, const T* beta,
                         T* running_mean, T* running_var, T* saved_mean, T* saved_inv_std,
-                        float momentum, float epsilon, bool training, int threads) {
+                        double momentum, double epsilon, bool training, int threads) {
   const Dims d = x.dims;
   const std::size_t plane = d.plane();
   const std::size_t count = static_cast<std::size_t>(x.batch) * plane;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# bench/cpu.sh: strata's CPU backend beside PyTorch (Debian's python3-torch, oneDNN) on the same
+# models (IFT6266 ConvNet v1 and v2), batch, threads and machine, in one run. Prints a Markdown
+# table for bench/RESULTS.md: images per second of each, the ratio strata / PyTorch's best layout,
+# and strata's GFLOP/s as a fraction of the machine's 370 GFLOP/s float32 GEMM ceiling (2 threads).
+#
+# Usage: bash bench/cpu.sh [--steps N] [--threads 1,2] [--batch 64]
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (they slow numerical
+# libraries on this processor); PyTorch runs with tcmalloc preloaded (with glibc's allocator it
+# trains several times slower here, which would flatter strata).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+steps=10 threads=1,2 batch=64
+while [ $# -gt 0 ]; do
+  case $1 in
+    --steps) steps=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    *) echo "bench/cpu.sh: unknown flag $1" >&2; exit 2 ;;
+  esac
+done
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+[ -f "$tcmalloc" ] || { echo "bench/cpu.sh: install libtcmalloc-minimal4 (PyTorch needs it to be measured fairly)" >&2; exit 2; }
+/usr/bin/python3 -c "import torch" 2>/dev/null || { echo "bench/cpu.sh: install python3-torch" >&2; exit 2; }
+
+build="$root/build/bench-release"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_EXAMPLES=OFF \
+  -DSTRATA_BUILD_BENCHMARKS=ON > /dev/null
+cmake --build "$build" -j "$(nproc)" --target strata_cpu_bench > /dev/null
+
+out=$(mktemp)
+"$build/bench/strata_cpu_bench" --threads "$threads" --batch "$batch" --steps "$steps" | tee "$out"
+LD_PRELOAD=$tcmalloc /usr/bin/python3 "$root/bench/torch_twin.py" --threads "$threads" --batch "$batch" \
+  --steps "$steps" | tail -n +2 | tee -a "$out"
+
+echo
+echo "$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; bash bench/cpu.sh --steps $steps --threads $threads --batch $batch"
+echo
+/usr/bin/python3 - "$out" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ceiling = 370.0
+print("| model | mode | threads | strata img/s | PyTorch NCHW | PyTorch channels_last | strata / best | strata GFLOP/s | of 370 |")
+print("|---|---|---|---|---|---|---|---|---|")
+strata = [r for r in rows if r["library"] == "strata"]
+for s in strata:
+    key = (s["arch"], s["mode"], s["threads"])
+    theirs = {r["library"]: float(r["images_per_second"]) for r in rows
+              if r["library"] != "strata" and (r["arch"], r["mode"], r["threads"]) == key}
+    best = max(theirs.values()) if theirs else float("nan")
+    ours = float(s["images_per_second"])
+    gflops = float(s["gflops"])
+    print(f"| {s['arch']} | {s['mode']} | {s['threads']} | {ours:.1f} | {theirs.get('pytorch-nchw', float('nan')):.1f} | "
+          f"{theirs.get('pytorch-channels_last', float('nan')):.1f} | {ours / best:.2f}x | {gflops:.0f} | "
+          f"{gflops / ceiling:.0%} |")
+PY
+rm -f "$out"

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of under 8 minutes.
+#
+#   bash bench/gpu/check.sh            # results in $OUT (default: bench/gpu/out)
+#
+# Needs one NVIDIA GPU (code built for sm_$STRATA_CUDA_ARCH, default 90: H100/H200), nvcc 13, a
+# Python with PyTorch (its nvidia-cudnn wheel supplies cuDNN 9's headers and libraries; or set
+# CUDNN_ROOT), and the Eigen and doctest headers: the system's, or third_party_headers/ carried
+# with the tree (bench/gpu/carry_headers.sh fills it from a machine that has them). No internet.
+#
+#   1. builds the CUDA parity tests and the GPU benchmark with nvcc (no CMake needed)
+#   2. runs the parity tests: every layer's forward and gradients against the CPU backend, the
+#      losses and optimizers, 10 training steps of ConvNet v1 on both backends
+#   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, then the PyTorch
+#      twin (bench/gpu/twin.py) on the same grid
+#   4. times one epoch of 82,782 v1 images (batch 64) per precision
+#   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
+# Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md.
+# Each phase has its own time limit, so a hang costs that phase only. Exit status: 0 when the
+# parity tests passed (benchmarks failing are reported in results.md and check.log).
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+OUT=${OUT:-$root/bench/gpu/out}
+mkdir -p "$OUT"
+log="$OUT/check.log"
+: >"$log"
+say() { echo "[check $(date +%T)] $*" | tee -a "$log"; }
+
+PYTHON=${PYTHON:-python3}
+NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+ARCH=${STRATA_CUDA_ARCH:-90}
+bin=${STRATA_GPU_BUILD:-/tmp/strata-gpu-build}
+mkdir -p "$bin"
+
+# ---- what this machine has ----
+say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+say "nvcc: $("$NVCC" --version 2>/dev/null | tail -1 || echo "not found at $NVCC")"
+have_torch=0
+if "$PYTHON" -c "import torch" 2>/dev/null; then
+  have_torch=1
+  say "python: $("$PYTHON" -c 'import torch, sys; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda)')"
+else
+  say "python: $PYTHON cannot import torch; the PyTorch twin will not run"
+fi
+
+# cuDNN: CUDNN_ROOT, else PyTorch's nvidia/*cudnn* wheel folder, else next to nvcc.
+cudnn_include="" cudnn_lib=""
+search_roots=()
+[ -n "${CUDNN_ROOT:-}" ] && search_roots+=("$CUDNN_ROOT")
+if [ "$have_torch" = 1 ]; then
+  while IFS= read -r dir; do search_roots+=("$dir"); done < <("$PYTHON" - <<'EOF' 2>/dev/null
+import site, os
+dirs = site.getsitepackages() + [site.getusersitepackages()]
+for d in dirs:
+    if os.path.isdir(os.path.join(d, "nvidia")):
+        print(os.path.join(d, "nvidia"))
+EOF
+)
+fi
+search_roots+=("$(dirname "$(dirname "$NVCC")")" /usr)
+for r in "${search_roots[@]}"; do
+  [ -d "$r" ] || continue
+  [ -z "$cudnn_include" ] && cudnn_include=$(find -L "$r" -maxdepth 5 -name 'cudnn_version*.h' -path '*include*' 2>/dev/null | head -1 | xargs -r dirname)
+  [ -z "$cudnn_lib" ] && cudnn_lib=$(find -L "$r" -maxdepth 5 -name 'libcudnn.so.9*' 2>/dev/null | head -1 | xargs -r dirname)
+  [ -n "$cudnn_include" ] && [ -n "$cudnn_lib" ] && break
+done
+if [ -z "$cudnn_include" ] || [ -z "$cudnn_lib" ]; then
+  say "cuDNN 9 not found (include: '${cudnn_include}', lib: '${cudnn_lib}'); set CUDNN_ROOT"
+  exit 2
+fi
+say "cuDNN: $(grep -E '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$cudnn_include"/cudnn_version*.h | awk '{printf "%s ", $3}')(headers $cudnn_include, libraries $cudnn_lib)"
+
+# Eigen and doctest: carried copies first, then the system's.
+header_dir() {  # header_dir RELATIVE_FILE CANDIDATE_DIRS...
+  local file=$1
+  shift
+  for d in "$@"; do [ -f "$d/$file" ] && { echo "$d"; return; }; done
+}
+eigen=$(header_dir Eigen/Core "$root/third_party_headers/eigen3" /usr/include/eigen3 /usr/local/include/eigen3)
+doctest=$(header_dir doctest/doctest.h "$root/third_party_headers" /usr/include /usr/local/include)
+if [ -z "$eigen" ] || [ -z "$doctest" ]; then
+  say "Eigen ('$eigen') or doctest ('$doctest') headers missing: run bench/gpu/carry_headers.sh where they are installed and carry third_party_headers/"
+  exit 2
+fi
+
+# ---- 1. build (the two programs in parallel) ----
+say "building for sm_$ARCH into $bin"
+flags=(-std=c++20 -O3 "-gencode=arch=compute_$ARCH,code=sm_$ARCH" --expt-relaxed-constexpr -diag-suppress=20012
+       -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
+link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
+start=$SECONDS
+timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${link[@]}" -lgomp \
+  -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
+tests_build=$!
+timeout 200 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+bench_build=$!
+wait $tests_build; tests_built=$?
+wait $bench_build; bench_built=$?
+cat "$bin/tests.log" "$bin/bench.log" >>"$log"
+say "build: tests exit $tests_built, benchmark exit $bench_built, $((SECONDS - start)) s"
+
+# cuDNN loads its sub-libraries (and NVRTC) at run time: PyTorch's nvidia/*/lib folders first.
+libs="$cudnn_lib"
+if [[ "$cudnn_lib" == */nvidia/* ]]; then
+  for d in "$(dirname "$cudnn_lib")"/../*/lib; do [ -d "$d" ] && libs="$libs:$(cd "$d" && pwd)"; done
+fi
+export LD_LIBRARY_PATH="$libs:$(dirname "$(dirname "$NVCC")")/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# ---- 2. parity tests ----
+tests_status=1
+if [ "$tests_built" = 0 ]; then
+  start=$SECONDS
+  timeout 150 "$bin/strata_cuda_tests" --no-intro >"$OUT/cuda_tests.txt" 2>&1
+  tests_status=$?
+  say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
+  tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
+else
+  say "parity tests not built; see check.log"
+fi
+
+# ---- 3 and 4. strata's benchmark (with the epoch), then the PyTorch twin ----
+grid=(--arch v1,v2 --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
+if [ "$bench_built" = 0 ]; then
+  start=$SECONDS
+  timeout 130 "$bin/strata_gpu_bench" "${grid[@]}" --epoch 82782 --epoch-batch 64 >"$OUT/strata_bench.csv" 2>>"$log"
+  say "strata benchmark: exit $?, $((SECONDS - start)) s"
+fi
+if [ "$have_torch" = 1 ]; then
+  start=$SECONDS
+  timeout 130 "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
+  say "PyTorch twin: exit $?, $((SECONDS - start)) s"
+fi
+
+# ---- 5. the table ----
+"$PYTHON" bench/gpu/results.py "$OUT/strata_bench.csv" "$OUT/torch_bench.csv" "$OUT/cuda_tests.txt" >"$OUT/results.md" 2>>"$log"
+cat "$OUT/results.md"
+say "done in $SECONDS s"
+exit $tests_status

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""bench/gpu/results.py STRATA_CSV TORCH_CSV TESTS_LOG > results.md
+
+Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
+bench/RESULTS.md with images per second, the strata/PyTorch ratio, strata's achieved TFLOP/s and
+its fraction of the H200's dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67,
+tf32 495, bf16 989 TFLOP/s), then the epoch times extrapolated to 100 epochs against the 2017
+run's 9 h 58 min, and the CUDA parity tests' verdict. Missing inputs give "n/a", not a failure.
+"""
+import sys
+
+PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 989.0}
+KERAS_2017_SECONDS = 9 * 3600 + 58 * 60  # 100 epochs of v1, Keras on Theano, IFT6266
+
+
+def read_rows(path):
+    rows, comments = [], []
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("#"):
+                    comments.append(line[1:].strip())
+                elif line:
+                    rows.append(line.split(","))
+    except OSError:
+        pass
+    return rows, comments
+
+
+def number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def main():
+    strata_rows, strata_notes = read_rows(sys.argv[1])
+    torch_rows, torch_notes = read_rows(sys.argv[2])
+    torch_ips = {(r[1], r[2], r[3]): number(r[4]) for r in torch_rows if r[0] == "step" and len(r) >= 5}
+
+    out = ["## CUDA backend on one GPU (bench/gpu/check.sh)", ""]
+    out += [f"- strata: {n}" for n in strata_notes] + [f"- PyTorch: {n}" for n in torch_notes]
+    out += ["", "| model | batch | precision | strata img/s | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in strata_rows:
+        if r[0] != "step" or len(r) < 5:
+            continue
+        arch, batch, precision = r[1], r[2], r[3]
+        ips = number(r[4])
+        theirs = torch_ips.get((arch, batch, precision))
+        tflops = number(r[6]) if len(r) > 6 else None
+        cells = [
+            f"{ips:,.0f}" if ips else r[4],
+            f"{theirs:,.0f}" if theirs else "n/a",
+            f"{ips / theirs:.2f}x" if ips and theirs else "n/a",
+            f"{tflops:.1f}" if tflops else "n/a",
+            f"{100 * tflops / PEAK_TFLOPS[precision]:.0f}%" if tflops and precision in PEAK_TFLOPS else "n/a",
+        ]
+        out.append(f"| {arch} | {batch} | {precision} | " + " | ".join(cells) + " |")
+
+    epochs = [r for r in strata_rows if r[0] == "epoch" and len(r) >= 6]
+    if epochs:
+        out += ["", "| one epoch of v1 | batch | precision | seconds | 100 epochs | vs 9 h 58 min (2017) |", "|---|---|---|---|---|---|"]
+        for r in epochs:
+            seconds = number(r[4])
+            if seconds is None:
+                out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {r[4]} | n/a | n/a |")
+                continue
+            hundred = 100 * seconds
+            out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {seconds:.2f} | {hundred / 60:.1f} min | "
+                       f"{KERAS_2017_SECONDS / hundred:,.0f}x faster |")
+
+    verdict = "n/a"
+    try:
+        with open(sys.argv[3]) as f:
+            lines = [l.strip() for l in f if l.startswith("CUDA runtime tests")]
+            verdict = lines[-1] if lines else "no verdict line (crashed?)"
+    except (OSError, IndexError):
+        pass
+    out += ["", f"Parity (tests/backend/cuda/parity.cu): {verdict}", ""]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""bench/gpu/twin.py: the PyTorch twins of strata's v1 and v2 autoencoders, timed like
+bench/gpu/bench.cu so check.sh can set the two side by side.
+
+    python3 bench/gpu/twin.py [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
+                              [--steps 20] [--warmup 5]
+
+Same layers as examples/inpainting/architectures.hpp (3x3 same convolutions, ReLU, 2x2 max
+pooling, nearest upsampling, sigmoid), Adam (Keras' epsilon 1e-7), BCE against the input,
+channels_last, cudnn.benchmark on. Each step copies its batch from pinned host memory and reads
+the loss, as strata's train_step does. fp32 turns TF32 off everywhere; tf32 turns it on; bf16 is
+autocast to bfloat16 with fp32 master weights (the loss in fp32). Prints CSV rows:
+    step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP
+with the median step time, and a comment line with the parameter counts (v1 must be 195,619).
+"""
+import argparse
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def conv_relu(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding="same"), nn.ReLU(inplace=True)]
+
+
+def repeat(n, cin, cout):
+    layers = conv_relu(cin, cout)
+    for _ in range(n - 1):
+        layers += conv_relu(cout, cout)
+    return layers
+
+
+def up():
+    return nn.Upsample(scale_factor=2, mode="nearest")
+
+
+def v1():
+    return nn.Sequential(*repeat(2, 3, 32), nn.MaxPool2d(2), *repeat(1, 32, 64), nn.MaxPool2d(2),
+                         *repeat(1, 64, 128), up(), *repeat(1, 128, 64), up(), *repeat(1, 64, 32),
+                         nn.Conv2d(32, 3, 3, padding="same"), nn.Sigmoid())
+
+
+def v2():
+    return nn.Sequential(*repeat(4, 3, 32), nn.MaxPool2d(2), *repeat(2, 32, 64), nn.MaxPool2d(2),
+                         *repeat(2, 64, 128), up(), *repeat(2, 128, 64), up(), *repeat(3, 64, 32),
+                         nn.Conv2d(32, 3, 3, padding="same"), nn.Sigmoid())
+
+
+def synthetic(batch, seed):
+    g = torch.Generator().manual_seed(seed)
+    fx = 0.2 + 0.6 * torch.rand(batch, 1, 1, 1, generator=g)
+    fy = 0.2 + 0.6 * torch.rand(batch, 1, 1, 1, generator=g)
+    phase = 6.28 * torch.rand(batch, 1, 1, 1, generator=g)
+    c = torch.arange(3).view(1, 3, 1, 1)
+    i = torch.arange(64).view(1, 1, 64, 1)
+    j = torch.arange(64).view(1, 1, 1, 64)
+    return (0.5 + 0.45 * torch.sin(fx * j + fy * i + phase + c)).float()
+
+
+def bench(arch, batch, precision, steps, warmup):
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True
+    model = (v1() if arch == "v1" else v2()).cuda().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    host = [synthetic(batch, k).pin_memory() for k in range(4)]
+
+    def step(k):
+        x = host[k % len(host)].cuda(non_blocking=True).contiguous(memory_format=torch.channels_last)
+        optimizer.zero_grad(set_to_none=True)
+        if precision == "bf16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = model(x)
+            loss = F.binary_cross_entropy(out.float(), x)
+        else:
+            loss = F.binary_cross_entropy(model(x), x)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    for k in range(warmup):
+        step(k)
+    torch.cuda.synchronize()
+    times = []
+    for k in range(steps):
+        start = time.perf_counter()
+        value = step(k)
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1000.0)
+        if not math.isfinite(value):
+            raise SystemExit(f"twin.py: non-finite loss in {arch} {precision}")
+    times.sort()
+    median = times[len(times) // 2]
+    print(f"step,{arch},{batch},{precision},{batch / (median / 1000.0):.1f},{median:.3f}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", default="v1,v2")
+    parser.add_argument("--batch", default="64,128,256")
+    parser.add_argument("--precision", default="fp32,tf32,bf16")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    a = parser.parse_args()
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    print(f"# torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name(0)}; "
+          f"parameters: v1 {count(v1())}, v2 {count(v2())}", flush=True)
+    for arch in a.arch.split(","):
+        for batch in (int(b) for b in a.batch.split(",")):
+            for precision in a.precision.split(","):
+                bench(arch, batch, precision, a.steps, a.warmup)
+
+
+if __name__ == "__main__":
+    main()

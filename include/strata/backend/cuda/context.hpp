@@ -1,0 +1,234 @@
+// strata/backend/cuda/context.hpp: a Model's state on the GPU beyond its tensors.
+//
+// Each Model<Net, Cuda> owns one Context (core/device.hpp): a CUDA stream every kernel and cuDNN
+// call of the model runs on, a cuDNN handle bound to it, the cache of convolution plans and
+// algorithms (conv_plan.hpp), cached tensor descriptors, pinned host staging for batches, and
+// the small device buffers of the loss. The stream and handle are created with the context; the
+// rest is allocated in reserve(), which the Model calls before allocating its own buffers, so
+// nothing is allocated on the device inside a training step. (The plan cache grows on the host
+// the first time a layer runs at a given batch size.)
+//
+// The model lives on the device that is current when it is constructed. A context is moved with
+// its model (it owns its state through one pointer); it is not shared between models or threads.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/conv_plan.hpp"
+#include "strata/backend/cuda/descriptors.hpp"
+#include "strata/backend/cuda/memory.hpp"
+#include "strata/backend/cuda/precision.hpp"
+#include "strata/core/device.hpp"
+#include "strata/core/layer.hpp"
+
+namespace strata::cuda {
+
+// Blocks of the loss's first reduction pass; their partial sums are added in a fixed order.
+inline constexpr int kLossBlocks = 1024;
+
+class Context : public DeviceContext {
+ public:
+  Context() : state_(std::make_unique<State>()) {}
+
+  // ---- settings ----
+  void set_precision(Precision p) { state_->precision = p; }
+  Precision precision() const { return state_->precision; }
+  void set_algorithm_search(AlgorithmSearch s) { state_->search = s; }
+  AlgorithmSearch algorithm_search() const { return state_->search; }
+
+  cudaStream_t stream() const { return state_->stream; }
+  cudnnHandle_t cudnn() const { return state_->cudnn; }
+  int device() const { return state_->device; }
+  // Waits for everything the model has queued.
+  void synchronize() const { STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream)); }
+
+  // Called by Model before it allocates: refuses a model that cannot fit (saying which max_batch
+  // would), then allocates the staging and loss buffers.
+  void reserve(const ModelMemory& m) {
+    State& s = *state_;
+    const std::size_t staging_floats = static_cast<std::size_t>(m.max_batch) *
+                                       std::max(m.input.size(), m.output.size());
+    const std::size_t free = free_device_memory();
+    // Leave room for cuDNN's and the CUDA runtime's own allocations, and this context's.
+    const std::size_t margin = std::size_t{256} << 20;
+    if (m.bytes + margin > free) {
+      const int fits = largest_batch_that_fits(
+          ModelMemory{m.max_batch, m.input, m.output, m.bytes + margin, m.bytes_per_sample}, free);
+      throw DeviceOutOfMemory(
+          "Model<Net, Cuda>(max_batch = " + std::to_string(m.max_batch) + ")", m.bytes + margin, free,
+          "The model needs " + DeviceOutOfMemory::bytes_text(m.bytes) + " for max_batch " +
+              std::to_string(m.max_batch) + " (about " + DeviceOutOfMemory::bytes_text(m.bytes_per_sample) +
+              " per sample) plus 256 MiB for cuDNN; " +
+              (fits > 0 ? "max_batch " + std::to_string(fits) + " would fit"
+                        : "not even max_batch 1 fits: free GPU memory held by other processes (nvidia-smi)"));
+    }
+    for (Staging& slot : s.staging) {
+      slot.buffer = PinnedBuffer<float>(staging_floats);
+      if (slot.done == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+    }
+    s.pixel_weights = Buffer<float>(m.output.plane());
+    s.uploaded_weights.assign(m.output.plane(), 0.0f);
+    s.weights_uploaded = false;
+    s.loss_partials = Buffer<double>(kLossBlocks);
+    s.loss_total = Buffer<double>(1);
+    s.loss_host = PinnedBuffer<double>(1);
+  }
+
+  // ---- host <-> device copies of batches, ordered on the model's stream ----
+  // Through pinned staging: the host data is copied into a staging slot and the transfer runs
+  // asynchronously; a slot is reused only once its previous transfer has finished.
+  template <class T>
+  void upload(T* device, const T* host, std::size_t n) {
+    static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+    const std::size_t bytes = n * sizeof(T);
+    Staging& slot = state_->staging[state_->next_staging];
+    state_->next_staging ^= 1;
+    if (n > slot.buffer.size()) {  // larger than a batch: a plain (blocking) copy
+      STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
+      synchronize();
+      return;
+    }
+    STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+    std::memcpy(slot.buffer.data(), host, bytes);
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(device, slot.buffer.data(), bytes, cudaMemcpyHostToDevice, state_->stream));
+    STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
+  }
+
+  // Waits for the model's queued work, then copies n values to the host.
+  template <class T>
+  void download(T* host, const T* device, std::size_t n) {
+    static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+    const std::size_t bytes = n * sizeof(T);
+    Staging& slot = state_->staging[state_->next_staging];
+    state_->next_staging ^= 1;
+    if (n > slot.buffer.size()) {
+      STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
+      synchronize();
+      return;
+    }
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(slot.buffer.data(), device, bytes, cudaMemcpyDeviceToHost, state_->stream));
+    STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
+    STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+    std::memcpy(host, slot.buffer.data(), bytes);
+  }
+
+  // ---- caches ----
+  // The plan of a convolution shape at a batch size and the current precision.
+  ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch) {
+    const ConvKey key{in, out, g, batch, state_->precision};
+    for (auto& p : state_->conv_plans)
+      if (p->key == key) return *p;
+    state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
+    return *state_->conv_plans.back();
+  }
+
+  // A descriptor of a batch of images.
+  cudnnTensorDescriptor_t tensor(int batch, Dims d) {
+    for (auto& t : state_->tensors)
+      if (t.batch == batch && t.dims == d) return t.descriptor.get();
+    state_->tensors.push_back({batch, d, tensor_descriptor(batch, d)});
+    return state_->tensors.back().descriptor.get();
+  }
+
+  // ---- the loss's device buffers ----
+  // Device copy of the loss's pixel weights (empty: none); uploaded only when they change.
+  const float* pixel_weights(const float* host, std::size_t n) {
+    State& s = *state_;
+    if (n == 0) return nullptr;
+    if (n != s.uploaded_weights.size())
+      throw std::invalid_argument("strata::Cuda loss: " + std::to_string(n) + " pixel weights for an output plane of " +
+                                  std::to_string(s.uploaded_weights.size()));
+    if (!s.weights_uploaded || std::memcmp(s.uploaded_weights.data(), host, n * sizeof(float)) != 0) {
+      std::memcpy(s.uploaded_weights.data(), host, n * sizeof(float));
+      upload(s.pixel_weights.data(), s.uploaded_weights.data(), n);
+      s.weights_uploaded = true;
+    }
+    return s.pixel_weights.data();
+  }
+  double* loss_partials() const { return state_->loss_partials.data(); }
+  double* loss_total() const { return state_->loss_total.data(); }
+  // Waits for the loss and returns it.
+  double read_loss() {
+    State& s = *state_;
+    STRATA_CUDA_CHECK(
+        cudaMemcpyAsync(s.loss_host.data(), s.loss_total.data(), sizeof(double), cudaMemcpyDeviceToHost, s.stream));
+    synchronize();
+    return s.loss_host.data()[0];
+  }
+
+ private:
+  struct Staging {
+    PinnedBuffer<float> buffer;
+    cudaEvent_t done = nullptr;
+  };
+  struct CachedTensor {
+    int batch;
+    Dims dims;
+    TensorDescriptor descriptor;
+  };
+
+  struct State {
+    int device = 0;
+    cudaStream_t stream = nullptr;
+    cudnnHandle_t cudnn = nullptr;
+    Precision precision = Precision::fp32;
+    AlgorithmSearch search = AlgorithmSearch::benchmark;
+    std::vector<std::unique_ptr<ConvPlan>> conv_plans;
+    std::vector<CachedTensor> tensors;
+    Staging staging[2];
+    int next_staging = 0;
+    Buffer<float> pixel_weights;
+    std::vector<float> uploaded_weights;
+    bool weights_uploaded = false;
+    Buffer<double> loss_partials, loss_total;
+    PinnedBuffer<double> loss_host;
+
+    State() {
+      STRATA_CUDA_CHECK(cudaGetDevice(&device));
+      // A blocking stream: it also orders against work on the legacy default stream (cudaMemcpy).
+      STRATA_CUDA_CHECK(cudaStreamCreate(&stream));
+      try {
+        STRATA_CUDA_CHECK(cudnnCreate(&cudnn));
+        STRATA_CUDA_CHECK(cudnnSetStream(cudnn, stream));
+      } catch (...) {
+        release();
+        throw;
+      }
+    }
+    ~State() { release(); }
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+
+    // Errors are ignored here: there is nobody left to tell.
+    void release() {
+      if (stream != nullptr) (void)cudaStreamSynchronize(stream);
+      for (Staging& slot : staging)
+        if (slot.done != nullptr) (void)cudaEventDestroy(std::exchange(slot.done, nullptr));
+      if (cudnn != nullptr) (void)cudnnDestroy(std::exchange(cudnn, nullptr));
+      if (stream != nullptr) (void)cudaStreamDestroy(std::exchange(stream, nullptr));
+    }
+  };
+
+  std::unique_ptr<State> state_;
+};
+
+// The context a backend call runs in; Model puts it in every StepInfo.
+inline Context& context_of(const StepInfo& step) {
+  if (step.context == nullptr)
+    throw std::logic_error("strata::Cuda: this call has no device context; run layers through Model<Net, Cuda>");
+  return static_cast<Context&>(*step.context);
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,124 @@
+// strata/backend/cuda/conv_plan.hpp: what the CUDA backend keeps per convolution shape.
+//
+// A ConvPlan holds the cuDNN descriptors of one convolution layer at one batch size and
+// precision, and the algorithms chosen for its three passes (forward, backward-data,
+// backward-filter) the first time each runs. The context (context.hpp) caches plans, so
+// descriptors are built and algorithms searched once per layer shape, not per step.
+//
+// Padding: cuDNN's legacy API pads symmetrically. Keras' Same padding is asymmetric for even
+// kernels and for some strided shapes (the extra row goes at the bottom); those layers copy the
+// input into an explicitly zero-padded buffer in the scratch memory and run an unpadded
+// convolution on it (and crop the input gradient back).
+//
+// Scratch: the Model's scratch buffer (sized by conv_scratch_floats for the largest layer at
+// max_batch) holds, per call, [padded input | padded input gradient | cuDNN workspace]. The
+// workspace budget is the size an im2col of the whole batch would take, clamped to
+// [16 MiB, 1 GiB]; algorithms needing more are not considered.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include <cudnn.h>
+
+#include "strata/backend/cuda/descriptors.hpp"
+#include "strata/backend/cuda/precision.hpp"
+#include "strata/core/shape.hpp"
+#include "strata/core/window.hpp"
+#include "strata/layers/conv.hpp"
+
+namespace strata::cuda {
+
+// Scratch regions of one convolution call, in floats; each a multiple of 64 floats (256 bytes),
+// so every region starts as aligned as cudaMalloc's base.
+struct ConvScratch {
+  std::size_t padded_input = 0;
+  std::size_t padded_gradient = 0;
+  std::size_t workspace = 0;
+  constexpr std::size_t total() const { return padded_input + padded_gradient + workspace; }
+};
+
+constexpr std::size_t round_up_64(std::size_t n) { return (n + 63) / 64 * 64; }
+
+// True when cuDNN's symmetric padding yields exactly our output (core/window.hpp).
+constexpr bool symmetric_padding_fits(Dims in, Dims out, const ConvGeometry& g) {
+  return window::symmetric_padding_fits(in, out, g.kernel, g.stride, g.pad_top, g.pad_left);
+}
+
+// The input of the unpadded convolution that replaces an asymmetric one.
+constexpr Dims padded_input_dims(Dims in, Dims out, const ConvGeometry& g) {
+  return window::padded_dims(in, out, g.kernel, g.stride);
+}
+
+constexpr ConvScratch conv_scratch_layout(Dims in, Dims out, const ConvGeometry& g, int batch) {
+  ConvScratch s;
+  const auto n = static_cast<std::size_t>(batch);
+  if (!symmetric_padding_fits(in, out, g)) {
+    s.padded_input = round_up_64(n * padded_input_dims(in, out, g).size());
+    s.padded_gradient = s.padded_input;
+  }
+  const std::size_t im2col = n * static_cast<std::size_t>(in.c) * g.kernel * g.kernel * out.plane();
+  constexpr std::size_t min_floats = std::size_t{4} << 20;    // 16 MiB
+  constexpr std::size_t max_floats = std::size_t{256} << 20;  // 1 GiB
+  s.workspace = round_up_64(std::clamp(im2col, min_floats, max_floats));
+  return s;
+}
+
+struct ConvKey {
+  Dims in{};
+  Dims out{};
+  ConvGeometry geometry{};
+  int batch = 0;
+  Precision precision = Precision::fp32;
+
+  bool operator==(const ConvKey& o) const {
+    return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&
+           geometry.stride == o.geometry.stride && geometry.pad_top == o.geometry.pad_top &&
+           geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision;
+  }
+};
+
+// An algorithm chosen for one pass: what to run, and its math type.
+template <class Algorithm>
+struct ChosenAlgorithm {
+  Algorithm algorithm{};
+  cudnnMathType_t math = CUDNN_FMA_MATH;
+  std::size_t workspace_bytes = 0;
+};
+
+struct ConvPlan {
+  ConvKey key;
+  bool padded = false;  // explicit zero padding (see the header comment)
+  Dims conv_input{};    // the input cuDNN sees: key.in, or its padded version
+  TensorDescriptor x, y, bias;
+  FilterDescriptor w;
+  // One convolution descriptor per pass: each carries the math type of its own algorithm.
+  ConvolutionDescriptor forward_conv, data_conv, filter_conv;
+  std::optional<ChosenAlgorithm<cudnnConvolutionFwdAlgo_t>> forward;
+  std::optional<ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t>> backward_data;
+  std::optional<ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t>> backward_filter;
+
+  explicit ConvPlan(const ConvKey& k)
+      : key(k),
+        padded(!symmetric_padding_fits(k.in, k.out, k.geometry)),
+        conv_input(padded ? padded_input_dims(k.in, k.out, k.geometry) : k.in),
+        x(tensor_descriptor(k.batch, conv_input)),
+        y(tensor_descriptor(k.batch, k.out)),
+        bias(channel_descriptor(k.out.c)),
+        w(filter_descriptor(k.out.c, k.in.c, k.geometry.kernel)),
+        forward_conv(make_conv(k, padded)),
+        data_conv(make_conv(k, padded)),
+        filter_conv(make_conv(k, padded)) {}
+
+ private:
+  static ConvolutionDescriptor make_conv(const ConvKey& k, bool padded) {
+    const int pad_h = padded ? 0 : k.geometry.pad_top;
+    const int pad_w = padded ? 0 : k.geometry.pad_left;
+    return convolution_descriptor(pad_h, pad_w, k.geometry.stride,
+                                  k.precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH);
+  }
+};
+
+}  // namespace strata::cuda

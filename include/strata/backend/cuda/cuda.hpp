@@ -1,0 +1,83 @@
+// strata/backend/cuda/cuda.hpp: strata::Cuda, the NVIDIA GPU backend (cuDNN and CUDA kernels).
+//
+// The same static members as strata::Cpu (backend/cpu/cpu.hpp), each forwarding to the function
+// of the same name in strata::cuda. Every call runs on the stream of the model's Context, which
+// the Model hands it through StepInfo, so a training step queues its work without waiting,
+// except for reading the loss (Model checks it is finite before updating weights). Tensors are
+// device memory (cudaMalloc), float only.
+//
+// Copies: the three-argument copy_to_device / copy_to_host (weights, checkpoints, tests) wait
+// for the whole device and copy synchronously, so they are always safe; the Model's own batch
+// copies take its Context and go through pinned staging on its stream.
+#pragma once
+
+#include <cstddef>
+
+#include <cuda_runtime.h>
+
+#include "strata/backend/cuda/activation.cuh"
+#include "strata/backend/cuda/batch_norm.cuh"
+#include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/conv.hpp"
+#include "strata/backend/cuda/dropout.cuh"
+#include "strata/backend/cuda/loss.cuh"
+#include "strata/backend/cuda/max_pool.cuh"
+#include "strata/backend/cuda/memory.hpp"
+#include "strata/backend/cuda/optimizer.cuh"
+#include "strata/backend/cuda/precision.hpp"
+#include "strata/backend/cuda/upsample.cuh"
+
+namespace strata {
+
+struct Cuda {
+  static constexpr const char* name = "cuda";
+
+  template <class T>
+  using Buffer = cuda::Buffer<T>;
+  using Context = cuda::Context;
+
+  // The GPU's parallelism is not counted in host threads.
+  static int default_threads() { return 1; }
+
+  template <class T>
+  static void copy_to_device(T* device, const T* host, std::size_t n) {
+    STRATA_CUDA_CHECK(cudaDeviceSynchronize());
+    STRATA_CUDA_CHECK(cudaMemcpy(device, host, n * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  template <class T>
+  static void copy_to_host(T* host, const T* device, std::size_t n) {
+    STRATA_CUDA_CHECK(cudaDeviceSynchronize());
+    STRATA_CUDA_CHECK(cudaMemcpy(host, device, n * sizeof(T), cudaMemcpyDeviceToHost));
+  }
+  template <class T>
+  static void copy_to_device(T* device, const T* host, std::size_t n, Context& context) {
+    context.upload(device, host, n);
+  }
+  template <class T>
+  static void copy_to_host(T* host, const T* device, std::size_t n, Context& context) {
+    context.download(host, device, n);
+  }
+
+  // Layers.
+  static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cuda::conv2d_scratch_floats(a...); };
+  static constexpr auto conv2d_forward = [](auto&&... a) { cuda::conv2d_forward(a...); };
+  static constexpr auto conv2d_backward = [](auto&&... a) { cuda::conv2d_backward(a...); };
+  static constexpr auto max_pool_forward = [](auto&&... a) { cuda::max_pool_forward(a...); };
+  static constexpr auto max_pool_backward = [](auto&&... a) { cuda::max_pool_backward(a...); };
+  static constexpr auto upsample_forward = [](auto&&... a) { cuda::upsample_forward(a...); };
+  static constexpr auto upsample_backward = [](auto&&... a) { cuda::upsample_backward(a...); };
+  static constexpr auto activation_forward = [](auto&&... a) { cuda::activation_forward(a...); };
+  static constexpr auto activation_backward = [](auto&&... a) { cuda::activation_backward(a...); };
+  static constexpr auto batch_norm_forward = [](auto&&... a) { cuda::batch_norm_forward(a...); };
+  static constexpr auto batch_norm_backward = [](auto&&... a) { cuda::batch_norm_backward(a...); };
+  static constexpr auto dropout_forward = [](auto&&... a) { cuda::dropout_forward(a...); };
+  static constexpr auto dropout_backward = [](auto&&... a) { cuda::dropout_backward(a...); };
+
+  // Losses and optimizers.
+  static constexpr auto loss_forward_backward = [](auto&&... a) { return cuda::loss_forward_backward(a...); };
+  static constexpr auto adam_update = [](auto&&... a) { cuda::adam_update(a...); };
+  static constexpr auto sgd_update = [](auto&&... a) { cuda::sgd_update(a...); };
+};
+
+}  // namespace strata

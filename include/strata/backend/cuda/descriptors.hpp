@@ -1,0 +1,77 @@
+// strata/backend/cuda/descriptors.hpp: owning cuDNN descriptors for NCHW float tensors,
+// filters and convolutions.
+//
+// cuDNN describes every operand by a descriptor object that must be created and destroyed. These
+// own one each (move-only) so the per-layer plans in the context (context.hpp) free theirs. The
+// legacy (non-graph) cuDNN API is used: deprecated in cuDNN 9 but complete and still shipped, and
+// far shorter to get right. Moving to the graph API would bring asymmetric padding and fused
+// bias + activation epilogues.
+#pragma once
+
+#include <utility>
+
+#include <cudnn.h>
+
+#include "strata/backend/cuda/check.hpp"
+#include "strata/core/shape.hpp"
+
+namespace strata::cuda {
+
+template <class Handle, cudnnStatus_t (*Create)(Handle*), cudnnStatus_t (*Destroy)(Handle)>
+class Descriptor {
+ public:
+  Descriptor() { check(Create(&handle_), "cudnnCreate*Descriptor"); }
+  ~Descriptor() {
+    if (handle_ != nullptr) (void)Destroy(handle_);
+  }
+  Descriptor(Descriptor&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Descriptor& operator=(Descriptor&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+
+  Handle get() const { return handle_; }
+
+ private:
+  Handle handle_ = nullptr;
+};
+
+using TensorDescriptor =
+    Descriptor<cudnnTensorDescriptor_t, &cudnnCreateTensorDescriptor, &cudnnDestroyTensorDescriptor>;
+using FilterDescriptor =
+    Descriptor<cudnnFilterDescriptor_t, &cudnnCreateFilterDescriptor, &cudnnDestroyFilterDescriptor>;
+using ConvolutionDescriptor =
+    Descriptor<cudnnConvolutionDescriptor_t, &cudnnCreateConvolutionDescriptor, &cudnnDestroyConvolutionDescriptor>;
+
+// A batch of C x H x W float images, NCHW.
+inline TensorDescriptor tensor_descriptor(int batch, Dims d) {
+  TensorDescriptor t;
+  STRATA_CUDA_CHECK(cudnnSetTensor4dDescriptor(t.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, batch, d.c, d.h, d.w));
+  return t;
+}
+
+// One value per channel (1 x C x 1 x 1): biases, BatchNorm's scale, shift and statistics.
+inline TensorDescriptor channel_descriptor(int channels) { return tensor_descriptor(1, Dims{channels, 1, 1}); }
+
+// Weights [filters, channels, k, k] (strata's OIHW layout).
+inline FilterDescriptor filter_descriptor(int filters, int channels, int kernel) {
+  FilterDescriptor f;
+  STRATA_CUDA_CHECK(
+      cudnnSetFilter4dDescriptor(f.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, filters, channels, kernel, kernel));
+  return f;
+}
+
+// A cross-correlation (what Keras and PyTorch call convolution) with symmetric padding, fp32
+// accumulation and the given math type (CUDNN_FMA_MATH: exact fp32; CUDNN_DEFAULT_MATH: tensor
+// cores may run it in TF32).
+inline ConvolutionDescriptor convolution_descriptor(int pad_h, int pad_w, int stride, cudnnMathType_t math) {
+  ConvolutionDescriptor c;
+  STRATA_CUDA_CHECK(cudnnSetConvolution2dDescriptor(c.get(), pad_h, pad_w, stride, stride, 1, 1,
+                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(c.get(), math));
+  return c;
+}
+
+}  // namespace strata::cuda

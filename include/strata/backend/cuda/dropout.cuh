@@ -1,0 +1,51 @@
+// strata/backend/cuda/dropout.cuh: inverted dropout on the GPU with a recomputed mask.
+//
+// cuDNN's dropout keeps its own generator state, so its mask could not match the CPU's and would
+// have to be stored for backward. Here each element's keep/drop is the same counter-based draw
+// the CPU backend makes (uniform01 of seed, dropout_stream(step, layer), element index), so both
+// backends drop the same elements and backward recomputes the mask instead of reading one.
+#pragma once
+
+#include <cstdint>
+
+#include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/launch.cuh"
+#include "strata/core/elementwise.hpp"
+#include "strata/core/layer.hpp"
+#include "strata/core/random.hpp"
+#include "strata/core/tensor.hpp"
+
+namespace strata::cuda {
+
+template <class T>
+__global__ void dropout_kernel(const T* x, T* y, std::size_t n, T rate, std::uint64_t seed, std::uint64_t stream) {
+  for (std::size_t i = first_index(); i < n; i += grid_stride())
+    y[i] = x[i] * elementwise::dropout_scale(uniform01(seed, stream, i), rate);
+}
+
+// y = x * mask / (1 - rate) in training, y = x in eval. Also the backward pass (x = dy, y = dx).
+template <class T>
+void dropout_apply(BasicTensor<const T> x, BasicTensor<T> y, float rate, const StepInfo& step, int layer_index) {
+  if (y.data == nullptr) return;
+  const cudaStream_t stream = context_of(step).stream();
+  const std::size_t n = x.size();
+  if (!step.training || rate == 0.0f) {
+    if (y.data != x.data)
+      STRATA_CUDA_CHECK(cudaMemcpyAsync(y.data, x.data, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  launch("dropout_kernel", n, stream, &dropout_kernel<T>, x.data, y.data, n, static_cast<T>(rate), step.seed,
+         dropout_stream(step.step, layer_index));
+}
+
+template <class T>
+void dropout_forward(BasicTensor<const T> x, BasicTensor<T> y, float rate, const StepInfo& step, int layer_index) {
+  dropout_apply(x, y, rate, step, layer_index);
+}
+
+template <class T>
+void dropout_backward(BasicTensor<const T> dy, BasicTensor<T> dx, float rate, const StepInfo& step, int layer_index) {
+  dropout_apply(dy, dx, rate, step, layer_index);
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,55 @@
+// strata/backend/cuda/launch.cuh: how the backend's own kernels are launched.
+//
+// The element-wise kernels are grid-stride loops over their elements, launched by launch():
+// 256 threads a block, at most 4096 blocks (about 30 per SM of an H200, enough to saturate
+// memory), so any size runs with one configuration. Every launch is checked with
+// cudaGetLastError and fails naming the kernel; a fault while it runs surfaces at the next
+// checked call that waits for the stream (CUDA_LAUNCH_BLOCKING=1 pins it to its launch).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include <cuda_runtime.h>
+
+#include "strata/backend/cuda/check.hpp"
+
+namespace strata::cuda {
+
+inline constexpr int kThreads = 256;
+inline constexpr std::size_t kMaxBlocks = 4096;
+
+inline int blocks_for(std::size_t n) {
+  return static_cast<int>(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
+}
+
+// kernel<<<blocks_for(n), kThreads, 0, stream>>>(args...), nothing when n == 0.
+template <class... Params, class... Args>
+void launch(const char* name, std::size_t n, cudaStream_t stream, void (*kernel)(Params...), Args&&... args) {
+  if (n == 0) return;
+  kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<Args&&>(args)...);
+  check(cudaGetLastError(), name);
+}
+
+// The first element of this thread and the stride of a grid-stride loop.
+__device__ inline std::size_t first_index() {
+  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ inline std::size_t grid_stride() { return static_cast<std::size_t>(gridDim.x) * blockDim.x; }
+
+// Sum of `value` over a block of kThreads threads (a fixed tree, so the order is deterministic);
+// the result is valid in thread 0.
+__device__ inline double block_sum(double value) {
+  __shared__ double partial[kThreads];
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = partial[0];
+  __syncthreads();  // the buffer may be reused by a second call in the same kernel
+  return total;
+}
+
+}  // namespace strata::cuda

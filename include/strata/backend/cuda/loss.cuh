@@ -1,0 +1,80 @@
+// strata/backend/cuda/loss.cuh: loss value and output gradient in one pass on the GPU.
+//
+// Each element's loss and gradient come from core/elementwise.hpp, weighted by its pixel's
+// weight (losses/loss.hpp gives the reduction). The value is summed in double: a fixed grid of
+// at most kLossBlocks blocks writes one partial sum each, and one block adds them in a fixed
+// order, so the loss is deterministic. Returning it waits for the stream: the Model checks it is
+// finite before any weight changes.
+#pragma once
+
+#include <algorithm>
+#include <span>
+
+#include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/launch.cuh"
+#include "strata/core/elementwise.hpp"
+#include "strata/core/tensor.hpp"
+#include "strata/losses/loss.hpp"
+
+namespace strata::cuda {
+
+template <LossFunction F, class T>
+__global__ void loss_kernel(const T* p, const T* t, const float* weights, std::size_t plane, std::size_t n, T scale,
+                            T* g, double* partials) {
+  namespace ew = strata::elementwise;
+  double sum = 0.0;
+  for (std::size_t i = first_index(); i < n; i += grid_stride()) {
+    const T w = weights == nullptr ? T(1) : static_cast<T>(weights[i % plane]);
+    if constexpr (F == LossFunction::binary_cross_entropy) {
+      sum += static_cast<double>(w * ew::binary_cross_entropy(p[i], t[i]));
+      g[i] = w * scale * ew::binary_cross_entropy_gradient(p[i], t[i]);
+    } else {
+      sum += static_cast<double>(w * ew::squared_error(p[i], t[i]));
+      g[i] = w * scale * ew::squared_error_gradient(p[i], t[i]);
+    }
+  }
+  const double block = block_sum(sum);
+  if (threadIdx.x == 0) partials[blockIdx.x] = block;
+}
+
+// total[0] = (sum of partials[0..count)) / denominator, with one block. (A template only so that
+// this header-only kernel may be defined in every translation unit.)
+template <class Sum>
+__global__ void loss_total_kernel(const Sum* partials, int count, Sum denominator, Sum* total) {
+  Sum sum = 0.0;
+  for (int i = static_cast<int>(threadIdx.x); i < count; i += kThreads) sum += partials[i];
+  const Sum all = block_sum(sum);
+  if (threadIdx.x == 0) total[0] = all / denominator;
+}
+
+// Returns the loss; writes its gradient with respect to `prediction` into `gradient`.
+template <class T>
+double loss_forward_backward(LossFunction function, BasicTensor<const T> prediction, BasicTensor<const T> target,
+                             std::span<const float> pixel_weights, BasicTensor<T> gradient, const StepInfo& step) {
+  Context& ctx = context_of(step);
+  const Dims d = prediction.dims;
+  const std::size_t plane = d.plane();
+  double weight_sum = static_cast<double>(plane);
+  if (!pixel_weights.empty()) {
+    weight_sum = 0.0;
+    for (float w : pixel_weights) weight_sum += w;
+  }
+  const double denominator = static_cast<double>(prediction.batch) * d.c * weight_sum;
+  const T scale = static_cast<T>(1.0 / denominator);
+  const float* weights = ctx.pixel_weights(pixel_weights.data(), pixel_weights.size());
+
+  const std::size_t n = prediction.size();
+  const int blocks = static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, kLossBlocks));
+  auto run = [&](auto kernel) {
+    kernel<<<blocks, kThreads, 0, ctx.stream()>>>(prediction.data, target.data, weights, plane, n, scale,
+                                                   gradient.data, ctx.loss_partials());
+    check(cudaGetLastError(), "loss_kernel");
+  };
+  if (function == LossFunction::binary_cross_entropy) run(&loss_kernel<LossFunction::binary_cross_entropy, T>);
+  else run(&loss_kernel<LossFunction::mean_squared_error, T>);
+  loss_total_kernel<double><<<1, kThreads, 0, ctx.stream()>>>(ctx.loss_partials(), blocks, denominator, ctx.loss_total());
+  check(cudaGetLastError(), "loss_total_kernel");
+  return ctx.read_loss();
+}
+
+}  // namespace strata::cuda

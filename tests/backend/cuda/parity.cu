@@ -1,0 +1,290 @@
+// tests/backend/cuda/parity.cu: the CUDA backend against the CPU backend, on the same inputs.
+//
+// Every layer kind (and the padded, strided, tied and eval-mode variants that take other code
+// paths) runs forward and backward on both backends from the same parameters, buffers, input
+// and upstream gradient; outputs, input and parameter gradients and updated running statistics
+// must agree within 1e-4 relative in fp32 (largest difference over largest value). Then the
+// losses, the optimizers, and 10 training steps of ConvNet v1 (losses within 1e-3 relative).
+//
+// Without a GPU it prints "CUDA runtime tests: skipped, no GPU" and exits 0 (CTest reports the
+// test as skipped); CI compiles it with nvcc all the same.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <strata/strata.hpp>
+#include <strata/cuda.hpp>
+
+#include "support/gradient_check.hpp"
+#include "support/networks.hpp"
+
+using namespace strata;
+using testing::relative_difference;
+
+namespace {
+
+constexpr double kFp32Tolerance = 1e-4;
+
+std::vector<float> to_host(const float* device, std::size_t n) {
+  std::vector<float> v(n);
+  Cuda::copy_to_host(v.data(), device, n);
+  return v;
+}
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed, double low, double high) {
+  SplitMix rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(low + (high - low) * rng.uniform());
+  return v;
+}
+
+// Smooth images in (0, 1), different per sample (the same generator as tests/model/model.cpp).
+std::vector<float> synthetic_images(int batch, Dims d, std::uint64_t seed) {
+  SplitMix rng(seed);
+  std::vector<float> x(static_cast<std::size_t>(batch) * d.size());
+  for (int n = 0; n < batch; ++n) {
+    const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
+    for (int c = 0; c < d.c; ++c)
+      for (int i = 0; i < d.h; ++i)
+        for (int j = 0; j < d.w; ++j)
+          x[((static_cast<std::size_t>(n) * d.c + c) * d.h + i) * d.w + j] =
+              static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
+  }
+  return x;
+}
+
+struct ParityOptions {
+  int batch = 3;
+  bool training = true;
+  bool input_gradient = true;
+  double input_low = -1.0;
+  double input_high = 1.0;
+  double tolerance = kFp32Tolerance;
+  cuda::Precision precision = cuda::Precision::fp32;
+  cuda::AlgorithmSearch search = cuda::AlgorithmSearch::benchmark;
+};
+
+// One forward and backward pass of Net on both backends from identical state.
+template <class Net>
+void check_parity(const char* what, const ParityOptions& o = {}) {
+  INFO(what);
+  const std::uint64_t seed = 17;
+  Model<Net, Cpu> cpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
+  Model<Net, Cuda> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
+  gpu.device_context().set_precision(o.precision);
+  gpu.device_context().set_algorithm_search(o.search);
+  if (!o.training) {
+    cpu.eval();
+    gpu.eval();
+  }
+  // Random parameters (BatchNorm's gamma near 1) and running statistics away from their start.
+  SplitMix rng(seed * 31 + 7);
+  for (const auto& t : cpu.parameters()) {
+    const bool gamma = t.name.find("batch_norm.weight") != std::string::npos;
+    for (std::size_t i = 0; i < t.size; ++i)
+      t.data[i] = static_cast<float>((gamma ? 1.0 : 0.0) + 0.5 * (2.0 * rng.uniform() - 1.0));
+  }
+  for (const auto& t : cpu.buffers()) {
+    const bool var = t.name.find("running_var") != std::string::npos;
+    for (std::size_t i = 0; i < t.size; ++i)
+      t.data[i] = static_cast<float>(var ? 0.5 + rng.uniform() : 0.5 * (rng.uniform() - 0.5));
+  }
+  Cuda::copy_to_device(gpu.parameter_data().data(), cpu.parameter_data().data(), Net::parameter_count);
+  Cuda::copy_to_device(gpu.buffer_data().data(), cpu.buffer_data().data(), Net::buffer_count);
+
+  const std::size_t in_size = static_cast<std::size_t>(o.batch) * Net::input_shape::size;
+  const std::size_t out_size = static_cast<std::size_t>(o.batch) * Net::output_shape::size;
+  const auto x = random_vector(in_size, seed + 1, o.input_low, o.input_high);
+  const auto upstream = random_vector(out_size, seed + 2, -1.0, 1.0);
+  std::copy(x.begin(), x.end(), cpu.input(o.batch).data);
+  Cuda::copy_to_device(gpu.input(o.batch).data, x.data(), in_size);
+  cpu.set_step_count(41);
+  gpu.set_step_count(41);
+
+  const auto y_cpu = cpu.forward(o.batch);
+  const auto y_gpu = to_host(gpu.forward(o.batch).data, out_size);
+  CHECK(relative_difference(y_gpu, y_cpu.data, out_size) <= o.tolerance);
+  if (Net::buffer_count > 0) {
+    const auto buffers = to_host(gpu.buffer_data().data(), Net::buffer_count);
+    CHECK_MESSAGE(relative_difference(buffers, cpu.buffer_data().data(), Net::buffer_count) <= o.tolerance,
+                  "running statistics");
+  }
+
+  std::copy(upstream.begin(), upstream.end(), cpu.output_gradient().data);
+  Cuda::copy_to_device(gpu.output_gradient().data, upstream.data(), out_size);
+  cpu.backward(cpu.output_gradient());
+  gpu.backward(gpu.output_gradient());
+  if (o.input_gradient) {
+    const auto dx = to_host(gpu.input_gradient().data, in_size);
+    CHECK_MESSAGE(relative_difference(dx, cpu.input_gradient().data, in_size) <= o.tolerance, "input gradient");
+  }
+  const auto grads = to_host(gpu.gradient_data().data(), Net::parameter_count);
+  for (const auto& t : cpu.parameters()) {
+    INFO("gradient of " << t.name);
+    CHECK(relative_difference(grads.data() + t.offset, cpu.gradient_data().data() + t.offset, t.size) <= o.tolerance);
+  }
+}
+
+using Dims3x12x10 = Input<3, 12, 10>;
+using Dims3x12x12 = Input<3, 12, 12>;
+
+}  // namespace
+
+TEST_CASE("convolutions: symmetric, strided, explicitly padded, valid, pointwise; both algorithm searches") {
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>>>("Conv<8, 3>");
+  check_parity<Sequential<Dims3x12x10, Conv<6, 3, 2>>>("Conv<6, 3, 2>: Same, stride 2, padded one row more below");
+  check_parity<Sequential<Dims3x12x10, Conv<5, 2>>>("Conv<5, 2>: even kernel, asymmetric Same padding");
+  check_parity<Sequential<Dims3x12x10, Conv<7, 5, 3>>>("Conv<7, 5, 3>");
+  check_parity<Sequential<Dims3x12x10, Conv<4, 2, 1, Valid>>>("Conv<4, 2, 1, Valid>");
+  check_parity<Sequential<Dims3x12x10, Conv<4, 1>>>("Conv<4, 1>");
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, Conv<4, 3>>>("two convolutions", {.input_gradient = false});
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, Conv<5, 2>>>("heuristic algorithms",
+                                                               {.search = cuda::AlgorithmSearch::heuristic});
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>>>("Conv<64, 3> at 32x32x32, batch 8", {.batch = 8});
+}
+
+TEST_CASE("activations") {
+  check_parity<Sequential<Dims3x12x10, ReLU>>("ReLU");
+  check_parity<Sequential<Dims3x12x10, LeakyReLU<>>>("LeakyReLU<0.3>");
+  check_parity<Sequential<Dims3x12x10, Sigmoid>>("Sigmoid", {.input_low = -8.0, .input_high = 8.0});
+  check_parity<Sequential<Dims3x12x10, Tanh>>("Tanh", {.input_low = -3.0, .input_high = 3.0});
+}
+
+TEST_CASE("max pooling (ties after a ReLU go to the first maximum) and upsampling") {
+  check_parity<Sequential<Dims3x12x12, MaxPool<2>>>("MaxPool<2>");
+  check_parity<Sequential<Dims3x12x12, MaxPool<3>>>("MaxPool<3>");
+  check_parity<Sequential<Dims3x12x12, ReLU, MaxPool<2>>>("ReLU, MaxPool<2>: whole windows of zeros");
+  check_parity<Sequential<Dims3x12x10, Upsample<2>>>("Upsample<2>");
+  check_parity<Sequential<Dims3x12x10, Upsample<3>>>("Upsample<3>");
+}
+
+TEST_CASE("batch normalization in training and eval, with and without an input gradient") {
+  using Net = Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>;
+  check_parity<Net>("Conv, BatchNorm: training (cuDNN forward)", {.batch = 4});
+  check_parity<Net>("Conv, BatchNorm: eval", {.batch = 4, .training = false});
+  check_parity<Sequential<Dims3x12x10, BatchNorm>>("BatchNorm first, no input gradient", {.input_gradient = false});
+  check_parity<Sequential<Dims3x12x10, BatchNorm>>("BatchNorm eval", {.training = false});
+}
+
+TEST_CASE("dropout draws the CPU's mask") {
+  check_parity<Sequential<Dims3x12x10, Dropout<30>>>("Dropout<30> training");
+  check_parity<Sequential<Dims3x12x10, Dropout<30>>>("Dropout<30> eval", {.training = false});
+}
+
+TEST_CASE("a mixed stack of every layer kind") {
+  using Variant = Sequential<Input<3, 12, 10>, Conv<6, 3>, BatchNorm, LeakyReLU<>, MaxPool<2>, Conv<8, 3, 2>, Tanh,
+                             Dropout<20>, Upsample<2>, Conv<4, 2, 1, Valid>, ReLU, Conv<3, 1>, Sigmoid>;
+  check_parity<Variant>("variant, training", {.batch = 4});
+  check_parity<Variant>("variant, eval", {.batch = 2, .training = false});
+}
+
+TEST_CASE("losses: value and output gradient, with and without pixel weights") {
+  using Net = Sequential<Input<3, 8, 8>, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  Model<Net, Cpu> cpu(batch, 3);
+  Model<Net, Cuda> gpu(batch, 3);
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 1);
+  const auto y = synthetic_images(batch, Net::output_shape::dims, 2);
+  std::vector<float> hole(64, 0.0f);
+  for (int i = 2; i < 6; ++i)
+    for (int j = 2; j < 6; ++j) hole[i * 8 + j] = 1.0f;
+  auto compare = [&](auto loss, const char* what) {
+    INFO(what);
+    const double a = cpu.evaluate(x, y, batch, loss);
+    const double b = gpu.evaluate(x, y, batch, loss);
+    CHECK(std::abs(a - b) <= 1e-5 * std::abs(a));
+    const std::size_t n = y.size();
+    CHECK(relative_difference(to_host(gpu.output_gradient().data, n), cpu.output_gradient().data, n) <= kFp32Tolerance);
+  };
+  compare(BinaryCrossEntropy{}, "BCE");
+  compare(MeanSquaredError{}, "MSE");
+  compare(BinaryCrossEntropy{hole}, "BCE over the hole");
+  compare(MeanSquaredError{hole}, "MSE over the hole");
+  hole[0] = 0.5f;  // changed weights are uploaded again
+  compare(BinaryCrossEntropy{hole}, "BCE, weights changed");
+}
+
+TEST_CASE("Adam and SGD with Nesterov momentum update alike") {
+  using Net = testing::TinyAutoencoder;
+  const int batch = 4;
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 4);
+  auto run = [&](auto optimizer, const char* what) {
+    INFO(what);
+    Model<Net, Cpu> cpu(batch, 5);
+    Model<Net, Cuda> gpu(batch, 5);
+    auto o_cpu = optimizer;
+    auto o_gpu = optimizer;
+    for (int step = 0; step < 3; ++step) {
+      const double a = cpu.train_step(x, x, batch, BinaryCrossEntropy{}, o_cpu);
+      const double b = gpu.train_step(x, x, batch, BinaryCrossEntropy{}, o_gpu);
+      CHECK(std::abs(a - b) <= 1e-5 * std::abs(a));
+    }
+    const auto params = to_host(gpu.parameter_data().data(), Net::parameter_count);
+    CHECK(relative_difference(params, cpu.parameter_data().data(), Net::parameter_count) <= kFp32Tolerance);
+    const auto state = to_host(gpu.optimizer_state().data(), 2 * Net::parameter_count);
+    CHECK(relative_difference(state, cpu.optimizer_state().data(), state.size()) <= 1e-3);
+  };
+  run(Adam{.lr = 3e-3f}, "Adam");
+  run(Sgd{.lr = 0.05f, .momentum = 0.9f, .nesterov = true, .weight_decay = 1e-4f}, "SGD");
+}
+
+TEST_CASE("10 training steps of ConvNet v1 give the same losses on both backends; predict agrees") {
+  using Net = testing::ConvNetV1;
+  const int batch = 8;
+  Model<Net, Cpu> cpu(batch, 1);
+  Model<Net, Cuda> gpu(batch, 1);
+  Adam a_cpu, a_gpu;
+  for (int step = 0; step < 10; ++step) {
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 100 + step);
+    const double a = cpu.train_step(x, x, batch, BinaryCrossEntropy{}, a_cpu);
+    const double b = gpu.train_step(x, x, batch, BinaryCrossEntropy{}, a_gpu);
+    INFO("step " << step << ": cpu " << a << ", cuda " << b);
+    CHECK(std::abs(a - b) <= 1e-3 * std::abs(a));
+  }
+  // A smaller last batch takes new plans; then eval-mode prediction.
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 7);
+  const auto three = std::span<const float>(x).first(3 * Net::input_shape::size);
+  const double a = cpu.train_step(three, three, 3, BinaryCrossEntropy{}, a_cpu);
+  const double b = gpu.train_step(three, three, 3, BinaryCrossEntropy{}, a_gpu);
+  CHECK(std::abs(a - b) <= 1e-3 * std::abs(a));
+  std::vector<float> p_cpu(x.size()), p_gpu(x.size());
+  cpu.predict(x, batch, p_cpu);
+  gpu.predict(x, batch, p_gpu);
+  CHECK(relative_difference(p_gpu, p_cpu, p_cpu.size()) <= 1e-3);
+}
+
+TEST_CASE("tf32 convolutions stay within their documented 1e-2") {
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, ReLU, Conv<32, 3>>>(
+      "tf32", {.batch = 8, .tolerance = 1e-2, .precision = cuda::Precision::tf32});
+}
+
+TEST_CASE("a model too large for the GPU is refused with the max_batch that would fit") {
+  try {
+    Model<testing::ConvNetV1, Cuda> huge(50'000'000, 1);
+    FAIL("a 50-million-image batch was accepted");
+  } catch (const DeviceOutOfMemory& e) {
+    const std::string message = e.what();
+    MESSAGE(message);
+    CHECK(message.find("max_batch 50000000") != std::string::npos);
+    CHECK(message.find("would fit") != std::string::npos);
+  }
+}
+
+int main(int argc, char** argv) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("CUDA runtime tests: skipped, no GPU\n");
+    return 0;
+  }
+  cudaDeviceProp properties{};
+  if (cudaGetDeviceProperties(&properties, 0) == cudaSuccess)
+    std::printf("CUDA runtime tests on %s (compute capability %d.%d), cuDNN %zu\n", properties.name,
+                properties.major, properties.minor, cudnnGetVersion());
+  doctest::Context context(argc, argv);
+  const int result = context.run();
+  std::printf("CUDA runtime tests: %s\n", result == 0 ? "passed" : "FAILED");
+  return result;
+}

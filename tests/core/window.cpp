@@ -1,0 +1,127 @@
+// Tests for strata/core/window.hpp: the per-pixel math the CUDA kernels run for max pooling,
+// nearest upsampling and explicit padding, checked here against the CPU backend.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <strata/strata.hpp>
+#include <strata/core/window.hpp>
+
+using namespace strata;
+
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, bool with_ties) {
+  SplitMix rng(seed);
+  std::vector<float> v(n);
+  // With ties: a few distinct values, half of them 0 (as after a ReLU).
+  for (float& x : v) x = with_ties ? std::max(0.0f, std::floor(rng.uniform() * 6.0f) - 3.0f) : rng.uniform() - 0.5f;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("window::upsample_nearest and its backward match the CPU backend exactly") {
+  for (int f : {1, 2, 3}) {
+    const Dims in{2, 3, 5};
+    const Dims out{2, 3 * f, 5 * f};
+    const int batch = 2;
+    const auto x = random_values(batch * in.size(), 11, false);
+    const auto dy = random_values(batch * out.size(), 12, false);
+    std::vector<float> y_cpu(batch * out.size()), dx_cpu(batch * in.size());
+    cpu::upsample_forward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<float>{y_cpu.data(), batch, out}, f, 1);
+    cpu::upsample_backward(BasicTensor<const float>{dy.data(), batch, out}, BasicTensor<float>{dx_cpu.data(), batch, in},
+                           f, 1);
+    for (int p = 0; p < batch * in.c; ++p) {
+      for (int oy = 0; oy < out.h; ++oy)
+        for (int ox = 0; ox < out.w; ++ox)
+          CHECK(window::upsample_nearest(x.data() + p * in.plane(), in.w, oy, ox, f) ==
+                y_cpu[p * out.plane() + oy * out.w + ox]);
+      for (int iy = 0; iy < in.h; ++iy)
+        for (int ix = 0; ix < in.w; ++ix)
+          CHECK(window::upsample_nearest_backward(dy.data() + p * out.plane(), out.w, iy, ix, f) ==
+                dx_cpu[p * in.plane() + iy * in.w + ix]);
+    }
+  }
+}
+
+TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties included") {
+  for (int k : {1, 2, 3}) {
+    const Dims in{3, 6, 12};
+    const Dims out{3, 6 / k, 12 / k};
+    const int batch = 2;
+    const auto x = random_values(batch * in.size(), 21 + k, true);
+    const auto dy = random_values(batch * out.size(), 31 + k, false);
+    std::vector<float> y_cpu(batch * out.size()), dx_cpu(batch * in.size());
+    std::vector<float> y(y_cpu.size()), dx(dx_cpu.size(), -99.0f);
+    cpu::max_pool_forward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<float>{y_cpu.data(), batch, out}, k,
+                          1);
+    cpu::max_pool_backward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<const float>{y_cpu.data(), batch, out},
+                           BasicTensor<const float>{dy.data(), batch, out}, BasicTensor<float>{dx_cpu.data(), batch, in},
+                           k, 1);
+    for (int p = 0; p < batch * in.c; ++p) {
+      for (int oy = 0; oy < out.h; ++oy) {
+        for (int ox = 0; ox < out.w; ++ox) {
+          const std::size_t o = p * out.plane() + oy * out.w + ox;
+          y[o] = window::max_pool(x.data() + p * in.plane(), in.w, oy, ox, k);
+          window::max_pool_backward(x.data() + p * in.plane(), dx.data() + p * in.plane(), in.w, oy, ox, k, y[o], dy[o]);
+        }
+      }
+    }
+    CHECK(y == y_cpu);
+    CHECK(dx == dx_cpu);  // every input gradient written, the same ones non-zero
+  }
+}
+
+// An asymmetric Same convolution equals an unpadded one on the explicitly padded input: the
+// im2col columns agree, so forward, and by adjointness both gradients, do too.
+TEST_CASE("window::padded turns an asymmetric convolution into an unpadded one; unpadded_gradient is its adjoint") {
+  SplitMix rng(5);
+  int asymmetric = 0;
+  for (int k = 1; k <= 4; ++k) {
+    for (int s = 1; s <= 3; ++s) {
+      for (const Dims in : {Dims{2, 6, 5}, Dims{1, 7, 8}, Dims{2, 9, 9}}) {
+        const int out_h = (in.h + s - 1) / s;
+        const int out_w = (in.w + s - 1) / s;
+        const Dims out{1, out_h, out_w};
+        const ConvGeometry g{k, s, detail::same_padding_before(in.h, k, s), detail::same_padding_before(in.w, k, s)};
+        std::vector<double> x(in.size());
+        for (double& v : x) v = rng.uniform() - 0.5;
+        const std::size_t rows = static_cast<std::size_t>(in.c) * k * k;
+        std::vector<double> expected(rows * out.plane());
+        cpu::im2col(x.data(), in, out, g, expected.data());
+        if (window::symmetric_padding_fits(in, out, k, s, g.pad_top, g.pad_left)) {
+          // cuDNN pads pad_top on both sides: its output size is ours, and its windows start where ours do.
+          CHECK((in.h + 2 * g.pad_top - k) / s + 1 == out.h);
+          continue;
+        }
+        ++asymmetric;
+        const Dims padded = window::padded_dims(in, out, k, s);
+        std::vector<double> xp(padded.size());
+        for (int c = 0; c < in.c; ++c)
+          for (int py = 0; py < padded.h; ++py)
+            for (int px = 0; px < padded.w; ++px)
+              xp[c * padded.plane() + py * padded.w + px] =
+                  window::padded(x.data() + c * in.plane(), in.h, in.w, g.pad_top, g.pad_left, py, px);
+        std::vector<double> columns(expected.size());
+        cpu::im2col(xp.data(), padded, out, ConvGeometry{k, s, 0, 0}, columns.data());
+        INFO("k " << k << " s " << s << " in " << in.to_string());
+        CHECK(columns == expected);
+        // <pad(x), c> == <x, unpad(c)>
+        std::vector<double> c(padded.size()), back(in.size());
+        for (double& v : c) v = rng.uniform() - 0.5;
+        double lhs = 0.0, rhs = 0.0;
+        for (std::size_t i = 0; i < c.size(); ++i) lhs += xp[i] * c[i];
+        for (int ch = 0; ch < in.c; ++ch)
+          for (int y = 0; y < in.h; ++y)
+            for (int xx = 0; xx < in.w; ++xx)
+              back[ch * in.plane() + y * in.w + xx] = window::unpadded_gradient(
+                  c.data() + ch * padded.plane(), padded.h, padded.w, g.pad_top, g.pad_left, y, xx);
+        for (std::size_t i = 0; i < x.size(); ++i) rhs += x[i] * back[i];
+        CHECK(lhs == doctest::Approx(rhs).epsilon(1e-12));
+      }
+    }
+  }
+  CHECK(asymmetric > 5);  // the padded path was exercised
+}
