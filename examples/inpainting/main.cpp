@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <strata/data/image_cache.hpp>
 #include <strata/data/image_folder.hpp>
 #include <strata/data/procedural.hpp>
 #include <strata/io/weights.hpp>
@@ -46,6 +47,8 @@ struct TrainOptions {
   int threads = 0;
   std::string resume;
   int hole = 32;
+  std::vector<int> hole_at;  // top, left; empty: centred
+  std::string cache_dir;
   std::string loss_region = "image";
   int patience = 0;
   int plateau_patience = 0;
@@ -70,6 +73,22 @@ std::string joined_command_line(int argc, char** argv) {
   return s;
 }
 
+// A folder's images, through a cache file in --cache-dir when one is given.
+data::ImageSet load_folder(const std::string& folder, const TrainOptions& o) {
+  data::LoadReport report;
+  fs::path cache;
+  if (!o.cache_dir.empty()) {
+    fs::create_directories(o.cache_dir);
+    std::uint64_t key = 0;
+    for (const char c : fs::absolute(folder).lexically_normal().string()) key = mix64(key ^ static_cast<unsigned char>(c));
+    cache = fs::path(o.cache_dir) / ("images_" + std::to_string(key) + "_64.safetensors");
+  }
+  std::string how;
+  data::ImageSet set = data::load_image_folder_cached(folder, 64, report, cache, how);
+  std::cout << report.summary(folder) << " (" << how << ")" << std::endl;
+  return set;
+}
+
 // Training and validation images as the options say.
 std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::string& description) {
   constexpr int side = 64;
@@ -80,13 +99,9 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::
     return {data::procedural_images(o.builtin_images, 0, side),
             data::procedural_images(o.builtin_validation, 1'000'000'000, side)};
   }
-  data::LoadReport report;
-  data::ImageSet all = data::load_image_folder(o.data_dir, side, report);
-  std::cout << report.summary(o.data_dir) << std::endl;
+  data::ImageSet all = load_folder(o.data_dir, o);
   if (!o.val_dir.empty()) {
-    data::LoadReport val_report;
-    data::ImageSet validation = data::load_image_folder(o.val_dir, side, val_report);
-    std::cout << val_report.summary(o.val_dir) << std::endl;
+    data::ImageSet validation = load_folder(o.val_dir, o);
     description = o.data_dir + " (" + std::to_string(all.count()) + " images), validation " + o.val_dir + " (" +
                   std::to_string(validation.count()) + ")";
     return {std::move(all), std::move(validation)};
@@ -123,6 +138,7 @@ int run_training(const TrainOptions& o, const std::string& command_line) {
   config.learning_rate = o.lr;
   config.seed = o.seed;
   config.hole = data::Hole::centred(64, o.hole);
+  if (o.hole_at.size() == 2) config.hole = data::Hole{o.hole_at[0], o.hole_at[1], o.hole, o.hole};
   config.loss_region = o.loss_region == "hole" ? train::LossRegion::hole : train::LossRegion::image;
   config.sample_images = o.samples;
   config.early_stopping_patience = o.patience;
@@ -191,6 +207,12 @@ void check_train_options(const TrainOptions& o) {
   if (!inpainting::Architectures::visit(o.arch, []<class>() {}))
     throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
   if (o.hole < 1 || o.hole > 64) throw UsageError("--hole " + std::to_string(o.hole) + ": must be in 1..64");
+  if (!o.hole_at.empty()) {
+    if (o.hole_at.size() != 2 || o.hole_at[0] < 0 || o.hole_at[1] < 0 || o.hole_at[0] + o.hole > 64 ||
+        o.hole_at[1] + o.hole > 64)
+      throw UsageError("--hole-at: give TOP,LEFT so that the " + std::to_string(o.hole) + "x" + std::to_string(o.hole) +
+                       " hole fits in the 64x64 image");
+  }
 }
 
 }  // namespace
@@ -219,7 +241,9 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
-  train_cmd->add_option("--hole", t.hole, "side of the centred square hole")->capture_default_str();
+  train_cmd->add_option("--hole", t.hole, "side of the square hole")->capture_default_str();
+  train_cmd->add_option("--hole-at", t.hole_at, "TOP,LEFT corner of the hole (default: centred)")->delimiter(',')->expected(2);
+  train_cmd->add_option("--cache-dir", t.cache_dir, "keep decoded image folders here; the next run with the same folder loads them in seconds");
   train_cmd->add_option("--loss-on", t.loss_region, "where the BCE is averaged: image (as in 2017) or hole")
       ->check(CLI::IsMember({"image", "hole"}))->capture_default_str();
   train_cmd->add_option("--patience", t.patience, "early stopping after N epochs without validation improvement (0: off)")

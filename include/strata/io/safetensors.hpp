@@ -91,6 +91,13 @@ class SafetensorsFile {
     if (!out.empty()) std::memcpy(out.data(), data_.data() + t.begin, out.size() * sizeof(float));
   }
 
+  // A U8 tensor's bytes (a view into the file's data, valid while the file lives).
+  std::span<const std::uint8_t> bytes_u8(std::string_view name) const {
+    const TensorRecord& t = require(name);
+    if (t.dtype != "U8") throw FormatError(origin + ": tensor '" + t.name + "' has dtype " + t.dtype + ", expected U8");
+    return {data_.data() + t.begin, static_cast<std::size_t>(t.end - t.begin)};
+  }
+
   // An F64 or F32 tensor's values as double.
   std::vector<double> doubles(std::string_view name) const {
     const TensorRecord& t = require(name);
@@ -229,16 +236,24 @@ inline SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   return parse_safetensors(std::move(bytes), path.string());
 }
 
-// A tensor to write: F32 from `values`, or F64 from `doubles` when that is set.
+// A tensor to write: F32 from `values`, or F64 from `doubles`, or U8 from `bytes_u8`, whichever is set.
 struct TensorToWrite {
   std::string name;
   std::vector<std::int64_t> shape;
   std::span<const float> values;
   std::span<const double> doubles{};
+  std::span<const std::uint8_t> bytes_u8{};
 
-  std::size_t count() const { return doubles.empty() ? values.size() : doubles.size(); }
-  std::size_t bytes() const { return doubles.empty() ? values.size_bytes() : doubles.size_bytes(); }
-  const void* data() const { return doubles.empty() ? static_cast<const void*>(values.data()) : doubles.data(); }
+  const char* dtype() const { return !doubles.empty() ? "F64" : !bytes_u8.empty() ? "U8" : "F32"; }
+  std::size_t count() const { return !doubles.empty() ? doubles.size() : !bytes_u8.empty() ? bytes_u8.size() : values.size(); }
+  std::size_t bytes() const {
+    return !doubles.empty() ? doubles.size_bytes() : !bytes_u8.empty() ? bytes_u8.size() : values.size_bytes();
+  }
+  const void* data() const {
+    if (!doubles.empty()) return doubles.data();
+    if (!bytes_u8.empty()) return bytes_u8.data();
+    return values.data();
+  }
 };
 
 inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWrite> tensors,
@@ -261,8 +276,8 @@ inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWri
     if (count != t.count())
       throw std::invalid_argument("encode_safetensors: tensor '" + t.name + "' has " + std::to_string(t.count()) +
                                   " values but its shape holds " + std::to_string(count));
-    header += (metadata.empty() && i == 0 ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"" +
-              (t.doubles.empty() ? "F32" : "F64") + "\",\"shape\":[";
+    header += (metadata.empty() && i == 0 ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"" + t.dtype() +
+              "\",\"shape\":[";
     for (std::size_t d = 0; d < t.shape.size(); ++d) header += (d ? "," : "") + std::to_string(t.shape[d]);
     const std::uint64_t end = offset + t.bytes();
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(end) + "]}";
