@@ -124,9 +124,22 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::
   return {data::select(all, train_idx), data::select(all, val_idx)};
 }
 
-int run_training(const TrainOptions& o, const std::string& command_line) {
+// The seed a run was started with, from its checkpoint (the split of --data depends on it).
+std::uint64_t seed_of_run(const fs::path& run) {
+  for (const char* name : {"checkpoint.safetensors", "checkpoint_prev.safetensors"}) {
+    try {
+      if (auto seed = io::read_safetensors(run / name).meta("seed")) return std::stoull(*seed);
+    } catch (const std::exception&) {
+      // try the other one; the trainer reports what is wrong with both
+    }
+  }
+  throw UsageError("--resume " + run.string() + ": no readable checkpoint in that folder");
+}
+
+int run_training(TrainOptions o, const std::string& command_line) {
   if (o.device != "cpu")
     throw UsageError("--device " + o.device + ": only 'cpu' is available in this build");
+  if (!o.resume.empty()) o.seed = seed_of_run(o.resume);
   std::string description;
   auto [train_set, validation_set] = load_data(o, description);
   train::TrainerConfig config;
@@ -175,9 +188,9 @@ int run_prediction(const PredictOptions& o) {
     std::vector<std::uint8_t> hwc(dims.size());
     std::vector<float> truth(dims.size()), masked(dims.size()), predicted(dims.size());
     for (const std::string& file : o.images) {
-      std::ifstream in(file, std::ios::binary);
-      const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      const std::string problem = in ? data::decode_image(bytes, dims.h, hwc.data()) : "cannot open";
+      std::vector<unsigned char> bytes;
+      std::string problem = data::read_file_bytes(file, bytes);
+      if (problem.empty()) problem = data::decode_image(bytes, dims.h, hwc.data());
       if (!problem.empty()) {
         std::cerr << "skipped " << file << ": " << problem << "\n";
         continue;

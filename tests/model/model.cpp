@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <strata/strata.hpp>
@@ -135,6 +136,22 @@ TEST_CASE("a non-finite loss throws before any weight changes") {
   CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteLoss);
   CHECK(std::equal(before.begin(), before.end(), model.parameter_data().begin()));
   CHECK(adam.steps == 0);
+}
+
+TEST_CASE("a non-finite loss leaves BatchNorm's running statistics and the step count as they were") {
+  using Net = Sequential<Input<3, 8, 8>, Conv<4, 3>, BatchNorm, ReLU, Conv<3, 3>, Sigmoid>;
+  Model<Net, Cpu> model(2, 1);
+  Adam adam;
+  const std::size_t n = 2 * Net::input_shape::size;
+  std::vector<float> x(n, 0.5f), y(n, 0.5f);
+  model.train_step(x, y, 2, BinaryCrossEntropy{}, adam);
+  const std::vector<float> buffers(model.buffer_data().begin(), model.buffer_data().end());
+  // A NaN target: the forward pass is finite and moves the statistics, the loss is not.
+  y[3] = std::numeric_limits<float>::quiet_NaN();
+  x[5] = 0.9f;
+  CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteLoss);
+  CHECK(std::equal(buffers.begin(), buffers.end(), model.buffer_data().begin()));
+  CHECK(model.step_count() == 1);
 }
 
 TEST_CASE("a training step of ConvNet v1 allocates nothing on the heap") {

@@ -50,17 +50,23 @@ TEST_CASE("two epochs straight equal one epoch, a resume and one more, bit for b
   const data::ImageSet val_set = data::procedural_images(12, 1000, 16);
   std::ostringstream log;
 
-  train::Trainer<Tiny, Cpu> straight(config(root / "straight", 2), train_set, val_set, log);
+  // An off-centre hole: the resumed run must take it from its checkpoint, not from its flags.
+  const data::Hole corner{2, 3, 8, 8};
+  auto straight_config = config(root / "straight", 2);
+  straight_config.hole = corner;
+  train::Trainer<Tiny, Cpu> straight(straight_config, train_set, val_set, log);
   const auto result = straight.run();
   CHECK(result.epochs_done == 2);
 
   {
-    train::Trainer<Tiny, Cpu> first(config(root / "resumed", 1), train_set, val_set, log);
+    auto first_config = config(root / "resumed", 1);
+    first_config.hole = corner;
+    train::Trainer<Tiny, Cpu> first(first_config, train_set, val_set, log);
     first.run();
   }
   auto resumed_config = config(root / "resumed", 2);
   resumed_config.resume = true;
-  resumed_config.seed = 999;  // the checkpoint's seed wins
+  resumed_config.seed = 999;  // the checkpoint's seed and hole win
   train::Trainer<Tiny, Cpu> second(resumed_config, train_set, val_set, log);
   const auto resumed = second.run();
   CHECK(resumed.history.size() == 2);

@@ -75,8 +75,16 @@ class BatchPrefetcher {
 
   int batch_count() const { return batch_count_; }
 
+  // A different hole for the epochs started from now on (a resumed run uses its own).
+  void set_hole(const Hole& hole) {
+    stop();
+    hole_ = hole;
+  }
+
   // Batch k of the epoch, in order; the views stay valid until the next call.
   Batch next() {
+    if (next_ >= batch_count_)
+      throw std::logic_error("BatchPrefetcher::next: the epoch has " + std::to_string(batch_count_) + " batches");
     std::unique_lock lock(mutex_);
     if (next_ > 0) {  // the previous batch's slot can be refilled
       slots_[(next_ - 1) % 2].state = Slot::State::free;

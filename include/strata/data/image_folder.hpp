@@ -71,8 +71,25 @@ inline std::vector<std::filesystem::path> list_image_files(const std::filesystem
     if (ec) break;
     if (has_image_extension(it->path()) && it->is_regular_file(ec)) files.push_back(it->path());
   }
+  // A walk that stopped early would silently shrink the data set.
+  if (ec) throw DataError(folder.string() + ": listing stopped early: " + ec.message());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// Reads a whole image file into `bytes`; returns an empty string, or why it cannot.
+inline std::string read_file_bytes(const std::filesystem::path& path, std::vector<unsigned char>& bytes) {
+  constexpr std::uintmax_t kMaxFile = 1u << 30;
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return "cannot read its size (" + ec.message() + ")";
+  if (size > kMaxFile) return "file larger than 1 GiB";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot open";
+  bytes.resize(static_cast<std::size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    return "read error";
+  return {};
 }
 
 // Decodes one encoded image into side x side x 3 (HWC) bytes; returns an empty string on
@@ -121,17 +138,12 @@ inline ImageSet load_image_folder(const std::filesystem::path& folder, int side,
   auto worker = [&]() {
     std::vector<unsigned char> bytes;
     for (std::size_t i = next++; i < files.size(); i = next++) {
-      std::ifstream in(files[i], std::ios::binary);
-      if (!in) {
-        failures[i] = "cannot open";
-        continue;
+      try {
+        failures[i] = read_file_bytes(files[i], bytes);
+        if (failures[i].empty()) failures[i] = decode_image(bytes, side, pixels.data() + i * image_bytes);
+      } catch (const std::exception& e) {  // an exception in a worker thread would end the program
+        failures[i] = std::string("failed: ") + e.what();
       }
-      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-      if (in.bad()) {
-        failures[i] = "read error";
-        continue;
-      }
-      failures[i] = decode_image(bytes, side, pixels.data() + i * image_bytes);
     }
   };
   std::vector<std::thread> pool;

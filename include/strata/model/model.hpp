@@ -206,8 +206,16 @@ class Model {
   T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
     static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
                   "Model keeps at most two values of optimizer state per parameter");
+    // BatchNorm updates its running statistics during the forward pass; keep them (a few values
+    // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
+    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
+    const std::uint64_t step_before = step_;
     const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
-    if (!std::isfinite(value)) throw NonFiniteLoss(value, step_);
+    if (!std::isfinite(value)) {
+      if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
+      step_ = step_before;
+      throw NonFiniteLoss(value, step_ + 1);
+    }
     backward(output_gradient());
     optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
                                       parameter_count, last_step_);
@@ -224,11 +232,9 @@ class Model {
   void predict(std::span<const T> x, int batch, std::span<T> out) {
     check_span(x, batch, input_dims, "predict", "x");
     check_span(std::span<const T>(out.data(), out.size()), batch, output_dims, "predict", "out");
-    const bool was_training = training_;
-    training_ = false;
     Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
+    const ModeScope eval_mode(training_, false);
     const BasicTensor<const T> result = forward(batch);
-    training_ = was_training;
     Device::copy_to_host(out.data(), result.data, result.size(), context_);
   }
 
@@ -400,16 +406,27 @@ class Model {
     validate_pixel_weights(loss.pixel_weights, output_dims);
     Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
     Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
-    const bool was_training = training_;
-    training_ = training;
+    const ModeScope mode(training_, training);
     const BasicTensor<const T> prediction = forward(batch);
-    training_ = was_training;
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
                                          loss.pixel_weights, output_gradient(), last_step_);
   }
 
   using Buffer = typename Device::template Buffer<T>;
+
+  // Sets the mode for one call and restores it however the call ends.
+  class ModeScope {
+   public:
+    ModeScope(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
+    ~ModeScope() { flag_ = saved_; }
+    ModeScope(const ModeScope&) = delete;
+    ModeScope& operator=(const ModeScope&) = delete;
+
+   private:
+    bool& flag_;
+    bool saved_;
+  };
 
   int max_batch_;
   std::uint64_t seed_;
@@ -438,6 +455,7 @@ class Model {
   Buffer parameters_, gradients_, optimizer_state_, buffers_;
   Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_, saved_, scratch_;
   Buffer input_gradient_;
+  std::vector<T> buffers_backup_ = std::vector<T>(buffer_count);  // host copy; see train_step
 };
 
 }  // namespace strata

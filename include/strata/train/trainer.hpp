@@ -291,17 +291,21 @@ class Trainer {
             {"strata_version", strata::version}};
   }
 
-  // checkpoint_prev keeps the previous epoch's checkpoint until the new one is on disk.
+  // The new checkpoint is complete on disk before the old one becomes checkpoint_prev, so a
+  // crash or a full disk at any moment leaves at least one whole checkpoint under its usual name.
   void save_checkpoint() {
     namespace fs = std::filesystem;
     const fs::path current = config_.run_dir / "checkpoint.safetensors";
     const fs::path previous = config_.run_dir / "checkpoint_prev.safetensors";
+    const fs::path fresh = config_.run_dir / "checkpoint.safetensors.new";
+    io::save_checkpoint(fresh, model_, trainer_state());
     std::error_code ec;
     if (fs::exists(current, ec)) {
       fs::rename(current, previous, ec);
       if (ec) throw TrainingError("cannot keep the previous checkpoint " + previous.string() + ": " + ec.message());
     }
-    io::save_checkpoint(current, model_, trainer_state());
+    fs::rename(fresh, current, ec);
+    if (ec) throw TrainingError("cannot move " + fresh.string() + " into place: " + ec.message());
   }
 
   void save_epoch(bool improved) {
@@ -316,22 +320,28 @@ class Trainer {
     save_curves(config_.run_dir / "curves.png", history_);
   }
 
+  // Resumes from checkpoint.safetensors, or from checkpoint_prev.safetensors if the last one
+  // is missing or damaged.
   void restore() {
     namespace fs = std::filesystem;
     const fs::path current = config_.run_dir / "checkpoint.safetensors";
     const fs::path previous = config_.run_dir / "checkpoint_prev.safetensors";
-    io::SafetensorsFile file;
     try {
-      file = io::load_checkpoint(current, model_);
+      restore_from(current);
     } catch (const std::exception& e) {
       if (!fs::exists(previous)) throw TrainingError(std::string("cannot resume: ") + e.what());
       out_ << "warning: " << e.what() << "; resuming from " << previous.string() << std::endl;
       try {
-        file = io::load_checkpoint(previous, model_);
+        restore_from(previous);
       } catch (const std::exception& e2) {
         throw TrainingError(std::string("cannot resume: ") + e.what() + "; and " + e2.what());
       }
     }
+    out_ << "resuming " << config_.run_dir.string() << " after epoch " << epochs_done_ << std::endl;
+  }
+
+  void restore_from(const std::filesystem::path& path) {
+    const io::SafetensorsFile file = io::load_checkpoint(path, model_);
     auto get = [&](const char* key) {
       auto v = file.meta(key);
       if (!v) throw TrainingError(file.origin + ": checkpoint metadata '" + key + "' is missing");
@@ -341,20 +351,23 @@ class Trainer {
       throw TrainingError(file.origin + ": the checkpoint is of architecture '" + get("architecture") + "', not '" +
                           config_.architecture + "'");
     try {
-      epochs_done_ = std::stoi(get("epoch"));
       // The run's own settings win over flags given on resume, so the data order and masks match.
-      config_.seed = std::stoull(get("seed"));
       const int batch = std::stoi(get("batch"));
       if (batch != config_.batch)
         throw TrainingError(file.origin + ": the run used batch " + std::to_string(batch) + "; resume it with --batch " +
                             std::to_string(batch));
-      int hole[4];
-      if (std::sscanf(get("hole").c_str(), "%d,%d,%d,%d", &hole[0], &hole[1], &hole[2], &hole[3]) != 4)
+      data::Hole hole;
+      if (std::sscanf(get("hole").c_str(), "%d,%d,%d,%d", &hole.top, &hole.left, &hole.height, &hole.width) != 4)
         throw TrainingError(file.origin + ": malformed hole in the checkpoint");
-      config_.hole = {hole[0], hole[1], hole[2], hole[3]};
+      hole.validate(image_dims.h, image_dims.w);
+      epochs_done_ = std::stoi(get("epoch"));
+      config_.seed = std::stoull(get("seed"));
+      config_.hole = hole;
       config_.loss_region = get("loss_region") == "hole" ? LossRegion::hole : LossRegion::image;
-      hole_weights_ = config_.loss_region == LossRegion::hole ? config_.hole.pixel_weights(image_dims.h, image_dims.w)
+      hole_weights_ = config_.loss_region == LossRegion::hole ? hole.pixel_weights(image_dims.h, image_dims.w)
                                                               : std::vector<float>{};
+      train_batches_.set_hole(hole);
+      validation_batches_.set_hole(hole);
       adam_.steps = std::stoull(get("adam.steps"));
       adam_.lr = std::stod(get("adam.lr"));
       best_loss_ = std::stod(get("best_val_loss"));
@@ -366,7 +379,6 @@ class Trainer {
     } catch (const std::exception& e) {
       throw TrainingError(file.origin + ": unreadable trainer state in the checkpoint (" + e.what() + ")");
     }
-    out_ << "resuming " << config_.run_dir.string() << " after epoch " << epochs_done_ << std::endl;
   }
 
   TrainerConfig config_;
