@@ -107,10 +107,7 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::
     return {std::move(all), std::move(validation)};
   }
   // A seeded split: a shuffled tail of val_split of the images.
-  std::vector<std::size_t> order(all.count());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  SplitMix rng(mix64(o.seed) ^ 0x7a11da7aull);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  const std::vector<std::size_t> order = shuffled_indices(all.count(), mix64(o.seed) ^ 0x7a11da7aull);
   const auto held_out = static_cast<std::size_t>(o.val_split * static_cast<double>(order.size()) + 0.5);
   if (held_out == 0 || held_out >= order.size())
     throw UsageError("--val-split " + std::to_string(o.val_split) + " leaves no images for training or validation (" +

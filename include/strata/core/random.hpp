@@ -5,7 +5,10 @@
 // dropout mask can be recomputed in the backward pass instead of being stored.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "strata/core/host_device.hpp"
 
@@ -49,5 +52,14 @@ class SplitMix {
  private:
   std::uint64_t state_;
 };
+
+// 0 .. count-1 in an order that is a pure function of `seed` (a Fisher-Yates shuffle).
+inline std::vector<std::size_t> shuffled_indices(std::size_t count, std::uint64_t seed) {
+  std::vector<std::size_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = i;
+  SplitMix rng(seed);
+  for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  return order;
+}
 
 }  // namespace strata

@@ -166,10 +166,8 @@ class Trainer {
  private:
   // The order of training images in an epoch: a Fisher-Yates shuffle seeded by (seed, epoch).
   std::vector<std::size_t> epoch_order(int epoch) const {
-    std::vector<std::size_t> order(train_.count());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    SplitMix rng(mix64(config_.seed) ^ mix64(static_cast<std::uint64_t>(epoch)));
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+    std::vector<std::size_t> order =
+        shuffled_indices(train_.count(), mix64(config_.seed) ^ mix64(static_cast<std::uint64_t>(epoch)));
     if (config_.max_batches_per_epoch > 0)
       order.resize(std::min(order.size(), config_.max_batches_per_epoch * static_cast<std::size_t>(config_.batch)));
     return order;
