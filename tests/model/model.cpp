@@ -11,27 +11,14 @@
 #include "support/allocation_counter.hpp"
 #include "support/gradient_check.hpp"
 #include "support/networks.hpp"
+#include "support/synthetic_images.hpp"
 
 using namespace strata;
 using testing::ConvNetV1;
 using testing::TinyAutoencoder;
+using testing::synthetic_images;
 
 namespace {
-
-// Smooth synthetic images in (0, 1): stripes and blobs that differ per sample.
-std::vector<float> synthetic_images(int batch, Dims d, std::uint64_t seed) {
-  SplitMix rng(seed);
-  std::vector<float> x(static_cast<std::size_t>(batch) * d.size());
-  for (int n = 0; n < batch; ++n) {
-    const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
-    for (int c = 0; c < d.c; ++c)
-      for (int i = 0; i < d.h; ++i)
-        for (int j = 0; j < d.w; ++j)
-          x[((static_cast<std::size_t>(n) * d.c + c) * d.h + i) * d.w + j] =
-              static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
-  }
-  return x;
-}
 
 using Variant = Sequential<Input<3, 12, 10>, Conv<6, 3>, BatchNorm, LeakyReLU<>, MaxPool<2>, Conv<8, 3, 2>, Tanh,
                            Dropout<20>, Upsample<2>, Conv<4, 2, 1, Valid>, ReLU, Conv<3, 1>, Sigmoid>;

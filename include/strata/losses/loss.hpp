@@ -18,6 +18,16 @@ namespace strata {
 
 enum class LossFunction : unsigned char { binary_cross_entropy, mean_squared_error };
 
+// N * C * (sum of the pixel weights, or H * W without them): what both backends divide by.
+inline double loss_denominator(std::span<const float> pixel_weights, int batch, Dims output) {
+  double weight_sum = static_cast<double>(output.plane());
+  if (!pixel_weights.empty()) {
+    weight_sum = 0.0;
+    for (float w : pixel_weights) weight_sum += w;
+  }
+  return static_cast<double>(batch) * output.c * weight_sum;
+}
+
 // Checks pixel weights against the model's output shape; throws std::invalid_argument.
 inline void validate_pixel_weights(std::span<const float> weights, Dims output) {
   if (weights.empty()) return;

@@ -20,9 +20,11 @@
 
 #include "support/gradient_check.hpp"
 #include "support/networks.hpp"
+#include "support/synthetic_images.hpp"
 
 using namespace strata;
 using testing::relative_difference;
+using testing::synthetic_images;
 
 namespace {
 
@@ -41,20 +43,6 @@ std::vector<float> random_vector(std::size_t n, std::uint64_t seed, double low, 
   return v;
 }
 
-// Smooth images in (0, 1), different per sample (the same generator as tests/model/model.cpp).
-std::vector<float> synthetic_images(int batch, Dims d, std::uint64_t seed) {
-  SplitMix rng(seed);
-  std::vector<float> x(static_cast<std::size_t>(batch) * d.size());
-  for (int n = 0; n < batch; ++n) {
-    const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
-    for (int c = 0; c < d.c; ++c)
-      for (int i = 0; i < d.h; ++i)
-        for (int j = 0; j < d.w; ++j)
-          x[((static_cast<std::size_t>(n) * d.c + c) * d.h + i) * d.w + j] =
-              static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
-  }
-  return x;
-}
 
 struct ParityOptions {
   int batch = 3;

@@ -21,12 +21,7 @@ double loss_forward_backward(LossFunction function, BasicTensor<const T> predict
   namespace ew = strata::elementwise;
   const Dims d = prediction.dims;
   const std::size_t plane = d.plane();
-  double weight_sum = static_cast<double>(plane);
-  if (!pixel_weights.empty()) {
-    weight_sum = 0.0;
-    for (float w : pixel_weights) weight_sum += w;
-  }
-  const double denominator = static_cast<double>(prediction.batch) * d.c * weight_sum;
+  const double denominator = loss_denominator(pixel_weights, prediction.batch, d);
   const T scale = static_cast<T>(1.0 / denominator);
 
   constexpr int max_workers = 256;
