@@ -6,9 +6,13 @@
 //   strata-inpaint summary --arch v1
 //
 // Without --data it trains on built-in generated scenes. Every flag is checked up front: a bad
-// value prints one line and exits with status 2.
+// value prints one line and exits with status 2. SIGINT or SIGTERM (Ctrl-C, `kill`) stops training
+// after the current batch with a checkpoint and exits with 128 + the signal's number; a second
+// one stops at once (every file is written atomically, so even that loses only unsaved work).
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +36,22 @@ namespace {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The signal that asked training to stop (0: none yet).
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+extern "C" void request_stop(int signal) { stop_signal.store(signal); }
+
+// SA_RESETHAND: the first signal asks for a clean stop, a second one gets the default action.
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 struct TrainOptions {
   std::string arch = "v1";
@@ -57,6 +77,8 @@ struct TrainOptions {
   int builtin_validation = 256;
   std::size_t max_batches = 0;
   std::string on_nan = "stop";
+  int checkpoint_every = 0;
+  double checkpoint_minutes = 10.0;
 };
 
 struct PredictOptions {
@@ -123,7 +145,7 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::
 
 // The seed a run was started with, from its checkpoint (the split of --data depends on it).
 std::uint64_t seed_of_run(const fs::path& run) {
-  for (const char* name : {"checkpoint.safetensors", "checkpoint_prev.safetensors"}) {
+  for (const char* name : {"checkpoint.safetensors", "checkpoint.safetensors.new", "checkpoint_prev.safetensors"}) {
     try {
       if (auto seed = io::read_safetensors(run / name).meta("seed")) return std::stoull(*seed);
     } catch (const std::exception&) {
@@ -157,21 +179,29 @@ int run_training(TrainOptions o, const std::string& command_line) {
   config.interactive = train::stdout_is_terminal();
   config.threads = o.threads;
   config.max_batches_per_epoch = o.max_batches;
+  config.checkpoint_every = o.checkpoint_every;
+  config.checkpoint_minutes = o.checkpoint_minutes;
+  config.stop_requested = [] { return stop_signal.load() != 0; };
   config.command_line = command_line;
   config.data_description = description;
   std::cout << "data: " << description << std::endl;
 
-  bool done = false;
+  int status = 2;
   inpainting::Architectures::visit(o.arch, [&]<class Net>() {
     train::Trainer<Net, Cpu> trainer(config, train_set, validation_set, std::cout);
+    install_stop_handlers();
     const train::TrainingResult result = trainer.run();
+    if (result.interrupted) {
+      status = 128 + stop_signal.load();
+      return;
+    }
+    status = 0;
     const auto& last = result.history.back();
     std::printf("done: %d epochs, validation hole PSNR %.2f dB\n", result.epochs_done, last.validation.hole_psnr);
     std::printf("pictures: %s (curves.png, samples_epoch%03d.png); weights: %s\n", config.run_dir.string().c_str(),
                 last.epoch, (config.run_dir / "model.safetensors").string().c_str());
-    done = true;
   });
-  return done ? 0 : 2;
+  return status;
 }
 
 int run_prediction(const PredictOptions& o) {
@@ -265,8 +295,12 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--builtin-images", t.builtin_images, "generated training scenes when --data is not given")
       ->check(CLI::Range(1, 10'000'000))->capture_default_str();
   train_cmd->add_option("--max-batches", t.max_batches, "train on at most N batches per epoch (0: all)");
-  train_cmd->add_option("--on-nan", t.on_nan, "when the loss is not finite: stop, or skip-batch")
+  train_cmd->add_option("--on-nan", t.on_nan, "when the loss or a gradient is not finite: stop, or skip-batch")
       ->check(CLI::IsMember({"stop", "skip-batch"}))->capture_default_str();
+  train_cmd->add_option("--checkpoint-every", t.checkpoint_every, "also write a checkpoint every N batches (0: after each epoch only)")
+      ->check(CLI::Range(0, 100'000'000));
+  train_cmd->add_option("--checkpoint-minutes", t.checkpoint_minutes, "also write a checkpoint when this many minutes have passed since the last (0: off)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
 
   PredictOptions p;
   auto* predict_cmd = app.add_subcommand("predict", "inpaint the centre of given images with trained weights");

@@ -86,6 +86,49 @@ TEST_CASE("safetensors reader errors name the problem and the tensor") {
   CHECK_THROWS_AS(read_safetensors("/nonexistent/x.safetensors"), FileError);
 }
 
+TEST_CASE("a checksum finds any byte of the data damaged after writing; files without one still read") {
+  const std::vector<unsigned char> good = sample_file();
+  const SafetensorsFile f = parse_safetensors(good, "sample");
+  REQUIRE(f.meta("data_checksum").has_value());
+  CHECK(f.meta("data_checksum")->size() == 16);
+  std::uint64_t header = 0;
+  std::memcpy(&header, good.data(), 8);
+  for (std::size_t at = 8 + header; at < good.size(); ++at) {
+    for (unsigned char bit : {0x01, 0x80}) {
+      std::vector<unsigned char> damaged = good;
+      damaged[at] ^= bit;
+      CHECK_THROWS_WITH_AS(parse_safetensors(damaged, "damaged.safetensors"),
+                           doctest::Contains("damaged.safetensors: the data does not match its checksum"), FormatError);
+    }
+  }
+  // Swapping two tensors' bytes keeps every value's bits but not their order: also caught.
+  std::vector<unsigned char> swapped = good;
+  std::swap_ranges(swapped.begin() + 8 + static_cast<std::ptrdiff_t>(header),
+                   swapped.begin() + 8 + static_cast<std::ptrdiff_t>(header) + 4,
+                   swapped.begin() + 8 + static_cast<std::ptrdiff_t>(header) + 4);
+  CHECK_THROWS_AS(parse_safetensors(swapped, "swapped"), FormatError);
+  // Another writer's file has no checksum (PyTorch's): read as it is.
+  const std::string plain = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  CHECK(parse_safetensors(with_header(plain, 4), "plain").floats("x") == std::vector<float>{0.0f});
+}
+
+TEST_CASE("DataChecksum does not depend on how the bytes are split into pieces") {
+  std::vector<unsigned char> bytes(103);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i * 37 + 11);
+  DataChecksum whole;
+  whole.add(bytes.data(), bytes.size());
+  for (std::size_t cut : {1u, 3u, 8u, 13u, 64u, 102u}) {
+    DataChecksum pieces;
+    pieces.add(bytes.data(), cut);
+    pieces.add(bytes.data() + cut, 0);
+    pieces.add(bytes.data() + cut, bytes.size() - cut);
+    CHECK(pieces.text() == whole.text());
+  }
+  DataChecksum shorter;  // a zero byte less is a different stream
+  shorter.add(bytes.data(), bytes.size() - 1);
+  CHECK(shorter.text() != whole.text());
+}
+
 TEST_CASE("a failed atomic write leaves the previous file intact") {
   const auto folder = std::filesystem::temp_directory_path() / "strata_test_atomic";
   std::filesystem::create_directories(folder);

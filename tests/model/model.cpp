@@ -120,8 +120,65 @@ TEST_CASE("a non-finite loss throws before any weight changes") {
   std::vector<float> x(n, 0.5f), y(n, 0.5f);
   y[17] = std::nanf("");
   const std::vector<float> before(model.parameter_data().begin(), model.parameter_data().end());
-  CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteLoss);
+  CHECK_THROWS_WITH_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam),
+                       doctest::Contains("the loss is not finite at training step 1"), NonFiniteError);
   CHECK(std::equal(before.begin(), before.end(), model.parameter_data().begin()));
+  CHECK(adam.steps == 0);
+}
+
+TEST_CASE("a NaN input that ReLU hides from the loss is caught in the gradients and named") {
+  Model<TinyAutoencoder, Cpu> model(2, 1);
+  Adam adam;
+  const std::size_t n = 2 * TinyAutoencoder::input_shape::size;
+  std::vector<float> x(n, 0.5f), y(n, 0.5f);
+  x[100] = std::nanf("");
+  const std::vector<float> before(model.parameter_data().begin(), model.parameter_data().end());
+  try {
+    model.train_step(x, y, 2, BinaryCrossEntropy{}, adam);
+    FAIL("a NaN input must not train");
+  } catch (const NonFiniteError& e) {
+    CHECK(e.in_gradient());
+    CHECK(std::isfinite(e.loss()));
+    CHECK(e.step() == 1);
+    CHECK(e.origin() == "the input batch (1 values)");
+    CHECK(std::string(e.what()).find("a parameter gradient is not finite at training step 1") != std::string::npos);
+  }
+  CHECK(std::equal(before.begin(), before.end(), model.parameter_data().begin()));
+  CHECK(adam.steps == 0);
+  CHECK(model.step_count() == 0);
+}
+
+TEST_CASE("a non-finite loss names the first layer whose output went bad") {
+  Model<TinyAutoencoder, Cpu> model(2, 1);
+  Adam adam;
+  const std::size_t n = 2 * TinyAutoencoder::input_shape::size;
+  std::vector<float> x(n, 0.5f), y(n, 0.5f);
+  // An infinite weight in the second convolution (layer 3): its output is +-inf or NaN.
+  const auto& weight = model.parameters()[2];
+  REQUIRE(weight.name == "3.conv.weight");
+  weight.data[0] = std::numeric_limits<float>::infinity();
+  weight.data[1] = -std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam),
+                       doctest::Contains("first non-finite values: the output of layer 3 (Conv<16, 3>"),
+                       NonFiniteError);
+}
+
+TEST_CASE("a finite forward pass with an overflowing gradient names the gradient tensor") {
+  // y = w1 * w0 * x: with w0 = 1e-37 and w1 = 3e37 the output is 3 and the loss finite, but the
+  // gradient reaching layer 0 is w1 * dL/dy, which overflows float.
+  using Net = Sequential<Input<1, 4, 4>, Conv<1, 1>, Conv<1, 1>>;
+  Model<Net, Cpu> model(1, 1);
+  Adam adam;
+  model.parameters()[0].data[0] = 1e-37f;
+  model.parameters()[2].data[0] = 3e37f;
+  std::vector<float> x(16, 1.0f), y(16, -100.0f);
+  try {
+    model.train_step(x, y, 1, MeanSquaredError{}, adam);
+    FAIL("an infinite gradient must not train");
+  } catch (const NonFiniteError& e) {
+    CHECK(e.in_gradient());
+    CHECK(e.origin() == "the gradient of 0.conv.bias (1 values)");
+  }
   CHECK(adam.steps == 0);
 }
 
@@ -136,7 +193,7 @@ TEST_CASE("a non-finite loss leaves BatchNorm's running statistics and the step 
   // A NaN target: the forward pass is finite and moves the statistics, the loss is not.
   y[3] = std::numeric_limits<float>::quiet_NaN();
   x[5] = 0.9f;
-  CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteLoss);
+  CHECK_THROWS_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam), NonFiniteError);
   CHECK(std::equal(buffers.begin(), buffers.end(), model.buffer_data().begin()));
   CHECK(model.step_count() == 1);
 }

@@ -28,6 +28,24 @@ TEST_CASE("metrics: accuracy over all values, L1/L2/PSNR over the hole, averaged
   CHECK(r.hole_psnr == doctest::Approx((10 * std::log10(1 / 0.05) + 100.0) / 2).epsilon(1e-5));
 }
 
+TEST_CASE("metric sums survive their text form exactly; malformed text is rejected") {
+  train::MetricsAccumulator m;
+  const Dims dims{3, 4, 4};
+  const data::Hole hole{1, 1, 2, 2};
+  std::vector<float> p(2 * dims.size()), t(2 * dims.size());
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    p[i] = static_cast<float>((i * 7) % 11) / 11.0f;
+    t[i] = static_cast<float>((i * 5) % 13) / 13.0f;
+  }
+  m.add(0.123456789123, p, t, 2, dims, hole);
+  const train::MetricsAccumulator back = train::MetricsAccumulator::from_text(m.to_text());
+  CHECK(back.images() == 2);
+  CHECK(back.result().loss == m.result().loss);
+  CHECK(back.result().hole_psnr == m.result().hole_psnr);
+  CHECK(back.result().accuracy == m.result().accuracy);
+  CHECK_THROWS_AS(train::MetricsAccumulator::from_text("1 2 3"), std::invalid_argument);
+}
+
 TEST_CASE("history survives its CSV form") {
   std::vector<EpochRecord> rows(2);
   rows[0].epoch = 1;

@@ -1,7 +1,11 @@
 // Tests for strata/train/trainer.hpp: the run folder, resume equivalence, early stopping.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -105,7 +109,7 @@ TEST_CASE("resuming checks the architecture and falls back to the previous check
   again.resume = true;
   train::Trainer<Tiny, Cpu> recovered(again, train_set, val_set, log);
   const auto result = recovered.run();
-  CHECK(log.str().find("resuming from") != std::string::npos);
+  CHECK(log.str().find("from checkpoint_prev.safetensors: epoch 2, after batch 0") != std::string::npos);
   CHECK(result.history.size() == 3);  // epoch 1 from checkpoint_prev, then epochs 2 and 3
   CHECK(result.epochs_done == 3);
   fs::remove_all(root);
@@ -130,5 +134,146 @@ TEST_CASE("early stopping and learning-rate reduction act on the validation loss
   CHECK(result.history[1].learning_rate == result.history[0].learning_rate);
   CHECK(result.history[2].learning_rate == doctest::Approx(0.5 * result.history[0].learning_rate));
   CHECK(log.str().find("early stopping") != std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST_CASE("a run stopped on request at every kind of moment resumes to the weights of a run never stopped") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_interrupt";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches of 8, the last of 4
+  const data::ImageSet val_set = data::procedural_images(12, 1000, 16);  // 2 validation batches
+  std::ostringstream log;
+  auto straight_config = config(root / "straight", 3);
+  straight_config.checkpoint_every = 4;
+  train::Trainer<Tiny, Cpu> straight(straight_config, train_set, val_set, log);
+  const auto expected = straight.run();
+  REQUIRE(expected.epochs_done == 3);
+
+  // Each piece stops after a different number of stop checks (one per batch, one per validation
+  // batch after the first, one after each epoch's files), so the stops fall mid-epoch, at the end
+  // of an epoch's batches, in validation and right after an epoch.
+  const std::vector<int> checks_before_stop{1, 3, 6, 2, 7, 4, 5, 1, 8, 2, 9, 3};
+  std::size_t piece = 0;
+  train::TrainingResult result;
+  do {
+    REQUIRE(piece < checks_before_stop.size());
+    auto c = config(root / "interrupted", 3);
+    c.checkpoint_every = 4;
+    c.resume = piece > 0;
+    int checks = 0;
+    const int stop_at = checks_before_stop[piece++];
+    c.stop_requested = [&checks, stop_at] { return ++checks >= stop_at; };
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    result = t.run();
+    CHECK(result.interrupted == (result.epochs_done < 3));
+  } while (result.interrupted);
+  CHECK(piece > 5);
+  CHECK(log.str().find("stopped on request in epoch 1 after batch 1") != std::string::npos);
+  CHECK(weights_of(root / "straight" / "model.safetensors") == weights_of(root / "interrupted" / "model.safetensors"));
+  CHECK(weights_of(root / "straight" / "checkpoint.safetensors") ==
+        weights_of(root / "interrupted" / "checkpoint.safetensors"));
+  REQUIRE(result.history.size() == 3);
+  // Epochs finished before a resume come back from the history's 9 significant digits.
+  for (std::size_t e = 0; e < 3; ++e) {
+    CHECK(result.history[e].train.loss == doctest::Approx(expected.history[e].train.loss).epsilon(1e-8));
+    CHECK(result.history[e].train.hole_psnr == doctest::Approx(expected.history[e].train.hole_psnr).epsilon(1e-8));
+    CHECK(result.history[e].validation.loss == doctest::Approx(expected.history[e].validation.loss).epsilon(1e-8));
+  }
+  fs::remove_all(root);
+}
+
+TEST_CASE("resuming takes the newest whole checkpoint: a .new one left by a crash, or the previous one") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_newest";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(16, 0, 16);
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  {
+    train::Trainer<Tiny, Cpu> t(config(root, 2), train_set, val_set, log);
+    t.run();
+  }
+  // A crash between the two renames of a checkpoint rotation: the newest is only under .new.
+  fs::rename(root / "checkpoint.safetensors", root / "checkpoint.safetensors.new");
+  {
+    std::ofstream(root / "checkpoint.safetensors.new.tmp") << "half a file";
+    auto c = config(root, 3);
+    c.resume = true;
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    const auto result = t.run();
+    CHECK(log.str().find("from checkpoint.safetensors.new: epoch 3, after batch 0") != std::string::npos);
+    CHECK(result.history.size() == 3);
+    CHECK_FALSE(fs::exists(root / "checkpoint.safetensors.new.tmp"));  // cleaned up at start
+  }
+  // One flipped byte in the newest checkpoint: its checksum fails and the previous one is used.
+  {
+    std::fstream f(root / "checkpoint.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-40, std::ios::end);
+    char byte = 0;
+    f.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x10);
+    f.seekp(-40, std::ios::end);
+    f.write(&byte, 1);
+  }
+  log.str("");
+  auto c = config(root, 4);
+  c.resume = true;
+  train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+  const auto result = t.run();
+  CHECK(log.str().find("does not match its checksum") != std::string::npos);
+  CHECK(log.str().find("from checkpoint_prev.safetensors: epoch 3, after batch 0") != std::string::npos);
+  CHECK(result.history.size() == 4);
+  fs::remove_all(root);
+}
+
+TEST_CASE("a checkpoint that cannot be written (a full disk) stops the run and leaves the last one intact") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_full";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(16, 0, 16);
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  auto c = config(root, 1);
+  c.sample_images = 0;
+  {
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    t.run();
+  }
+  const auto before = weights_of(root / "checkpoint.safetensors");
+  const auto size = fs::file_size(root / "checkpoint.safetensors");
+  // The file-size limit makes a write fail with EFBIG, as a full disk fails with ENOSPC.
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = size / 2;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  c.epochs = 2;
+  c.resume = true;
+  train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+  std::string message;
+  try {
+    t.run();
+  } catch (const train::TrainingError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(message.find("cannot write a checkpoint: cannot write") != std::string::npos);
+  CHECK(message.find("the previous checkpoint") != std::string::npos);
+  CHECK(weights_of(root / "checkpoint.safetensors") == before);
+  CHECK_FALSE(fs::exists(root / "checkpoint.safetensors.new.tmp"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("a run folder that cannot be created or written is reported before any training") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_unwritable";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  std::ofstream(root / "a_file") << "x";
+  const data::ImageSet train_set = data::procedural_images(16, 0, 16);
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  train::Trainer<Tiny, Cpu> t(config(root / "a_file" / "run", 1), train_set, val_set, log);
+  CHECK_THROWS_WITH_AS(t.run(), doctest::Contains("cannot create the run folder"), train::TrainingError);
+  CHECK(log.str().empty());
   fs::remove_all(root);
 }

@@ -12,6 +12,11 @@
 namespace strata::elementwise {
 
 // ---- activations: forward(x) and backward(output y, upstream gradient g) ----
+// False for NaN and +-infinity: both make x - x NaN, and NaN == 0 is false. (strata is never
+// built with -ffast-math, which would fold this to true.)
+template <class T>
+STRATA_HOST_DEVICE inline bool is_finite(T x) { return x - x == T(0); }
+
 template <class T>
 STRATA_HOST_DEVICE inline T relu(T x) { return x > T(0) ? x : T(0); }
 template <class T>

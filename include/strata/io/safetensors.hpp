@@ -9,6 +9,11 @@
 // The reader trusts nothing: the header length against the file size, the JSON, every dtype and
 // shape, that each tensor's byte range matches its shape, lies inside the file, overlaps no
 // other, and that the ranges cover the data exactly. Errors name the file and the tensor.
+//
+// strata's writer also records a 64-bit checksum of the data section in the metadata
+// ("data_checksum"); the reader checks it when present, so bytes damaged after writing (a bad
+// disk, a partial copy that kept the size) are found instead of loaded. Files from other writers
+// have none and are read as they are.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/core/random.hpp"
 #include "strata/io/atomic_file.hpp"
 #include "strata/io/json.hpp"
 
@@ -50,6 +56,46 @@ struct TensorRecord {
     return n;
   }
 };
+
+// A checksum of a byte stream fed in pieces: 8-byte little-endian words through mix64, then the
+// length. It finds damage, not forgery.
+class DataChecksum {
+ public:
+  void add(const unsigned char* bytes, std::size_t n) {
+    length_ += n;
+    while (n > 0 && filled_ != 0) {  // complete a word begun by the previous piece
+      take(*bytes++);
+      --n;
+    }
+    for (; n >= 8; n -= 8, bytes += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, bytes, 8);
+      state_ = mix64(state_ ^ word);
+    }
+    while (n-- > 0) take(*bytes++);
+  }
+  std::string text() const {
+    std::uint64_t state = state_;
+    if (filled_ != 0) state = mix64(state ^ word_);
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(mix64(state ^ length_)));
+    return out;
+  }
+
+ private:
+  void take(unsigned char byte) {
+    word_ |= static_cast<std::uint64_t>(byte) << (8 * filled_);
+    if (++filled_ == 8) {
+      state_ = mix64(state_ ^ word_);
+      word_ = 0;
+      filled_ = 0;
+    }
+  }
+  std::uint64_t state_ = 0x5a17a5a17a5a17a5ull, word_ = 0, length_ = 0;
+  int filled_ = 0;
+};
+
+inline constexpr const char* kChecksumKey = "data_checksum";
 
 // Bytes per element of a dtype name, or 0 for an unknown one.
 inline int dtype_size(std::string_view dtype) {
@@ -218,6 +264,12 @@ inline SafetensorsFile parse_safetensors(std::vector<unsigned char> bytes, const
   if (cursor != data_size)
     fail(std::to_string(data_size - cursor) + " bytes after the last tensor belong to none (corrupt file?)");
   std::sort(file.tensors.begin(), file.tensors.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  if (const auto recorded = file.meta(kChecksumKey)) {
+    DataChecksum checksum;
+    checksum.add(bytes.data() + 8 + header_size, data_size);
+    if (checksum.text() != *recorded)
+      fail("the data does not match its checksum (the file was damaged or changed after it was written)");
+  }
 
   bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(8 + header_size));
   file.data_ = std::move(bytes);
@@ -257,7 +309,10 @@ struct TensorToWrite {
 };
 
 inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWrite> tensors,
-                                                     const std::map<std::string, std::string>& metadata = {}) {
+                                                     std::map<std::string, std::string> metadata = {}) {
+  DataChecksum checksum;
+  for (const TensorToWrite& t : tensors) checksum.add(static_cast<const unsigned char*>(t.data()), t.bytes());
+  metadata[kChecksumKey] = checksum.text();
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";

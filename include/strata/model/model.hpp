@@ -15,7 +15,8 @@
 //     elements and 1 <= batch <= max_batch, else std::invalid_argument says what was expected
 //   - train_step runs in training mode whatever train()/eval() say (as Keras' train_on_batch);
 //     predict and evaluate run in eval mode; forward() follows train()/eval()
-//   - a non-finite loss throws strata::NonFiniteLoss before any weight changes
+//   - a non-finite loss or parameter gradient throws strata::NonFiniteError, naming the first
+//     layer whose values went bad, before any weight changes
 //   - the backend's per-model state (Device::Context: for strata::Cuda the stream, cuDNN handle and
 //     algorithm cache) lives here; a failed device call throws strata::DeviceError naming the call,
 //     the layer and the status
@@ -60,21 +61,32 @@ struct NamedTensor {
   bool trainable = true;
 };
 
-// Thrown by train_step when the loss is NaN or infinite; the weights are left as they were.
-class NonFiniteLoss : public std::runtime_error {
+// Thrown by train_step when the loss or a parameter gradient is NaN or infinite; the weights,
+// the optimizer, BatchNorm's statistics and the step count are left as they were. `origin` names
+// where the first non-finite values appeared: the input batch, a layer's output, or (when every
+// activation was finite) the first gradient tensor, counting from the output.
+class NonFiniteError : public std::runtime_error {
  public:
-  NonFiniteLoss(double loss, std::uint64_t step)
-      : std::runtime_error("loss is " + std::to_string(loss) + " at training step " + std::to_string(step) +
-                           "; the weights were not updated (lower the learning rate, or check the data "
-                           "for NaN values and targets outside [0, 1])"),
+  NonFiniteError(std::uint64_t step, double loss, bool gradient, std::string origin)
+      : std::runtime_error(std::string(gradient ? "a parameter gradient" : "the loss") + " is not finite at training step " +
+                           std::to_string(step) + " (loss " + std::to_string(loss) + ")" +
+                           (origin.empty() ? std::string() : "; first non-finite values: " + origin) +
+                           "; the weights were not updated (lower the learning rate, or check the data for NaN "
+                           "values and targets outside [0, 1])"),
+        step_(step),
         loss_(loss),
-        step_(step) {}
-  double loss() const { return loss_; }
+        gradient_(gradient),
+        origin_(std::move(origin)) {}
   std::uint64_t step() const { return step_; }
+  double loss() const { return loss_; }
+  bool in_gradient() const { return gradient_; }  // the loss was finite, a gradient was not
+  const std::string& origin() const { return origin_; }
 
  private:
-  double loss_;
   std::uint64_t step_;
+  double loss_;
+  bool gradient_;
+  std::string origin_;
 };
 
 template <class Net, class Device, class T = float>
@@ -210,13 +222,17 @@ class Model {
     // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
     const std::uint64_t step_before = step_;
-    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
-    if (!std::isfinite(value)) {
+    auto reject = [&](double value, bool gradient) {
+      std::string origin = first_non_finite(x, batch, gradient);
       if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
       step_ = step_before;
-      throw NonFiniteLoss(value, step_ + 1);
-    }
+      throw NonFiniteError(step_before + 1, value, gradient, std::move(origin));
+    };
+    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
+    if (!std::isfinite(value)) reject(value, false);
     backward(output_gradient());
+    // A NaN input can hide behind a finite loss (ReLU turns NaN into 0) yet poison the gradients.
+    if (Device::count_non_finite(gradients_.data(), parameter_count, last_step_) != 0) reject(value, true);
     optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
                                       parameter_count, last_step_);
     return static_cast<T>(value);
@@ -369,6 +385,29 @@ class Model {
                   direction);
       throw;
     }
+  }
+
+  // Where the first non-finite values of the last training step are: the input batch, else the
+  // first layer output, else (gradients only) the first gradient tensor from the output back.
+  std::string first_non_finite(std::span<const T> x, int batch, bool gradient) {
+    const auto names = detail::layer_names(typename Net::layers{});
+    std::size_t bad = 0;
+    for (const T v : x) bad += std::isfinite(static_cast<double>(v)) ? 0 : 1;
+    if (bad > 0) return "the input batch (" + std::to_string(bad) + " values)";
+    for (std::size_t i = 1; i <= layer_count; ++i) {
+      const BasicTensor<T> out = activation(i, batch);
+      bad = Device::count_non_finite(out.data, out.size(), last_step_);
+      if (bad > 0)
+        return "the output of layer " + std::to_string(i - 1) + " (" + names[i - 1] + ", " + std::to_string(bad) +
+               " values)";
+    }
+    if (!gradient) return "the loss itself (every layer output is finite: check the targets)";
+    for (std::size_t k = parameter_tensors_.size(); k-- > 0;) {
+      const NamedTensor<T>& t = parameter_tensors_[k];
+      bad = Device::count_non_finite(gradients_.data() + t.offset, t.size, last_step_);
+      if (bad > 0) return "the gradient of " + t.name + " (" + std::to_string(bad) + " values)";
+    }
+    return {};
   }
 
   // What allocate() will ask for. Everything but the parameters, their gradients and optimizer

@@ -10,7 +10,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <span>
+#include <stdexcept>
+#include <string>
 
 #include "strata/core/shape.hpp"
 #include "strata/data/hole.hpp"
@@ -64,6 +67,22 @@ class MetricsAccumulator {
     return {loss_sum_ / n, correct_ / values_, l1_sum_ / n, l2_sum_ / n, psnr_sum_ / n};
   }
   std::size_t images() const { return images_; }
+
+  // The sums as text (every double to all 17 digits), so that an epoch interrupted by a
+  // checkpoint resumes with exactly the figures it had; from_text reads them back.
+  std::string to_text() const {
+    char text[256];
+    std::snprintf(text, sizeof text, "%.17g %.17g %.17g %.17g %.17g %.17g %zu", loss_sum_, correct_, values_, l1_sum_,
+                  l2_sum_, psnr_sum_, images_);
+    return text;
+  }
+  static MetricsAccumulator from_text(const std::string& text) {
+    MetricsAccumulator m;
+    if (std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %zu", &m.loss_sum_, &m.correct_, &m.values_, &m.l1_sum_,
+                    &m.l2_sum_, &m.psnr_sum_, &m.images_) != 7)
+      throw std::invalid_argument("malformed metric sums '" + text + "'");
+    return m;
+  }
 
  private:
   double loss_sum_ = 0.0, correct_ = 0.0, values_ = 0.0, l1_sum_ = 0.0, l2_sum_ = 0.0, psnr_sum_ = 0.0;

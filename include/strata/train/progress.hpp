@@ -28,18 +28,21 @@ class ProgressLine {
  public:
   ProgressLine(std::ostream& out, bool interactive) : out_(out), interactive_(interactive) {}
 
-  void begin_epoch(int epoch, int epochs, int batches) {
+  // `first`: batches done before this call (an epoch resumed from a checkpoint).
+  void begin_epoch(int epoch, int epochs, int batches, int first = 0) {
     epoch_ = epoch;
     epochs_ = epochs;
     batches_ = batches;
+    first_ = first;
     start_ = std::chrono::steady_clock::now();
   }
 
+  // `done` counts from the start of the epoch; `images` only those trained since begin_epoch.
   void batch_done(int done, std::size_t images, double loss, double accuracy) {
     if (!interactive_) return;
     const double elapsed = seconds();
     const double rate = elapsed > 0 ? static_cast<double>(images) / elapsed : 0.0;
-    const double eta = done > 0 ? elapsed * (batches_ - done) / done : 0.0;
+    const double eta = done > first_ ? elapsed * (batches_ - done) / (done - first_) : 0.0;
     constexpr int width = 24;
     const int filled = batches_ > 0 ? width * done / batches_ : width;
     std::string bar(static_cast<std::size_t>(filled), '=');
@@ -63,7 +66,7 @@ class ProgressLine {
  private:
   std::ostream& out_;
   bool interactive_;
-  int epoch_ = 0, epochs_ = 0, batches_ = 0;
+  int epoch_ = 0, epochs_ = 0, batches_ = 0, first_ = 0;
   std::chrono::steady_clock::time_point start_{};
 };
 

@@ -7,19 +7,28 @@
 //   history.csv, curves.png, samples_epochNNN.png, model.safetensors (latest weights),
 //   best.safetensors (lowest validation loss), checkpoint.safetensors (+ checkpoint_prev), and
 //   once, initial.safetensors (the weights before training)
-// Checkpoints hold weights, optimizer state, the epoch, the model's step count, the learning-rate
-// and early-stopping state and the history, so a resumed run continues exactly where it stopped:
-// on the CPU, two epochs straight equal one epoch, a resume and one more, bit for bit. Every file
-// is written atomically; the previous checkpoint is kept until the new one is complete.
+// Checkpoints hold weights, optimizer state, the epoch and the batches done in it, the model's
+// step count, the learning-rate and early-stopping state, the epoch's metric sums so far and the
+// history, so a resumed run continues exactly where it stopped: on the CPU, a run interrupted and
+// resumed any number of times ends with the same weights, bit for bit, as one that never was.
+// Checkpoints are written after every epoch and, on request, every N batches or M minutes; a
+// stop request (TrainerConfig::stop_requested, set by a SIGINT/SIGTERM handler) ends the run
+// after the current batch with a checkpoint. Every file is written atomically; the previous
+// checkpoint is kept as checkpoint_prev, and resuming takes the newest checkpoint that reads back
+// whole (its data checksum included), so a crash at any moment, or one damaged file, loses at
+// most the work since the checkpoint before.
 // Output goes to the stream given to the constructor (the library itself never prints).
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -65,6 +74,11 @@ struct TrainerConfig {
   bool interactive = false;             // redraw a progress bar (stdout is a terminal)
   int threads = 0;                      // CPU threads; 0: all cores
   std::size_t max_batches_per_epoch = 0;  // 0: the whole training set
+  int checkpoint_every = 0;             // also checkpoint every N training batches (0: after each epoch only)
+  double checkpoint_minutes = 0.0;      // also checkpoint when this long has passed since the last one (0: off)
+  // Asked after every batch; when it says true (a signal handler set a flag, say), the run
+  // writes a checkpoint and returns with TrainingResult::interrupted.
+  std::function<bool()> stop_requested;
   std::string command_line;             // recorded in summary.txt
   std::string data_description;         // recorded in summary.txt
 };
@@ -73,7 +87,8 @@ struct TrainingResult {
   std::vector<EpochRecord> history;
   int epochs_done = 0;
   bool stopped_early = false;
-  std::size_t skipped_batches = 0;
+  bool interrupted = false;             // by stop_requested; the checkpoint holds the state to resume from
+  std::size_t skipped_batches = 0;      // by OnNan::skip_batch, in this call
 };
 
 class TrainingError : public std::runtime_error {
@@ -130,11 +145,30 @@ class Trainer {
       record.epoch = epoch;
       record.learning_rate = adam_.lr;
       const auto started = std::chrono::steady_clock::now();
-      record.train = train_epoch(epoch, result.skipped_batches);
-      record.validation = validate(samples, epoch);
-      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      auto interrupt = [&] {
+        epoch_seconds_ += seconds_since(started);
+        save_checkpoint();
+        out_ << "stopped on request in epoch " << epoch << " after batch " << batches_done_
+             << "; checkpoint written: continue with --resume " << config_.run_dir.string() << std::endl;
+        result.interrupted = true;
+      };
+      if (!train_epoch(epoch, result.skipped_batches)) {
+        interrupt();
+        break;
+      }
+      record.train = epoch_metrics_.result();
+      const std::optional<Metrics> validation = validate(samples, epoch);
+      if (!validation) {
+        interrupt();
+        break;
+      }
+      record.validation = *validation;
+      record.seconds = epoch_seconds_ + seconds_since(started);
       history_.push_back(record);
       epochs_done_ = epoch;
+      batches_done_ = 0;
+      epoch_metrics_ = {};
+      epoch_seconds_ = 0.0;
       const bool improved = record.validation.loss < best_loss_ - config_.min_delta;
       if (improved) {
         best_loss_ = record.validation.loss;
@@ -157,6 +191,12 @@ class Trainer {
         result.stopped_early = true;
         break;
       }
+      if (stop_requested()) {  // arrived while the epoch's files were written: nothing left to save
+        out_ << "stopped on request after epoch " << epoch << "; continue with --resume " << config_.run_dir.string()
+             << std::endl;
+        result.interrupted = epoch < config_.epochs;
+        break;
+      }
     }
     result.history = history_;
     result.epochs_done = epochs_done_;
@@ -168,9 +208,13 @@ class Trainer {
   std::vector<std::size_t> epoch_order(int epoch) const {
     std::vector<std::size_t> order =
         shuffled_indices(train_.count(), mix64(config_.seed) ^ mix64(static_cast<std::uint64_t>(epoch)));
-    if (config_.max_batches_per_epoch > 0)
-      order.resize(std::min(order.size(), config_.max_batches_per_epoch * static_cast<std::size_t>(config_.batch)));
+    order.resize(epoch_images());
     return order;
+  }
+
+  std::size_t epoch_images() const {
+    if (config_.max_batches_per_epoch == 0) return train_.count();
+    return std::min(train_.count(), config_.max_batches_per_epoch * static_cast<std::size_t>(config_.batch));
   }
 
   BinaryCrossEntropy loss() const { return BinaryCrossEntropy{hole_weights_}; }
@@ -181,40 +225,66 @@ class Trainer {
     return {predictions_.data(), static_cast<std::size_t>(batch) * image_dims.size()};
   }
 
-  Metrics train_epoch(int epoch, std::size_t& skipped) {
-    model_.train();
-    train_batches_.start(epoch_order(epoch), config_.batch);
-    ProgressLine progress(out_, config_.interactive);
-    progress.begin_epoch(epoch, config_.epochs, train_batches_.batch_count());
-    MetricsAccumulator metrics;
-    for (int k = 0; k < train_batches_.batch_count(); ++k) {
-      const auto batch = train_batches_.next();
-      float value = 0.0f;
-      try {
-        value = model_.train_step(batch.input, batch.target, batch.size, loss(), adam_);
-      } catch (const NonFiniteLoss& e) {
-        if (config_.on_nan == OnNan::stop)
-          throw TrainingError(std::string("epoch ") + std::to_string(epoch) + ", batch " + std::to_string(k + 1) + ": " +
-                              e.what() + "; the last good checkpoint is in " + config_.run_dir.string());
-        ++skipped;
-        continue;
-      }
-      metrics.add(value, host_predictions(batch.size), batch.target, batch.size, image_dims, config_.hole);
-      const Metrics so_far = metrics.result();
-      progress.batch_done(k + 1, metrics.images(), so_far.loss, so_far.accuracy);
-    }
-    images_per_second_ = static_cast<double>(metrics.images()) / std::max(progress.seconds(), 1e-9);
-    if (metrics.images() == 0) throw TrainingError("epoch " + std::to_string(epoch) + ": every batch was skipped");
-    return metrics.result();
+  static double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   }
 
-  // Validation loss and metrics in eval mode; writes the samples grid of this epoch.
-  Metrics validate(int samples, int epoch) {
+  bool stop_requested() const { return config_.stop_requested && config_.stop_requested(); }
+
+  int batches_in(std::size_t images) const {
+    return static_cast<int>((images + static_cast<std::size_t>(config_.batch) - 1) / static_cast<std::size_t>(config_.batch));
+  }
+
+  bool checkpoint_due(int batches_done) const {
+    if (config_.checkpoint_every > 0 && batches_done % config_.checkpoint_every == 0) return true;
+    return config_.checkpoint_minutes > 0.0 && seconds_since(last_checkpoint_) >= 60.0 * config_.checkpoint_minutes;
+  }
+
+  // Trains the batches of `epoch` from batches_done_ on (a resumed epoch starts where its
+  // checkpoint was taken), adding to epoch_metrics_. False when a stop was requested.
+  bool train_epoch(int epoch, std::size_t& skipped) {
+    model_.train();
+    std::vector<std::size_t> order = epoch_order(epoch);
+    const int total = batches_in(order.size());
+    const std::size_t done_images = std::min(order.size(), static_cast<std::size_t>(batches_done_) * config_.batch);
+    order.erase(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(done_images));
+    train_batches_.start(std::move(order), config_.batch);
+    ProgressLine progress(out_, config_.interactive);
+    progress.begin_epoch(epoch, config_.epochs, total, batches_done_);
+    const std::size_t images_before = epoch_metrics_.images();
+    for (int k = batches_done_; k < total; ++k) {
+      const auto batch = train_batches_.next();
+      try {
+        const float value = model_.train_step(batch.input, batch.target, batch.size, loss(), adam_);
+        epoch_metrics_.add(value, host_predictions(batch.size), batch.target, batch.size, image_dims, config_.hole);
+      } catch (const NonFiniteError& e) {
+        const std::string where = "epoch " + std::to_string(epoch) + ", batch " + std::to_string(k + 1) + ": ";
+        if (config_.on_nan == OnNan::stop)
+          throw TrainingError(where + e.what() + "; the last good checkpoint is in " + config_.run_dir.string());
+        ++skipped;
+        if (config_.interactive) out_ << '\n';
+        out_ << "warning: " << where << "skipped (" << e.origin() << " not finite)" << std::endl;
+      }
+      batches_done_ = k + 1;
+      const Metrics so_far = epoch_metrics_.result();
+      progress.batch_done(k + 1, epoch_metrics_.images() - images_before, so_far.loss, so_far.accuracy);
+      if (stop_requested()) return false;
+      if (k + 1 < total && checkpoint_due(k + 1)) save_checkpoint();
+    }
+    images_per_second_ = static_cast<double>(epoch_metrics_.images() - images_before) / std::max(progress.seconds(), 1e-9);
+    if (epoch_metrics_.images() == 0) throw TrainingError("epoch " + std::to_string(epoch) + ": every batch was skipped");
+    return true;
+  }
+
+  // Validation loss and metrics in eval mode; writes the samples grid of this epoch. Nothing
+  // when a stop was requested before it finished.
+  std::optional<Metrics> validate(int samples, int epoch) {
     std::vector<std::size_t> order(validation_.count());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     validation_batches_.start(std::move(order), config_.batch);
     MetricsAccumulator metrics;
     for (int k = 0; k < validation_batches_.batch_count(); ++k) {
+      if (k > 0 && stop_requested()) return std::nullopt;
       const auto batch = validation_batches_.next();
       const float value = model_.evaluate(batch.input, batch.target, batch.size, loss());
       const auto predicted = host_predictions(batch.size);
@@ -250,8 +320,16 @@ class Trainer {
     // Fail now, not after an hour of training, if nothing can be written there.
     const fs::path probe = config_.run_dir / ".write_test";
     const unsigned char byte = 0;
-    io::write_file_atomically(probe, std::span<const unsigned char>(&byte, 1));
+    try {
+      io::write_file_atomically(probe, std::span<const unsigned char>(&byte, 1));
+    } catch (const io::FileError& e) {
+      throw TrainingError(std::string("the run folder is not writable: ") + e.what());
+    }
     fs::remove(probe, ec);
+    // Temporary files of writes a crash interrupted; the files they were replacing are whole.
+    for (const auto& entry : fs::directory_iterator(config_.run_dir, ec))
+      if (entry.path().extension() == ".tmp") fs::remove(entry.path(), ec);
+    last_checkpoint_ = std::chrono::steady_clock::now();
   }
 
   void write_summary() const {
@@ -275,6 +353,11 @@ class Trainer {
     std::snprintf(lr, sizeof lr, "%.17g", adam_.lr);
     return {{"architecture", config_.architecture},
             {"epoch", std::to_string(epochs_done_)},
+            {"batches_done", std::to_string(batches_done_)},
+            {"epoch_metrics", epoch_metrics_.to_text()},
+            {"epoch_seconds", std::to_string(epoch_seconds_)},
+            {"train_images", std::to_string(train_.count())},
+            {"checkpoint_sequence", std::to_string(checkpoint_sequence_ + 1)},
             {"seed", std::to_string(config_.seed)},
             {"batch", std::to_string(config_.batch)},
             {"hole", std::to_string(config_.hole.top) + "," + std::to_string(config_.hole.left) + "," +
@@ -289,14 +372,21 @@ class Trainer {
             {"strata_version", strata::version}};
   }
 
-  // The new checkpoint is complete on disk before the old one becomes checkpoint_prev, so a
-  // crash or a full disk at any moment leaves at least one whole checkpoint under its usual name.
+  // The new checkpoint is complete on disk (as checkpoint.safetensors.new) before the old one
+  // becomes checkpoint_prev and the new one takes its name, so a crash at any moment leaves the
+  // last two complete checkpoints under two of the three names; restore() picks the newest.
+  // A failed write (a full disk) throws and leaves the existing checkpoints as they were.
   void save_checkpoint() {
     namespace fs = std::filesystem;
-    const fs::path current = config_.run_dir / "checkpoint.safetensors";
-    const fs::path previous = config_.run_dir / "checkpoint_prev.safetensors";
-    const fs::path fresh = config_.run_dir / "checkpoint.safetensors.new";
-    io::save_checkpoint(fresh, model_, trainer_state());
+    const fs::path current = checkpoint_path(0), fresh = checkpoint_path(1), previous = checkpoint_path(2);
+    try {
+      io::save_checkpoint(fresh, model_, trainer_state());
+    } catch (const io::FileError& e) {
+      throw TrainingError(std::string("cannot write a checkpoint: ") + e.what() + "; the previous checkpoint " +
+                          current.string() + " is intact");
+    }
+    ++checkpoint_sequence_;
+    last_checkpoint_ = std::chrono::steady_clock::now();
     std::error_code ec;
     if (fs::exists(current, ec)) {
       fs::rename(current, previous, ec);
@@ -304,6 +394,14 @@ class Trainer {
     }
     fs::rename(fresh, current, ec);
     if (ec) throw TrainingError("cannot move " + fresh.string() + " into place: " + ec.message());
+  }
+
+  // checkpoint.safetensors, checkpoint.safetensors.new (written, not yet moved into place) and
+  // checkpoint_prev.safetensors, in the order resuming prefers them when they are equally new.
+  std::filesystem::path checkpoint_path(int which) const {
+    static constexpr std::array<const char*, 3> names{"checkpoint.safetensors", "checkpoint.safetensors.new",
+                                                      "checkpoint_prev.safetensors"};
+    return config_.run_dir / names[static_cast<std::size_t>(which)];
   }
 
   void save_epoch(bool improved) {
@@ -318,24 +416,63 @@ class Trainer {
     save_curves(config_.run_dir / "curves.png", history_);
   }
 
-  // Resumes from checkpoint.safetensors, or from checkpoint_prev.safetensors if the last one
-  // is missing or damaged.
+  // Resumes from the newest checkpoint that reads back whole (structure, checksum, metadata, and
+  // every tensor of this architecture); a damaged one is reported and the next newest is used.
   void restore() {
     namespace fs = std::filesystem;
-    const fs::path current = config_.run_dir / "checkpoint.safetensors";
-    const fs::path previous = config_.run_dir / "checkpoint_prev.safetensors";
-    try {
-      restore_from(current);
-    } catch (const std::exception& e) {
-      if (!fs::exists(previous)) throw TrainingError(std::string("cannot resume: ") + e.what());
-      out_ << "warning: " << e.what() << "; resuming from " << previous.string() << std::endl;
+    struct Candidate {
+      fs::path path;
+      std::uint64_t sequence;
+    };
+    std::vector<Candidate> candidates;
+    std::string problems;
+    auto note_problem = [&](const std::string& what) {
+      out_ << "warning: " << what << std::endl;
+      problems += "; " + what;
+    };
+    for (int which = 0; which < 3; ++which) {
+      const fs::path path = checkpoint_path(which);
+      std::error_code ec;
+      if (!fs::exists(path, ec)) continue;
       try {
-        restore_from(previous);
-      } catch (const std::exception& e2) {
-        throw TrainingError(std::string("cannot resume: ") + e.what() + "; and " + e2.what());
+        const io::SafetensorsFile file = io::read_safetensors(path);
+        candidates.push_back({path, std::stoull(file.meta("checkpoint_sequence").value_or("0"))});
+      } catch (const std::exception& e) {
+        note_problem(e.what());
       }
     }
-    out_ << "resuming " << config_.run_dir.string() << " after epoch " << epochs_done_ << std::endl;
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.sequence > b.sequence; });
+    for (const Candidate& c : candidates) {
+      try {
+        restore_from(c.path);
+        checkpoint_sequence_ = c.sequence;
+        if (c.path == checkpoint_path(1)) {
+          // An older, whole checkpoint.safetensors becomes the previous one; a damaged one is replaced.
+          const bool current_is_older = std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& o) {
+            return o.path == checkpoint_path(0) && o.sequence < c.sequence;
+          });
+          finish_rotation(current_is_older);
+        }
+        out_ << "resuming " << config_.run_dir.string() << " from " << c.path.filename().string() << ": epoch "
+             << epochs_done_ + 1 << ", after batch " << batches_done_ << " (training step " << model_.step_count() << ")"
+             << std::endl;
+        return;
+      } catch (const std::exception& e) {
+        note_problem(e.what());
+      }
+    }
+    throw TrainingError("cannot resume: no usable checkpoint in " + config_.run_dir.string() +
+                        (problems.empty() ? std::string(" (there is none)") : problems));
+  }
+
+  // A crash interrupted save_checkpoint after the new checkpoint was complete: do its renames.
+  void finish_rotation(bool keep_current_as_previous) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (keep_current_as_previous) fs::rename(checkpoint_path(0), checkpoint_path(2), ec);
+    if (!ec) fs::rename(checkpoint_path(1), checkpoint_path(0), ec);
+    if (ec) throw TrainingError("cannot move " + checkpoint_path(1).string() + " into place: " + ec.message());
   }
 
   void restore_from(const std::filesystem::path& path) {
@@ -358,7 +495,18 @@ class Trainer {
       if (std::sscanf(get("hole").c_str(), "%d,%d,%d,%d", &hole.top, &hole.left, &hole.height, &hole.width) != 4)
         throw TrainingError(file.origin + ": malformed hole in the checkpoint");
       hole.validate(image_dims.h, image_dims.w);
+      const std::size_t train_images = std::stoull(get("train_images"));
+      if (train_images != train_.count())
+        throw TrainingError(file.origin + ": the run trained on " + std::to_string(train_images) +
+                            " images, but the training set now holds " + std::to_string(train_.count()) +
+                            "; resume with the same data");
       epochs_done_ = std::stoi(get("epoch"));
+      batches_done_ = std::stoi(get("batches_done"));
+      if (epochs_done_ < 0 || batches_done_ < 0 || batches_done_ > batches_in(epoch_images()))
+        throw TrainingError(file.origin + ": epoch " + std::to_string(epochs_done_) + " and batch " +
+                            std::to_string(batches_done_) + " do not fit this run");
+      epoch_metrics_ = MetricsAccumulator::from_text(get("epoch_metrics"));
+      epoch_seconds_ = std::stod(get("epoch_seconds"));
       config_.seed = std::stoull(get("seed"));
       config_.hole = hole;
       config_.loss_region = get("loss_region") == "hole" ? LossRegion::hole : LossRegion::image;
@@ -391,6 +539,11 @@ class Trainer {
   std::vector<float> hole_weights_;
   std::vector<EpochRecord> history_;
   int epochs_done_ = 0;
+  int batches_done_ = 0;                 // training batches done in epoch epochs_done_ + 1
+  MetricsAccumulator epoch_metrics_;     // of those batches
+  double epoch_seconds_ = 0.0;           // spent on that epoch before the last resume
+  std::uint64_t checkpoint_sequence_ = 0;  // checkpoints written in the run so far
+  std::chrono::steady_clock::time_point last_checkpoint_{};
   double best_loss_ = 1e300;
   int epochs_since_best_ = 0;
   int plateau_wait_ = 0;

@@ -16,6 +16,7 @@
 #include "strata/backend/cpu/batch_norm.hpp"
 #include "strata/backend/cpu/conv.hpp"
 #include "strata/backend/cpu/dropout.hpp"
+#include "strata/backend/cpu/finite.hpp"
 #include "strata/backend/cpu/loss.hpp"
 #include "strata/backend/cpu/max_pool.hpp"
 #include "strata/backend/cpu/memory.hpp"
@@ -82,6 +83,9 @@ struct Cpu {
   };
   static constexpr auto adam_update = [](auto&&... a) { cpu::adam_update(cpu::threads_of(a)...); };
   static constexpr auto sgd_update = [](auto&&... a) { cpu::sgd_update(cpu::threads_of(a)...); };
+
+  // Checks.
+  static constexpr auto count_non_finite = [](auto&&... a) { return cpu::count_non_finite(cpu::threads_of(a)...); };
 };
 
 }  // namespace strata

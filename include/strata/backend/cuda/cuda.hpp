@@ -21,6 +21,7 @@
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv.hpp"
 #include "strata/backend/cuda/dropout.cuh"
+#include "strata/backend/cuda/finite.cuh"
 #include "strata/backend/cuda/loss.cuh"
 #include "strata/backend/cuda/max_pool.cuh"
 #include "strata/backend/cuda/memory.hpp"
@@ -78,6 +79,9 @@ struct Cuda {
   static constexpr auto loss_forward_backward = [](auto&&... a) { return cuda::loss_forward_backward(a...); };
   static constexpr auto adam_update = [](auto&&... a) { cuda::adam_update(a...); };
   static constexpr auto sgd_update = [](auto&&... a) { cuda::sgd_update(a...); };
+
+  // Checks.
+  static constexpr auto count_non_finite = [](auto&&... a) { return cuda::count_non_finite(a...); };
 };
 
 }  // namespace strata
