@@ -4,6 +4,7 @@
 //                        [--lr X] [--out RUN_DIR] [--seed N] [--device cpu] [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
+//   strata-inpaint inspect FILE...      (a checkpoint or weights file: whole? what is in it?)
 //
 // Without --data it trains on built-in generated scenes. Every flag is checked up front: a bad
 // value prints one line and exits with status 2. SIGINT or SIGTERM (Ctrl-C, `kill`) stops training
@@ -243,6 +244,31 @@ int run_prediction(const PredictOptions& o) {
   return done ? 0 : 2;
 }
 
+// Each file: its tensors and metadata (a checkpoint's history as a row count), or why it is not whole.
+int run_inspection(const std::vector<std::string>& files) {
+  int status = 0;
+  for (const std::string& name : files) {
+    try {
+      const io::SafetensorsFile file = io::read_safetensors(name);
+      std::uint64_t values = 0;
+      for (const auto& t : file.tensors) values += t.element_count();
+      std::cout << name << ": whole, " << file.tensors.size() << " tensors, " << values << " values\n";
+      for (const auto& [key, value] : file.metadata) {
+        if (key == "history") {
+          const auto rows = std::count(value.begin(), value.end(), '\n') - 1;
+          std::cout << "  history = " << rows << " epochs\n";
+        } else {
+          std::cout << "  " << key << " = " << value << "\n";
+        }
+      }
+    } catch (const std::exception& e) {
+      std::cout << name << ": damaged: " << e.what() << "\n";
+      status = 1;
+    }
+  }
+  return status;
+}
+
 void check_train_options(const TrainOptions& o) {
   if (!inpainting::Architectures::visit(o.arch, []<class>() {}))
     throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
@@ -294,6 +320,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 64))->capture_default_str();
   train_cmd->add_option("--builtin-images", t.builtin_images, "generated training scenes when --data is not given")
       ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  train_cmd->add_option("--builtin-validation", t.builtin_validation, "generated validation scenes when --data is not given")
+      ->check(CLI::Range(1, 1'000'000))->capture_default_str();
   train_cmd->add_option("--max-batches", t.max_batches, "train on at most N batches per epoch (0: all)");
   train_cmd->add_option("--on-nan", t.on_nan, "when the loss or a gradient is not finite: stop, or skip-batch")
       ->check(CLI::IsMember({"stop", "skip-batch"}))->capture_default_str();
@@ -309,6 +337,10 @@ int main(int argc, char** argv) {
   predict_cmd->add_option("images", p.images, "JPEG/PNG files")->required()->check(CLI::ExistingFile);
   predict_cmd->add_option("--out", p.out, "folder for the results")->capture_default_str();
   predict_cmd->add_option("--hole", p.hole, "side of the centred square hole")->check(CLI::Range(1, 64))->capture_default_str();
+
+  std::vector<std::string> inspected;
+  auto* inspect_cmd = app.add_subcommand("inspect", "check that safetensors files (checkpoints, weights) read back whole, and print their contents");
+  inspect_cmd->add_option("files", inspected, "safetensors files")->required();
 
   std::string summary_arch = "v1";
   auto* summary_cmd = app.add_subcommand("summary", "print an architecture's layers, shapes and parameters");
@@ -335,6 +367,7 @@ int main(int argc, char** argv) {
         throw UsageError("--arch " + p.arch + ": unknown; choose one of " + inpainting::Architectures::names());
       return run_prediction(p);
     }
+    if (*inspect_cmd) return run_inspection(inspected);
     if (!inpainting::Architectures::visit(summary_arch, []<class Net>() { std::cout << Net::summary(); }))
       throw UsageError("--arch " + summary_arch + ": unknown; choose one of " + inpainting::Architectures::names());
     return 0;
