@@ -33,6 +33,23 @@ static_assert(Encoder::layer_count == 2 * 3 + 1 + 2 + 1);
 static_assert(std::is_same_v<Encoder::output_shape, Shape<64, 16, 16>>);
 // [blocks]
 
+// [nesting]
+// Blocks are types: name them, nest them in each other, repeat them.
+using Down = Sequential<Conv<32, 3>, ReLU, MaxPool<2>>;       // halves the size
+using Up = Sequential<Upsample<2>, Conv<32, 3>, ReLU>;        // doubles it
+using Bottleneck = Sequential<Conv<64, 3>, BatchNorm, ReLU>;
+
+using Hourglass = Sequential<Input<3, 64, 64>,
+    Repeat<3, Down>,                   // 64 -> 8
+    Repeat<2, Bottleneck>,             // a block repeated: 6 layers
+    Repeat<3, Up>,                     // 8 -> 64
+    Sequential<Conv<3, 1>, Sigmoid>>;  // a block written in place
+
+static_assert(Hourglass::layer_count == 3 * 3 + 2 * 3 + 3 * 3 + 2);
+static_assert(Hourglass::dims_at(9) == Dims{32, 8, 8});      // the input of layer 9
+static_assert(std::is_same_v<Hourglass::output_shape, Shape<3, 64, 64>>);
+// [nesting]
+
 int main() {
   // [train]
   Model<ConvNetV1, Cpu> model{/*max_batch=*/8, /*seed=*/1};
@@ -46,6 +63,7 @@ int main() {
   model.predict(x, /*batch=*/8, out);
   // [train]
   std::puts(Encoder::summary().c_str());
+  std::puts(Hourglass::summary().c_str());
   std::printf("loss %.4f, first output %.4f\n", loss, out[0]);
   return loss > 0.0f ? 0 : 1;
 }
