@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <stb/stb_image_write.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -116,4 +119,97 @@ TEST_CASE("bad files are skipped, counted and named; a folder without images is 
   CHECK_THROWS_WITH_AS(load_image_folder(only_bad.path, 64, report), doctest::Contains("none of its 1 image files"),
                        DataError);
   CHECK_THROWS_WITH_AS(load_image_folder(folder.path / "missing", 64, report), doctest::Contains("not a folder"), DataError);
+}
+
+TEST_CASE("16-bit PNG, 16-bit gray with alpha and CMYK JPEG are converted to the right RGB colours") {
+  // Each fixture's left half is one colour, its right half another (tests/data/fixtures/make_fixtures.py).
+  struct Expected {
+    const char* file;
+    unsigned char left[3], right[3];
+    int tolerance;
+  };
+  const Expected cases[] = {{"rgb16.png", {200, 30, 60}, {20, 120, 240}, 0},
+                            {"gray_alpha16.png", {90, 90, 90}, {180, 180, 180}, 0},  // alpha dropped
+                            {"cmyk.jpg", {200, 30, 60}, {20, 120, 240}, 4}};
+  for (const Expected& e : cases) {
+    CAPTURE(e.file);
+    std::vector<unsigned char> bytes;
+    REQUIRE(read_file_bytes(fs::path(STRATA_TEST_FIXTURES) / e.file, bytes).empty());
+    std::vector<std::uint8_t> rgb(16 * 16 * 3);
+    REQUIRE(decode_image(bytes, 16, rgb.data()).empty());
+    for (int c = 0; c < 3; ++c) {
+      CHECK(std::abs(rgb[(5 * 16 + 2) * 3 + c] - e.left[c]) <= e.tolerance);
+      CHECK(std::abs(rgb[(5 * 16 + 13) * 3 + c] - e.right[c]) <= e.tolerance);
+    }
+  }
+}
+
+TEST_CASE("symlinked folders are followed once: a loop, a dangling link, a FIFO and a folder named x.jpg do no harm") {
+  Folder outside("strata_test_links_outside");
+  Folder folder("strata_test_links");
+  const auto rgb = pattern(64, 64, 3);
+  fs::create_directories(folder.path / "a");
+  fs::create_directories(folder.path / "dir.jpg");
+  REQUIRE(stbi_write_png((folder.path / "a" / "one.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  REQUIRE(stbi_write_png((folder.path / "dir.jpg" / "two.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  REQUIRE(stbi_write_png((outside.path / "three.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  fs::create_directory_symlink(outside.path, folder.path / "linked");     // followed
+  fs::create_directory_symlink(folder.path, folder.path / "a" / "loop");  // back to the top
+  fs::create_directory_symlink(folder.path / "a", folder.path / "again");  // a second way into a/
+  fs::create_symlink(folder.path / "nothing.png", folder.path / "dangling.png");
+  REQUIRE(::mkfifo((folder.path / "fifo.png").c_str(), 0644) == 0);  // reading it would block
+
+  LoadReport report;
+  const ImageSet set = load_image_folder(folder.path, 64, report);
+  CHECK(set.count() == 3);  // one, two and three, each once
+  CHECK(report.skipped == 2);
+  CHECK(report.summary("x").find("dangling.png: a link to nothing") != std::string::npos);
+  CHECK(report.summary("x").find("fifo.png: not a regular file") != std::string::npos);
+  CHECK(report.folders_skipped == 2);
+  CHECK(report.summary("x").find("2 folders not read") != std::string::npos);
+  CHECK(report.summary("x").find("symlink loop") != std::string::npos);
+}
+
+TEST_CASE("unreadable files and folders are skipped and named, also when the tests run as root") {
+  Folder folder("strata_test_permissions");
+  fs::permissions(folder.path, fs::perms::all);
+  const auto rgb = pattern(64, 64, 3);
+  REQUIRE(stbi_write_png((folder.path / "good.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  REQUIRE(stbi_write_png((folder.path / "locked.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  fs::create_directories(folder.path / "closed");
+  REQUIRE(stbi_write_png((folder.path / "closed" / "inside.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  fs::permissions(folder.path / "locked.png", fs::perms::none);
+  fs::permissions(folder.path / "closed", fs::perms::none);
+  // Root reads everything: the check runs in a child process as user nobody.
+  auto check = [&]() -> int {
+    LoadReport report;
+    const ImageSet set = load_image_folder(folder.path, 64, report);
+    const std::string text = report.summary("x");
+    if (set.count() != 1) return 10;
+    if (text.find("locked.png: cannot open (Permission denied)") == std::string::npos) return 11;
+    if (text.find("closed: cannot be read (Permission denied)") == std::string::npos) return 12;
+    return 0;
+  };
+  int status = 0;
+  if (::geteuid() != 0) {
+    status = check();
+  } else {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(20);
+      int result = 30;
+      try {
+        result = check();
+      } catch (...) {
+      }
+      ::_exit(result);
+    }
+    int wait_status = 0;
+    REQUIRE(::waitpid(child, &wait_status, 0) == child);
+    REQUIRE(WIFEXITED(wait_status));
+    status = WEXITSTATUS(wait_status);
+  }
+  CHECK_MESSAGE(status == 0, "10: wrong count, 11: the locked file not named, 12: the closed folder not named");
+  fs::permissions(folder.path / "closed", fs::perms::all);
 }

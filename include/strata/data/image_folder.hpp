@@ -1,26 +1,34 @@
 // strata/data/image_folder.hpp: every JPEG/PNG under a folder, decoded in parallel to
 // side x side RGB.
 //
-// The tree is walked recursively without following symlinked folders (so a symlink loop cannot
-// trap it) and in sorted order (so image i is the same file on every run). Each file is checked
-// before decoding: its header's size must be sane (at most 16384 on a side and 64 megapixels,
-// so a forged 100000x100000 header allocates nothing). Grayscale and alpha images become RGB;
-// 16-bit PNGs are reduced to 8 bits; other sizes are centre-cropped to a square and resized.
-// Files that cannot be read or decoded are skipped and counted, with the first few named. A
-// folder without one decodable image is an error naming the folder.
+// The tree is walked recursively, following symlinked folders (data sets are often linked in)
+// but entering each real folder once, so a symlink loop cannot trap it; folders that cannot be
+// read or were reached twice are counted and named. Files are taken in sorted order (so image i
+// is the same file on every run). Each file is checked before decoding: its header's size must
+// be sane (at most 16384 on a side and 64 megapixels, so a forged 100000x100000 header allocates
+// nothing). Grayscale becomes RGB, alpha is dropped (the colour kept), 16-bit PNGs are reduced to
+// 8 bits, CMYK/YCCK JPEGs converted to RGB; other sizes are centre-cropped to a square and
+// resized. Files that cannot be read or decoded (unreadable, dangling links, truncated, not an
+// image) are skipped and counted, with the first few named. A folder without one decodable
+// image is an error naming the folder.
 //
 // Requires linking libstb (target strata::images), which provides the stb_image decoders.
 #pragma once
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -40,14 +48,18 @@ struct LoadReport {
   std::size_t decoded = 0;
   std::size_t skipped = 0;
   std::vector<std::string> skipped_examples;  // "path: reason", the first few in file order
+  std::size_t folders_skipped = 0;            // unreadable, or reached a second time through a link
+  std::vector<std::string> folder_examples;   // "path: reason", the first few
 
   std::string summary(const std::string& folder) const {
     std::string s = folder + ": " + std::to_string(decoded) + " images decoded";
-    if (skipped > 0) {
-      s += ", " + std::to_string(skipped) + " skipped (";
-      for (std::size_t i = 0; i < skipped_examples.size(); ++i) s += (i ? "; " : "") + skipped_examples[i];
-      s += skipped > skipped_examples.size() ? "; ...)" : ")";
-    }
+    auto list = [&](std::size_t count, const std::vector<std::string>& examples, const char* what) {
+      s += ", " + std::to_string(count) + what + " (";
+      for (std::size_t i = 0; i < examples.size(); ++i) s += (i ? "; " : "") + examples[i];
+      s += count > examples.size() ? "; ...)" : ")";
+    };
+    if (skipped > 0) list(skipped, skipped_examples, " skipped");
+    if (folders_skipped > 0) list(folders_skipped, folder_examples, " folders not read");
     return s;
   }
 };
@@ -58,18 +70,45 @@ inline bool has_image_extension(const std::filesystem::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
-// Image files under `folder`, sorted. Unreadable sub-folders are skipped, not fatal.
-inline std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& folder) {
+// Image-named entries under `folder` that are not folders, sorted (regular files, and also
+// dangling links or special files, which reading then skips with their reason). Folders that
+// cannot be read, or whose real folder was entered already (a symlink loop, two links to one
+// folder), are not entered; `report` (when given) counts and names them.
+inline std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& folder,
+                                                          LoadReport* report = nullptr) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(folder, ec))
     throw DataError(folder.string() + ": not a folder (check the path given to --data or --val)");
+  auto skip_folder = [&](const fs::path& path, const std::string& why) {
+    if (report == nullptr) return;
+    ++report->folders_skipped;
+    if (report->folder_examples.size() < 3) report->folder_examples.push_back(path.string() + ": " + why);
+  };
+  std::set<std::pair<dev_t, ino_t>> entered;  // real folders, by device and inode
+  struct stat info {};
+  if (::stat(folder.c_str(), &info) == 0) entered.insert({info.st_dev, info.st_ino});
   std::vector<fs::path> files;
-  fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
+  fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, ec);
   if (ec) throw DataError(folder.string() + ": cannot list the folder: " + ec.message());
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
     if (ec) break;
-    if (has_image_extension(it->path()) && it->is_regular_file(ec)) files.push_back(it->path());
+    const fs::path& path = it->path();
+    std::error_code type_ec;
+    if (it->is_directory(type_ec)) {
+      if (::stat(path.c_str(), &info) != 0) {
+        skip_folder(path, std::strerror(errno));
+        it.disable_recursion_pending();
+      } else if (!entered.insert({info.st_dev, info.st_ino}).second) {
+        skip_folder(path, "the same folder as one already read (a symlink loop or a second link)");
+        it.disable_recursion_pending();
+      } else if (::access(path.c_str(), R_OK | X_OK) != 0) {
+        skip_folder(path, std::string("cannot be read (") + std::strerror(errno) + ")");
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (has_image_extension(path)) files.push_back(path);
   }
   // A walk that stopped early would silently shrink the data set.
   if (ec) throw DataError(folder.string() + ": listing stopped early: " + ec.message());
@@ -81,11 +120,14 @@ inline std::vector<std::filesystem::path> list_image_files(const std::filesystem
 inline std::string read_file_bytes(const std::filesystem::path& path, std::vector<unsigned char>& bytes) {
   constexpr std::uintmax_t kMaxFile = 1u << 30;
   std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))  // never open a FIFO or device: it could block
+    return !std::filesystem::exists(path, ec) && std::filesystem::is_symlink(path, ec) ? "a link to nothing"
+                                                                                      : "not a regular file";
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return "cannot read its size (" + ec.message() + ")";
   if (size > kMaxFile) return "file larger than 1 GiB";
   std::ifstream in(path, std::ios::binary);
-  if (!in) return "cannot open";
+  if (!in) return std::string("cannot open (") + std::strerror(errno) + ")";
   bytes.resize(static_cast<std::size_t>(size));
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
     return "read error";
@@ -126,8 +168,8 @@ inline std::string decode_image(const std::vector<unsigned char>& bytes, int sid
 
 inline ImageSet load_image_folder(const std::filesystem::path& folder, int side, LoadReport& report,
                                   unsigned threads = std::max(1u, std::thread::hardware_concurrency())) {
-  const std::vector<std::filesystem::path> files = list_image_files(folder);
   report = LoadReport{};
+  const std::vector<std::filesystem::path> files = list_image_files(folder, &report);
   report.files = files.size();
   if (files.empty()) throw DataError(folder.string() + ": no .jpg, .jpeg or .png files found (searched recursively)");
 
