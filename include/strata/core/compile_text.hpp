@@ -3,7 +3,7 @@
 // Layer names ("Conv<32, 3>") and shape errors are composed in constant expressions. A shape
 // error becomes a template argument, so the compiler prints the whole sentence in the first line
 // of its diagnostic, e.g.
-//   In instantiation of 'struct strata::invalid_stack<strata::CompileText{"MaxPool<2> at index 5
+//   In instantiation of 'struct strata::detail::invalid_stack<strata::CompileText{"MaxPool<2> at index 5
 //   applied to 32x63x63: height and width must be multiples of 2"}>'
 #pragma once
 
