@@ -277,3 +277,49 @@ TEST_CASE("a run folder that cannot be created or written is reported before any
   CHECK(log.str().empty());
   fs::remove_all(root);
 }
+
+TEST_CASE("resuming refuses another batch size or data set, and a checkpoint whose header points outside the file") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_mismatch";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(16, 0, 16);
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  {
+    train::Trainer<Tiny, Cpu> t(config(root, 1), train_set, val_set, log);
+    t.run();
+  }
+  fs::remove(root / "checkpoint_prev.safetensors");
+  auto other_batch = config(root, 2);
+  other_batch.resume = true;
+  other_batch.batch = 4;
+  train::Trainer<Tiny, Cpu> a(other_batch, train_set, val_set, log);
+  CHECK_THROWS_WITH_AS(a.run(), doctest::Contains("the run used batch 8; resume it with --batch 8"), train::TrainingError);
+
+  const data::ImageSet bigger = data::procedural_images(24, 0, 16);
+  auto other_data = config(root, 2);
+  other_data.resume = true;
+  train::Trainer<Tiny, Cpu> b(other_data, bigger, val_set, log);
+  CHECK_THROWS_WITH_AS(b.run(), doctest::Contains("the run trained on 16 images, but the training set now holds 24"),
+                       train::TrainingError);
+
+  // A tampered header: the last tensor's end offset moved past the end of the file.
+  const auto before = fs::file_size(root / "checkpoint.safetensors");
+  {
+    std::fstream f(root / "checkpoint.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string key = "\"optimizer.slot1\":{\"dtype\":\"F32\",\"shape\":[";
+    const auto at = bytes.find("\"data_offsets\":[", bytes.find(key));
+    REQUIRE(at != std::string::npos);
+    const auto comma = bytes.find(',', at);
+    bytes[comma + 1] = '9';  // the end offset now starts with a 9: far beyond the data
+    f.seekp(0);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto again = config(root, 2);
+  again.resume = true;
+  train::Trainer<Tiny, Cpu> c(again, train_set, val_set, log);
+  CHECK_THROWS_WITH_AS(c.run(), doctest::Contains("cannot resume: no usable checkpoint"), train::TrainingError);
+  CHECK(log.str().find("tensor 'optimizer.slot1'") != std::string::npos);
+  CHECK(fs::file_size(root / "checkpoint.safetensors") == before);  // nothing was written over it
+  fs::remove_all(root);
+}

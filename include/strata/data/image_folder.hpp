@@ -134,13 +134,108 @@ inline std::string read_file_bytes(const std::filesystem::path& path, std::vecto
   return {};
 }
 
+// Why a JPEG's Huffman tables would make stb_image go out of bounds, or an empty string.
+// stb_image 2.27 (Debian 12's libstb) fills a 256-entry table with as many codes as a DHT segment
+// declares, up to 16 x 255, and decodes a scan with a table never defined from uninitialised
+// memory (both fixed upstream in 2.28; both found by tests/fuzz). This walks the file's
+// segments as stb does (skipping stray bytes between them, and the entropy-coded data of each
+// scan: progressive JPEGs define tables between scans) and leaves truncated files to stb, which
+// rejects them itself.
+inline std::string jpeg_table_problem(const std::vector<unsigned char>& b) {
+  const std::size_t n = b.size();
+  bool defined[2][4] = {};  // [DC, AC][table id]: stb leaves undefined tables uninitialised
+  bool progressive = false;
+  std::size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (b[i] != 0xFF) {  // stb skips bytes between segments to the next marker: so does this
+      ++i;
+      continue;
+    }
+    const unsigned marker = b[i + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0xD9) return {};  // end of image
+    if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {  // no length
+      i += 2;
+      continue;
+    }
+    if (i + 4 > n) return {};
+    const std::size_t length = (static_cast<std::size_t>(b[i + 2]) << 8) | b[i + 3];
+    if (marker == 0xC4) {
+      // DHT: {class/id, 16 counts, the codes} per table, read as stb reads them: table after
+      // table while the declared length lasts, past the segment and the file's end (as zeros).
+      auto byte = [&](std::size_t at) -> std::size_t { return at < n ? b[at] : 0; };
+      std::ptrdiff_t left = static_cast<std::ptrdiff_t>(length) - 2;
+      for (std::size_t p = i + 4; left > 0;) {
+        const std::size_t kind = byte(p) >> 4, id = byte(p) & 15;
+        if (kind > 1 || id > 3) return {};  // stb rejects it
+        std::size_t codes = 0;
+        for (int k = 1; k <= 16; ++k) codes += byte(p + k);
+        if (codes > 256)
+          return "corrupt JPEG: a Huffman table declares " + std::to_string(codes) + " codes (at most 256)";
+        defined[kind][id] = true;
+        p += 17 + codes;
+        left -= static_cast<std::ptrdiff_t>(17 + codes);
+      }
+    }
+    if (length < 2 || i + 2 + length > n) return {};
+    if (marker == 0xC2) progressive = true;
+    if (marker == 0xDA && i + 4 < n) {
+      // Each component of a scan names its DC and AC tables; stb decodes with the ones this kind
+      // of scan uses (a baseline scan both, a progressive first DC scan DC, an AC scan AC).
+      const std::size_t components = b[i + 4];
+      const std::size_t spectral = i + 5 + 2 * components;
+      if (spectral + 2 >= n) return {};
+      const bool dc_scan = b[spectral] == 0, refining = (b[spectral + 2] >> 4) != 0;
+      for (std::size_t c = 0; c < components; ++c) {
+        const std::size_t dc = b[i + 6 + 2 * c] >> 4, ac = b[i + 6 + 2 * c] & 15;
+        if (dc > 3 || ac > 3) return {};  // stb rejects it
+        const bool needs_dc = !progressive || (dc_scan && !refining);
+        const bool needs_ac = !progressive || !dc_scan;
+        if ((needs_dc && !defined[0][dc]) || (needs_ac && !defined[1][ac]))
+          return "corrupt JPEG: a scan uses a Huffman table that was never defined";
+      }
+    }
+    i += 2 + length;
+    if (marker == 0xDA) {
+      // Scan data runs to the next marker: 0xFF, any further 0xFF (fill), then a byte that is
+      // neither 0 (a stuffed 0xFF in the data) nor a restart marker.
+      while (i < n) {
+        if (b[i] != 0xFF) {
+          ++i;
+          continue;
+        }
+        std::size_t j = i + 1;
+        while (j < n && b[j] == 0xFF) ++j;
+        if (j < n && b[j] != 0x00 && (b[j] < 0xD0 || b[j] > 0xD7)) {
+          i = j - 1;  // at the marker's 0xFF
+          break;
+        }
+        i = j + 1;
+      }
+    }
+  }
+  return {};
+}
+
 // Decodes one encoded image into side x side x 3 (HWC) bytes; returns an empty string on
-// success, else the reason it cannot be used.
+// success, else the reason it cannot be used. Only JPEG and PNG reach stb (by their signature,
+// whatever the file's name), so none of stb's other decoders runs on untrusted bytes.
 inline std::string decode_image(const std::vector<unsigned char>& bytes, int side, std::uint8_t* out) {
   constexpr int kMaxSide = 16384;
   constexpr long long kMaxPixels = 64ll << 20;
   if (bytes.empty()) return "empty file";
   if (bytes.size() > (1u << 30)) return "file larger than 1 GiB";
+  static constexpr unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  const bool png = bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin());
+  const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (!png && !jpeg) return "not a JPEG or PNG file (its first bytes are neither signature)";
+  if (jpeg) {
+    std::string problem = jpeg_table_problem(bytes);
+    if (!problem.empty()) return problem;
+  }
   int w = 0, h = 0, channels = 0;
   const int length = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), length, &w, &h, &channels))

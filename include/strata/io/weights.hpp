@@ -100,13 +100,12 @@ void save_checkpoint(const std::filesystem::path& path, M& model, std::map<std::
   write_safetensors(path, tensors, metadata);
 }
 
-// Restores what save_checkpoint wrote; returns the file for its metadata. All-or-nothing.
+// Restores what save_checkpoint wrote, from a file already read. All-or-nothing.
 template <class M>
-SafetensorsFile load_checkpoint(const std::filesystem::path& path, M& model) {
+void load_checkpoint(const SafetensorsFile& file, M& model) {
   using Device = typename M::device;
-  SafetensorsFile file = read_safetensors(path);
   if (file.meta("format") != "strata-checkpoint-1")
-    throw FormatError(path.string() + ": not a strata checkpoint (metadata 'format' is missing or unknown)");
+    throw FormatError(file.origin + ": not a strata checkpoint (metadata 'format' is missing or unknown)");
   const auto state = model.optimizer_state();
   const std::vector<std::int64_t> slot_shape{static_cast<std::int64_t>(state.size() / 2)};
   std::vector<float> slots[2];
@@ -116,12 +115,19 @@ SafetensorsFile load_checkpoint(const std::filesystem::path& path, M& model) {
     step = std::stoull(file.meta("model.step_count").value_or("x"));
     seed = std::stoull(file.meta("model.seed").value_or("x"));
   } catch (const std::exception&) {
-    throw FormatError(path.string() + ": metadata 'model.step_count' or 'model.seed' is missing or not a number");
+    throw FormatError(file.origin + ": metadata 'model.step_count' or 'model.seed' is missing or not a number");
   }
   load_weights(file, model, /*allow_extra=*/true);  // validates before it writes
   for (int s = 0; s < 2; ++s) Device::copy_to_device(state.data() + s * slots[s].size(), slots[s].data(), slots[s].size());
   model.set_step_count(step);
   model.set_seed(seed);
+}
+
+// Reads and restores a checkpoint file; returns the file for its metadata. All-or-nothing.
+template <class M>
+SafetensorsFile load_checkpoint(const std::filesystem::path& path, M& model) {
+  SafetensorsFile file = read_safetensors(path);
+  load_checkpoint(file, model);
   return file;
 }
 
