@@ -137,7 +137,7 @@ TEST_CASE("a NaN input that ReLU hides from the loss is caught in the gradients 
     model.train_step(x, y, 2, BinaryCrossEntropy{}, adam);
     FAIL("a NaN input must not train");
   } catch (const NonFiniteError& e) {
-    CHECK(e.in_gradient());
+    CHECK(e.kind() == NonFiniteKind::gradient);
     CHECK(std::isfinite(e.loss()));
     CHECK(e.step() == 1);
     CHECK(e.origin() == "the input batch (1 values)");
@@ -148,19 +148,38 @@ TEST_CASE("a NaN input that ReLU hides from the loss is caught in the gradients 
   CHECK(model.step_count() == 0);
 }
 
-TEST_CASE("a non-finite loss names the first layer whose output went bad") {
+TEST_CASE("non-finite values from finite weights are traced to the first layer whose output went bad") {
   Model<TinyAutoencoder, Cpu> model(2, 1);
   Adam adam;
   const std::size_t n = 2 * TinyAutoencoder::input_shape::size;
   std::vector<float> x(n, 0.5f), y(n, 0.5f);
-  // An infinite weight in the second convolution (layer 3): its output is +-inf or NaN.
-  const auto& weight = model.parameters()[2];
-  REQUIRE(weight.name == "3.conv.weight");
-  weight.data[0] = std::numeric_limits<float>::infinity();
-  weight.data[1] = -std::numeric_limits<float>::infinity();
+  // Finite but huge weights for one filter of the first convolution: 9 taps x 0.5 x 3e38
+  // overflows to infinity in layer 0's output, and the layers after it turn that into NaN.
+  const auto& weight = model.parameters()[0];
+  REQUIRE(weight.name == "0.conv.weight");
+  for (int k = 0; k < 9; ++k) weight.data[k] = 3e38f;
   CHECK_THROWS_WITH_AS(model.train_step(x, y, 2, BinaryCrossEntropy{}, adam),
-                       doctest::Contains("first non-finite values: the output of layer 3 (Conv<16, 3>"),
+                       doctest::Contains("first non-finite values: the output of layer 0 (Conv<8, 3>"),
                        NonFiniteError);
+  CHECK(adam.steps == 0);
+}
+
+TEST_CASE("a NaN weight, which ReLU would hide from the loss and the gradients, stops training before the step") {
+  Model<TinyAutoencoder, Cpu> model(2, 1);
+  Adam adam;
+  const std::size_t n = 2 * TinyAutoencoder::input_shape::size;
+  std::vector<float> x(n, 0.5f), y(n, 0.5f);
+  model.parameters()[0].data[5] = std::nanf("");
+  try {
+    model.train_step(x, y, 2, BinaryCrossEntropy{}, adam);
+    FAIL("a NaN weight must not train");
+  } catch (const NonFiniteError& e) {
+    CHECK(e.kind() == NonFiniteKind::weights);
+    CHECK(e.origin() == "the weights 0.conv.weight (1 values)");
+    CHECK(std::string(e.what()).find("the weights are not finite before training step 1") != std::string::npos);
+  }
+  CHECK(adam.steps == 0);
+  CHECK(model.step_count() == 0);
 }
 
 TEST_CASE("a finite forward pass with an overflowing gradient names the gradient tensor") {
@@ -176,7 +195,7 @@ TEST_CASE("a finite forward pass with an overflowing gradient names the gradient
     model.train_step(x, y, 1, MeanSquaredError{}, adam);
     FAIL("an infinite gradient must not train");
   } catch (const NonFiniteError& e) {
-    CHECK(e.in_gradient());
+    CHECK(e.kind() == NonFiniteKind::gradient);
     CHECK(e.origin() == "the gradient of 0.conv.bias (1 values)");
   }
   CHECK(adam.steps == 0);

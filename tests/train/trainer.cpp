@@ -3,7 +3,9 @@
 
 #include <sys/resource.h>
 
+#include <cmath>
 #include <csignal>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -321,5 +323,55 @@ TEST_CASE("resuming refuses another batch size or data set, and a checkpoint who
   CHECK_THROWS_WITH_AS(c.run(), doctest::Contains("cannot resume: no usable checkpoint"), train::TrainingError);
   CHECK(log.str().find("tensor 'optimizer.slot1'") != std::string::npos);
   CHECK(fs::file_size(root / "checkpoint.safetensors") == before);  // nothing was written over it
+  fs::remove_all(root);
+}
+
+TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or skips the batch; checkpoints stay good") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_nan";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  // Adam moves every weight by about the learning rate: after one step of 1e30 the activations
+  // of the second step overflow.
+  {
+    auto c = config(root / "stop", 1);
+    c.learning_rate = 1e30;
+    c.checkpoint_every = 1;
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    CHECK_THROWS_WITH_AS(t.run(), doctest::Contains("epoch 1, batch 2: the loss is not finite at training step 2"),
+                         train::TrainingError);
+    // The checkpoint taken after batch 1 is whole, finite, and still there.
+    const io::SafetensorsFile saved = io::read_safetensors(root / "stop" / "checkpoint.safetensors");
+    CHECK(saved.meta("batches_done") == "1");
+    for (const float v : weights_of(root / "stop" / "checkpoint.safetensors")) REQUIRE(std::isfinite(v));
+  }
+  {
+    auto c = config(root / "skip", 1);
+    c.learning_rate = 1e30;
+    c.on_nan = train::OnNan::skip_batch;
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    const auto result = t.run();
+    CHECK(result.skipped_batches == 5);
+    CHECK(result.epochs_done == 1);
+    CHECK(log.str().find("warning: epoch 1, batch 6: skipped (the output of layer") != std::string::npos);
+  }
+  // A weight turned NaN from outside (the stop-request hook runs after every batch): ReLU would
+  // hide it from the loss, the step refuses it, and skip-batch cannot skip it.
+  {
+    auto c = config(root / "poisoned", 1);
+    c.on_nan = train::OnNan::skip_batch;
+    train::Trainer<Tiny, Cpu>* self = nullptr;
+    c.stop_requested = [&self, calls = 0]() mutable {
+      if (++calls == 3) self->model().parameters()[0].data[0] = std::numeric_limits<float>::quiet_NaN();
+      return false;
+    };
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    self = &t;
+    CHECK_THROWS_WITH_AS(t.run(),
+                         doctest::Contains("epoch 1, batch 4: the weights are not finite before training step 4; "
+                                           "first non-finite values: the weights 0.conv.weight (1 values)"),
+                         train::TrainingError);
+  }
   fs::remove_all(root);
 }

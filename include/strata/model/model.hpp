@@ -15,8 +15,8 @@
 //     elements and 1 <= batch <= max_batch, else std::invalid_argument says what was expected
 //   - train_step runs in training mode whatever train()/eval() say (as Keras' train_on_batch);
 //     predict and evaluate run in eval mode; forward() follows train()/eval()
-//   - a non-finite loss or parameter gradient throws strata::NonFiniteError, naming the first
-//     layer whose values went bad, before any weight changes
+//   - non-finite weights, loss or parameter gradients throw strata::NonFiniteError, naming the
+//     first tensor or layer whose values went bad, before any weight changes
 //   - the backend's per-model state (Device::Context: for strata::Cuda the stream, cuDNN handle and
 //     algorithm cache) lives here; a failed device call throws strata::DeviceError naming the call,
 //     the layer and the status
@@ -61,31 +61,49 @@ struct NamedTensor {
   bool trainable = true;
 };
 
-// Thrown by train_step when the loss or a parameter gradient is NaN or infinite; the weights,
-// the optimizer, BatchNorm's statistics and the step count are left as they were. `origin` names
-// where the first non-finite values appeared: the input batch, a layer's output, or (when every
-// activation was finite) the first gradient tensor, counting from the output.
+// What train_step found not finite (NaN or infinite).
+enum class NonFiniteKind {
+  loss,      // the loss of the batch
+  gradient,  // a parameter gradient, with a finite loss (a NaN input can hide behind ReLU)
+  weights,   // the weights before the step (set or loaded from outside: ReLU hides a NaN weight too)
+};
+
+// Thrown by train_step when the weights, the loss or a parameter gradient hold NaN or infinite
+// values; the weights, the optimizer, BatchNorm's statistics and the step count are left as
+// they were. `origin` names where the first non-finite values are: a weight tensor, the input
+// batch, a layer's output, or (every activation finite) the first gradient tensor from the output.
 class NonFiniteError : public std::runtime_error {
  public:
-  NonFiniteError(std::uint64_t step, double loss, bool gradient, std::string origin)
-      : std::runtime_error(std::string(gradient ? "a parameter gradient" : "the loss") + " is not finite at training step " +
-                           std::to_string(step) + " (loss " + std::to_string(loss) + ")" +
+  NonFiniteError(NonFiniteKind kind, std::uint64_t step, double loss, std::string origin)
+      : std::runtime_error(describe(kind, step, loss) +
                            (origin.empty() ? std::string() : "; first non-finite values: " + origin) +
-                           "; the weights were not updated (lower the learning rate, or check the data for NaN "
-                           "values and targets outside [0, 1])"),
+                           (kind == NonFiniteKind::weights
+                                ? "; load good weights (a checkpoint) before training"
+                                : "; the weights were not updated (lower the learning rate, or check the data for "
+                                  "NaN values and targets outside [0, 1])")),
+        kind_(kind),
         step_(step),
         loss_(loss),
-        gradient_(gradient),
         origin_(std::move(origin)) {}
+  NonFiniteKind kind() const { return kind_; }
   std::uint64_t step() const { return step_; }
-  double loss() const { return loss_; }
-  bool in_gradient() const { return gradient_; }  // the loss was finite, a gradient was not
+  double loss() const { return loss_; }  // NaN when the step stopped before the loss (kind weights)
   const std::string& origin() const { return origin_; }
 
  private:
+  static std::string describe(NonFiniteKind kind, std::uint64_t step, double loss) {
+    const std::string at = " at training step " + std::to_string(step);
+    switch (kind) {
+      case NonFiniteKind::loss: return "the loss is not finite" + at + " (loss " + std::to_string(loss) + ")";
+      case NonFiniteKind::gradient:
+        return "a parameter gradient is not finite" + at + " (loss " + std::to_string(loss) + ")";
+      case NonFiniteKind::weights: return "the weights are not finite before training step " + std::to_string(step);
+    }
+    return {};
+  }
+  NonFiniteKind kind_;
   std::uint64_t step_;
   double loss_;
-  bool gradient_;
   std::string origin_;
 };
 
@@ -222,17 +240,22 @@ class Model {
     // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
     const std::uint64_t step_before = step_;
-    auto reject = [&](double value, bool gradient) {
-      std::string origin = first_non_finite(x, batch, gradient);
+    // ReLU turns a NaN into 0, so a NaN weight could otherwise train on unnoticed for ever.
+    const StepInfo check{true, seed_, step_, threads_, &context_};
+    if (Device::count_non_finite(parameters_.data(), parameter_count, check) != 0)
+      throw NonFiniteError(NonFiniteKind::weights, step_ + 1, std::nan(""), first_non_finite_weight(check));
+    auto reject = [&](double value, NonFiniteKind kind) {
+      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
       if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
       step_ = step_before;
-      throw NonFiniteError(step_before + 1, value, gradient, std::move(origin));
+      throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
     };
     const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
-    if (!std::isfinite(value)) reject(value, false);
+    if (!std::isfinite(value)) reject(value, NonFiniteKind::loss);
     backward(output_gradient());
     // A NaN input can hide behind a finite loss (ReLU turns NaN into 0) yet poison the gradients.
-    if (Device::count_non_finite(gradients_.data(), parameter_count, last_step_) != 0) reject(value, true);
+    if (Device::count_non_finite(gradients_.data(), parameter_count, last_step_) != 0)
+      reject(value, NonFiniteKind::gradient);
     optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
                                       parameter_count, last_step_);
     return static_cast<T>(value);
@@ -385,6 +408,14 @@ class Model {
                   direction);
       throw;
     }
+  }
+
+  std::string first_non_finite_weight(const StepInfo& check) const {
+    for (const NamedTensor<T>& t : parameter_tensors_) {
+      const std::size_t bad = Device::count_non_finite(t.data, t.size, check);
+      if (bad > 0) return "the weights " + t.name + " (" + std::to_string(bad) + " values)";
+    }
+    return {};
   }
 
   // Where the first non-finite values of the last training step are: the input batch, else the

@@ -259,7 +259,7 @@ class Trainer {
         epoch_metrics_.add(value, host_predictions(batch.size), batch.target, batch.size, image_dims, config_.hole);
       } catch (const NonFiniteError& e) {
         const std::string where = "epoch " + std::to_string(epoch) + ", batch " + std::to_string(k + 1) + ": ";
-        if (config_.on_nan == OnNan::stop)
+        if (config_.on_nan == OnNan::stop || e.kind() == NonFiniteKind::weights)  // bad weights cannot be skipped
           throw TrainingError(where + e.what() + "; the last good checkpoint is in " + config_.run_dir.string());
         ++skipped;
         if (config_.interactive) out_ << '\n';
