@@ -43,6 +43,25 @@ TEST_CASE("loading weights of another architecture fails naming the tensor and c
   CHECK(values(model.parameter_data()) == before);
 }
 
+TEST_CASE("weights stored as float64 (another dtype) are refused, naming the tensor, and change nothing") {
+  std::filesystem::create_directories(folder);
+  Model<Net, Cpu> source(1, 1), model(1, 3);
+  // The same tensors, names and shapes, but every one written as F64.
+  std::vector<std::vector<double>> storage;
+  std::vector<io::TensorToWrite> tensors;
+  for (const auto* list : {&source.parameters(), &source.buffers()}) {
+    for (const auto& t : *list) {
+      storage.emplace_back(t.data, t.data + t.size);
+      tensors.push_back({t.name, {t.shape.begin(), t.shape.end()}, {}, storage.back()});
+    }
+  }
+  io::write_safetensors(folder / "f64.safetensors", tensors);
+  const auto before = values(model.parameter_data());
+  CHECK_THROWS_WITH_AS(io::load_weights(folder / "f64.safetensors", model),
+                       doctest::Contains("tensor '0.conv.weight' has dtype F64, expected F32"), io::FormatError);
+  CHECK(values(model.parameter_data()) == before);
+}
+
 TEST_CASE("a checkpoint restores weights, optimizer state and step count; a bad one is rejected") {
   std::filesystem::create_directories(folder);
   Model<Net, Cpu> a(2, 1);
