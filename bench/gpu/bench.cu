@@ -23,29 +23,9 @@
 
 #include <strata/cuda.hpp>
 
-using namespace strata;
+#include "../../examples/inpainting/architectures.hpp"  // ConvNet v1 and v2, the trainer's own types
 
-namespace inpainting {
-// The trainer's ConvNet v1 and v2 (examples/inpainting/architectures.hpp), written again here:
-// nvcc 13 cannot compile that file's string-literal template arguments (Architecture<"v1", ...>).
-// The parameter counts pin them to the originals.
-template <int Filters>
-using ConvReLU = Sequential<Conv<Filters, 3>, ReLU>;
-using ConvNetV1 = Sequential<Input<3, 64, 64>,
-    ConvReLU<32>, ConvReLU<32>, MaxPool<2>,
-    ConvReLU<64>, MaxPool<2>,
-    ConvReLU<128>, Upsample<2>,
-    ConvReLU<64>, Upsample<2>,
-    ConvReLU<32>, Conv<3, 3>, Sigmoid>;
-using ConvNetV2 = Sequential<Input<3, 64, 64>,
-    Repeat<4, ConvReLU<32>>, MaxPool<2>,
-    Repeat<2, ConvReLU<64>>, MaxPool<2>,
-    Repeat<2, ConvReLU<128>>, Upsample<2>,
-    Repeat<2, ConvReLU<64>>, Upsample<2>,
-    Repeat<3, ConvReLU<32>>, Conv<3, 3>, Sigmoid>;
-static_assert(ConvNetV1::parameter_count == 195'619 && ConvNetV2::parameter_count == 454'051,
-              "keep these in step with examples/inpainting/architectures.hpp");
-}  // namespace inpainting
+using namespace strata;
 
 namespace {
 

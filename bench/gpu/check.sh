@@ -84,13 +84,21 @@ if [ -z "$eigen" ] || [ -z "$doctest" ]; then
   exit 2
 fi
 
+# The CUDA tests' trainer cases (Trainer<Net, Cuda>) write PNGs through Debian's libstb: built
+# where it is installed; otherwise the tests say they were not built.
+trainer_flags=()
+stb_lib=$(ls /usr/lib/x86_64-linux-gnu/libstb.so /usr/lib64/libstb.so /usr/lib/libstb.so 2>/dev/null | head -1 || true)
+if [ -f /usr/include/stb/stb_image.h ] && [ -n "$stb_lib" ]; then
+  trainer_flags=(-DSTRATA_CUDA_TEST_TRAINER "$stb_lib")
+fi
+
 # ---- 1. build (the two programs in parallel) ----
 say "building for sm_$ARCH into $bin"
 flags=(-std=c++20 -O3 "-gencode=arch=compute_$ARCH,code=sm_$ARCH" --expt-relaxed-constexpr -diag-suppress=20012
        -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
 link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
 start=$SECONDS
-timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${link[@]}" -lgomp \
+timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
   -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
 tests_build=$!
 timeout 200 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &

@@ -1,8 +1,14 @@
 // examples/inpainting/architectures.hpp: the IFT6266 (2017) inpainting autoencoders as types.
 //
-// To add a variant: write one `using` line for its type and add one Architecture<"name", Type>
-// entry to the list at the bottom; the trainer, predict and summary commands pick it up.
+// To add a variant: write one `using` line for its type, one entry struct naming it (a `name` and
+// the `network` type) and add the entry to the list at the bottom; the trainer, predict and
+// summary commands pick it up. Entries are structs rather than Architecture<"v1", Net>: nvcc 13
+// rejects string-literal template arguments, and the GPU trainer (train_cuda.cu) and the CUDA
+// tests include this file.
 #pragma once
+
+#include <string>
+#include <string_view>
 
 #include <strata/strata.hpp>
 
@@ -58,31 +64,43 @@ using ConvNetV1Leaky = Sequential<Input<3, 64, 64>,
 static_assert(ConvNetV1::parameter_count == 195'619);
 
 // ---- the list the command line chooses from ----
-template <CompileText Name, class Net>
-struct Architecture {
-  static constexpr CompileText name = Name;
-  using net = Net;
+struct V1 {
+  static constexpr const char* name = "v1";
+  using network = ConvNetV1;
+};
+struct V2 {
+  static constexpr const char* name = "v2";
+  using network = ConvNetV2;
+};
+struct V1BatchNorm {
+  static constexpr const char* name = "v1-bn";
+  using network = ConvNetV1BatchNorm;
+};
+struct V1Dropout {
+  static constexpr const char* name = "v1-dropout";
+  using network = ConvNetV1Dropout;
+};
+struct V1Leaky {
+  static constexpr const char* name = "v1-leaky";
+  using network = ConvNetV1Leaky;
 };
 
 template <class... Entries>
 struct ArchitectureList {
   static std::string names() {
     std::string out;
-    ((out += (out.empty() ? "" : ", ") + Entries::name.str()), ...);
+    ((out += (out.empty() ? "" : ", ") + std::string(Entries::name)), ...);
     return out;
   }
   // Calls visit.template operator()<Net>() for the entry called `name`; false if there is none.
   template <class Visitor>
   static bool visit(std::string_view name, Visitor&& visit) {
-    return ((Entries::name.view() == name ? (visit.template operator()<typename Entries::net>(), true) : false) || ...);
+    return ((std::string_view(Entries::name) == name ? (visit.template operator()<typename Entries::network>(), true)
+                                                     : false) ||
+            ...);
   }
 };
 
-using Architectures = ArchitectureList<
-    Architecture<"v1", ConvNetV1>,
-    Architecture<"v2", ConvNetV2>,
-    Architecture<"v1-bn", ConvNetV1BatchNorm>,
-    Architecture<"v1-dropout", ConvNetV1Dropout>,
-    Architecture<"v1-leaky", ConvNetV1Leaky>>;
+using Architectures = ArchitectureList<V1, V2, V1BatchNorm, V1Dropout, V1Leaky>;
 
 }  // namespace inpainting

@@ -1,7 +1,8 @@
 // examples/inpainting: strata-inpaint, the IFT6266 inpainting experiment as a command.
 //
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
-//                        [--lr X] [--out RUN_DIR] [--seed N] [--device cpu] [--resume RUN_DIR] ...
+//                        [--lr X] [--out RUN_DIR] [--seed N] [--device cpu|cuda [--precision fp32|tf32]]
+//                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
 //   strata-inpaint inspect FILE...      (a checkpoint or weights file: whole? what is in it?)
@@ -10,6 +11,8 @@
 // value prints one line and exits with status 2. SIGINT or SIGTERM (Ctrl-C, `kill`) stops training
 // after the current batch with a checkpoint and exits with 128 + the signal's number; a second
 // one stops at once (every file is written atomically, so even that loses only unsaved work).
+// --device cuda exists in a build with the CUDA backend (STRATA_INPAINT_CUDA): Trainer<Net, Cuda>
+// lives in train_cuda.cu, which nvcc compiles, and this file stays plain C++.
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -28,6 +31,9 @@
 #include <strata/train/trainer.hpp>
 
 #include "architectures.hpp"
+#ifdef STRATA_INPAINT_CUDA
+#include "train_cuda.hpp"
+#endif
 
 namespace fs = std::filesystem;
 using namespace strata;
@@ -65,6 +71,7 @@ struct TrainOptions {
   std::string out = "runs/inpaint";
   std::uint64_t seed = 1;
   std::string device = "cpu";
+  std::string precision;  // cuda only: fp32 (default) or tf32
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -157,8 +164,18 @@ std::uint64_t seed_of_run(const fs::path& run) {
 }
 
 int run_training(TrainOptions o, const std::string& command_line) {
+#ifdef STRATA_INPAINT_CUDA
+  if (o.device != "cpu" && o.device != "cuda")
+    throw UsageError("--device " + o.device + ": choose cpu or cuda");
+#else
   if (o.device != "cpu")
     throw UsageError("--device " + o.device + ": only 'cpu' is available in this build");
+#endif
+  if (!o.precision.empty() && o.device != "cuda")
+    throw UsageError("--precision " + o.precision + ": only for --device cuda (the CPU computes in fp32)");
+#ifdef STRATA_INPAINT_CUDA
+  if (o.device == "cuda") inpainting::require_cuda_device();
+#endif
   if (!o.resume.empty()) o.seed = seed_of_run(o.resume);
   std::string description;
   auto [train_set, validation_set] = load_data(o, description);
@@ -187,22 +204,28 @@ int run_training(TrainOptions o, const std::string& command_line) {
   config.data_description = description;
   std::cout << "data: " << description << std::endl;
 
-  int status = 2;
-  inpainting::Architectures::visit(o.arch, [&]<class Net>() {
-    train::Trainer<Net, Cpu> trainer(config, train_set, validation_set, std::cout);
-    install_stop_handlers();
-    const train::TrainingResult result = trainer.run();
-    if (result.interrupted) {
-      status = 128 + stop_signal.load();
-      return;
-    }
-    status = 0;
-    const auto& last = result.history.back();
-    std::printf("done: %d epochs, validation hole PSNR %.2f dB\n", result.epochs_done, last.validation.hole_psnr);
-    std::printf("pictures: %s (curves.png, samples_epoch%03d.png); weights: %s\n", config.run_dir.string().c_str(),
-                last.epoch, (config.run_dir / "model.safetensors").string().c_str());
-  });
-  return status;
+  train::TrainingResult result;
+#ifdef STRATA_INPAINT_CUDA
+  if (o.device == "cuda") {
+    const auto precision = o.precision == "tf32" ? cuda::Precision::tf32 : cuda::Precision::fp32;
+    result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, precision,
+                                       install_stop_handlers);
+  }
+#endif
+  if (o.device == "cpu") {
+    const bool known = inpainting::Architectures::visit(o.arch, [&]<class Net>() {
+      train::Trainer<Net, Cpu> trainer(config, train_set, validation_set, std::cout);
+      install_stop_handlers();
+      result = trainer.run();
+    });
+    if (!known) throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
+  }
+  if (result.interrupted) return 128 + stop_signal.load();
+  const auto& last = result.history.back();
+  std::printf("done: %d epochs, validation hole PSNR %.2f dB\n", result.epochs_done, last.validation.hole_psnr);
+  std::printf("pictures: %s (curves.png, samples_epoch%03d.png); weights: %s\n", config.run_dir.string().c_str(),
+              last.epoch, (config.run_dir / "model.safetensors").string().c_str());
+  return 0;
 }
 
 int run_prediction(const PredictOptions& o) {
@@ -303,7 +326,23 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0))->capture_default_str();
   train_cmd->add_option("--out", t.out, "run folder")->capture_default_str();
   train_cmd->add_option("--seed", t.seed, "seed of the weights, the shuffling and the split")->capture_default_str();
-  train_cmd->add_option("--device", t.device, "cpu")->check(CLI::IsMember({"cpu"}))->capture_default_str();
+#ifdef STRATA_INPAINT_CUDA
+  train_cmd->add_option("--device", t.device, "cpu, or cuda (the current NVIDIA GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+#else
+  // Named apart from other bad values: the option exists, this build lacks the backend.
+  const CLI::Validator no_cuda(
+      [](std::string& value) -> std::string {
+        return value == "cuda" ? "cuda: this strata-inpaint was built without the CUDA backend (configure where "
+                                 "nvcc and cuDNN 9 are found; see docs/cuda-backend.md)"
+                               : "";
+      },
+      "");
+  train_cmd->add_option("--device", t.device, "cpu (this build has no CUDA backend)")
+      ->check(no_cuda)->check(CLI::IsMember({"cpu"}))->capture_default_str();
+#endif
+  train_cmd->add_option("--precision", t.precision, "with --device cuda: fp32 (default) or tf32 (tensor-core convolutions, about 1e-2 relative)")
+      ->check(CLI::IsMember({"fp32", "tf32"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

@@ -5,6 +5,8 @@
 // and upstream gradient; outputs, input and parameter gradients and updated running statistics
 // must agree within 1e-4 relative in fp32 (largest difference over largest value). Then the
 // losses, the optimizers, and 10 training steps of ConvNet v1 (losses within 1e-3 relative).
+// Where the build has stb (strata::images; CMake defines STRATA_CUDA_TEST_TRAINER), also the
+// inpainting Trainer<Net, Cuda> against Trainer<Net, Cpu>, and its resume.
 //
 // Without a GPU it prints "CUDA runtime tests: skipped, no GPU" and exits 0 (CTest reports the
 // test as skipped); CI compiles it with nvcc all the same.
@@ -12,11 +14,19 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <strata/strata.hpp>
 #include <strata/cuda.hpp>
+#ifdef STRATA_CUDA_TEST_TRAINER
+#include <strata/data/procedural.hpp>
+#include <strata/io/weights.hpp>
+#include <strata/train/trainer.hpp>
+#endif
 
 #include "support/gradient_check.hpp"
 #include "support/networks.hpp"
@@ -261,6 +271,126 @@ TEST_CASE("a model too large for the GPU is refused with the max_batch that woul
   }
 }
 
+#ifdef STRATA_CUDA_TEST_TRAINER
+namespace {
+
+namespace fs = std::filesystem;
+
+// The trainer tests' network (tests/train/trainer.cpp), dropout included.
+using TrainerNet = Sequential<Input<3, 16, 16>, Conv<4, 3>, ReLU, MaxPool<2>, Conv<8, 3>, ReLU, Dropout<10>,
+                              Upsample<2>, Conv<3, 3>, Sigmoid>;
+
+struct TrainerData {
+  data::ImageSet train = data::procedural_images(44, 0, 16);  // 6 batches of 8, the last of 4
+  data::ImageSet validation = data::procedural_images(12, 1000, 16);
+};
+
+template <class Device>
+train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int epochs, bool resume, std::ostream& log,
+                                 std::function<bool()> stop = {}) {
+  train::TrainerConfig c;
+  c.architecture = "tiny";
+  c.run_dir = run;
+  c.epochs = epochs;
+  c.batch = 8;
+  c.seed = 5;
+  c.hole = data::Hole::centred(16, 8);
+  c.sample_images = 4;
+  c.threads = 2;
+  c.resume = resume;
+  c.stop_requested = std::move(stop);
+  train::Trainer<TrainerNet, Device> trainer(c, d.train, d.validation, log);
+  return trainer.run();
+}
+
+double relative(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-12); }
+
+std::vector<float> weights_of(const fs::path& file) {
+  const io::SafetensorsFile f = io::read_safetensors(file);
+  std::vector<float> all;
+  for (const auto& t : f.tensors) {
+    const auto v = f.floats(t.name);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
+fs::path fresh_folder(const char* name) {
+  const fs::path root = fs::temp_directory_path() / "strata_cuda_test_trainer" / name;
+  fs::remove_all(root);
+  return root;
+}
+
+}  // namespace
+
+TEST_CASE("Trainer<Net, Cuda>: one epoch on procedural images gives the CPU's losses") {
+  const TrainerData d;
+  const fs::path root = fresh_folder("one_epoch");
+  std::ostringstream log;
+  const auto cpu = train_tiny<Cpu>(d, root / "cpu", 1, false, log);
+  const auto gpu = train_tiny<Cuda>(d, root / "cuda", 1, false, log);
+  INFO(log.str());
+  REQUIRE(cpu.history.size() == 1);
+  REQUIRE(gpu.history.size() == 1);
+  CHECK(gpu.epochs_done == 1);
+  const auto& a = cpu.history[0];
+  const auto& b = gpu.history[0];
+  INFO("validation loss: cpu " << a.validation.loss << ", cuda " << b.validation.loss);
+  CHECK(relative(b.validation.loss, a.validation.loss) <= 1e-3);
+  CHECK(relative(b.train.loss, a.train.loss) <= 1e-3);
+  CHECK(relative(b.validation.hole_psnr, a.validation.hole_psnr) <= 1e-3);
+  const auto w_cpu = weights_of(root / "cpu" / "model.safetensors");
+  const auto w_gpu = weights_of(root / "cuda" / "model.safetensors");
+  REQUIRE(w_gpu.size() == w_cpu.size());
+  CHECK(relative_difference(w_gpu, w_cpu, w_cpu.size()) <= 1e-3);
+  for (const char* file : {"summary.txt", "history.csv", "curves.png", "samples_epoch001.png", "best.safetensors",
+                           "checkpoint.safetensors", "initial.safetensors"})
+    CHECK_MESSAGE(fs::exists(root / "cuda" / file), file);
+}
+
+TEST_CASE("Trainer<Net, Cuda> resumes: after a stop in mid-epoch, and from a checkpoint written on the CPU") {
+  const TrainerData d;
+  const fs::path root = fresh_folder("resume");
+  std::ostringstream log;
+  const auto straight = train_tiny<Cuda>(d, root / "straight", 2, false, log);
+  REQUIRE(straight.history.size() == 2);
+
+  // Stopped after the third batch of epoch 1 (a checkpoint in mid-epoch), then resumed to epoch 2.
+  int batches = 0;
+  const auto stopped = train_tiny<Cuda>(d, root / "stopped", 2, false, log, [&] { return ++batches == 3; });
+  CHECK(stopped.interrupted);
+  CHECK(stopped.epochs_done == 0);
+  const auto resumed = train_tiny<Cuda>(d, root / "stopped", 2, true, log);
+  INFO(log.str());
+  CHECK(log.str().find("epoch 1, after batch 3") != std::string::npos);
+  CHECK_FALSE(resumed.interrupted);
+  REQUIRE(resumed.history.size() == 2);
+  CHECK(resumed.epochs_done == 2);
+  // cuDNN may choose other algorithms in another process: the same run within fp32 tolerance.
+  for (int e = 0; e < 2; ++e) {
+    INFO("epoch " << e + 1 << ": straight " << straight.history[e].validation.loss << ", resumed "
+                  << resumed.history[e].validation.loss);
+    CHECK(relative(resumed.history[e].validation.loss, straight.history[e].validation.loss) <= 1e-3);
+  }
+  const auto w_straight = weights_of(root / "straight" / "model.safetensors");
+  const auto w_resumed = weights_of(root / "stopped" / "model.safetensors");
+  REQUIRE(w_resumed.size() == w_straight.size());
+  CHECK(relative_difference(w_resumed, w_straight, w_straight.size()) <= 1e-3);
+
+  // Epoch 1 on the CPU, epoch 2 on the GPU: checkpoints do not depend on the device.
+  const auto cpu_first = train_tiny<Cpu>(d, root / "mixed", 1, false, log);
+  REQUIRE(cpu_first.epochs_done == 1);
+  const auto mixed = train_tiny<Cuda>(d, root / "mixed", 2, true, log);
+  REQUIRE(mixed.history.size() == 2);
+  const auto cpu_straight = train_tiny<Cpu>(d, root / "cpu", 2, false, log);
+  REQUIRE(cpu_straight.history.size() == 2);
+  INFO("epoch 2: cpu " << cpu_straight.history[1].validation.loss << ", cpu then cuda "
+                       << mixed.history[1].validation.loss);
+  CHECK(relative(mixed.history[0].validation.loss, cpu_straight.history[0].validation.loss) <= 1e-8);  // CSV: %.9g
+  CHECK(relative(mixed.history[1].validation.loss, cpu_straight.history[1].validation.loss) <= 1e-3);
+}
+#endif  // STRATA_CUDA_TEST_TRAINER
+
 int main(int argc, char** argv) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -271,6 +401,9 @@ int main(int argc, char** argv) {
   if (cudaGetDeviceProperties(&properties, 0) == cudaSuccess)
     std::printf("CUDA runtime tests on %s (compute capability %d.%d), cuDNN %zu\n", properties.name,
                 properties.major, properties.minor, cudnnGetVersion());
+#ifndef STRATA_CUDA_TEST_TRAINER
+  std::printf("CUDA trainer tests: not built (they need stb: build through CMake where strata::images is found)\n");
+#endif
   doctest::Context context(argc, argv);
   const int result = context.run();
   std::printf("CUDA runtime tests: %s\n", result == 0 ? "passed" : "FAILED");

@@ -1,0 +1,33 @@
+// examples/inpainting/train_cuda.hpp: training on the GPU, callable from code g++ compiles.
+//
+// main.cpp is plain C++ (CLI11, g++); Trainer<Net, strata::Cuda> holds CUDA kernels, so it lives in
+// train_cuda.cu, which nvcc compiles into its own library when CMake finds the CUDA backend (the
+// build then defines STRATA_INPAINT_CUDA for main.cpp). This header needs no CUDA headers.
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include <strata/backend/cuda/precision.hpp>
+#include <strata/data/image_set.hpp>
+#include <strata/train/trainer.hpp>
+
+namespace inpainting {
+
+// Throws strata::DeviceError when there is no usable GPU (no device, no driver), so
+// `train --device cuda` says so before it loads any data.
+void require_cuda_device();
+
+// Trains the architecture called `arch` (an entry of Architectures) with
+// Trainer<Net, strata::Cuda> on the current GPU: what the CPU path does with Trainer<Net, Cpu>,
+// returning the same result. `precision` is set on the model before training (tf32: tensor-core
+// convolutions); `started` is called once the model is on the GPU, just before training begins.
+// Throws std::invalid_argument for an unknown name, strata::DeviceError (DeviceOutOfMemory) for a
+// GPU failure, and what Trainer::run throws.
+strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
+                                            const strata::data::ImageSet& train,
+                                            const strata::data::ImageSet& validation, std::ostream& out,
+                                            strata::cuda::Precision precision, const std::function<void()>& started);
+
+}  // namespace inpainting
