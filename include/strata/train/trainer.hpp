@@ -191,10 +191,10 @@ class Trainer {
         result.stopped_early = true;
         break;
       }
-      if (stop_requested()) {  // arrived while the epoch's files were written: nothing left to save
+      if (epoch < config_.epochs && stop_requested()) {  // came while the epoch's files were written
         out_ << "stopped on request after epoch " << epoch << "; continue with --resume " << config_.run_dir.string()
              << std::endl;
-        result.interrupted = epoch < config_.epochs;
+        result.interrupted = true;
         break;
       }
     }
