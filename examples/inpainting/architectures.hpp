@@ -2,7 +2,8 @@
 //
 // To add a variant: write one `using` line for its type, one entry struct naming it (a `name` and
 // the `network` type) and add the entry to the list at the bottom; the trainer, predict and
-// summary commands pick it up. Entries are structs rather than Architecture<"v1", Net>: nvcc 13
+// summary commands pick it up once run_cpu.hpp declares its CpuJobs and a cpu_<name>.cpp file
+// (one line) compiles them. Entries are structs rather than Architecture<"v1", Net>: nvcc 13
 // rejects string-literal template arguments, and the GPU trainer (train_cuda.cu) and the CUDA
 // tests include this file.
 #pragma once
@@ -98,6 +99,11 @@ struct ArchitectureList {
     return ((std::string_view(Entries::name) == name ? (visit.template operator()<typename Entries::network>(), true)
                                                      : false) ||
             ...);
+  }
+  // The same with the entry itself (V1, V2, ...) as the template argument.
+  template <class Visitor>
+  static bool visit_entry(std::string_view name, Visitor&& visit) {
+    return ((std::string_view(Entries::name) == name ? (visit.template operator()<Entries>(), true) : false) || ...);
   }
 };
 

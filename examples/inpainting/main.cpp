@@ -31,6 +31,7 @@
 #include <strata/train/trainer.hpp>
 
 #include "architectures.hpp"
+#include "run_cpu.hpp"
 #ifdef STRATA_INPAINT_CUDA
 #include "train_cuda.hpp"
 #endif
@@ -213,10 +214,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
   }
 #endif
   if (o.device == "cpu") {
-    const bool known = inpainting::Architectures::visit(o.arch, [&]<class Net>() {
-      train::Trainer<Net, Cpu> trainer(config, train_set, validation_set, std::cout);
-      install_stop_handlers();
-      result = trainer.run();
+    const bool known = inpainting::Architectures::visit_entry(o.arch, [&]<class Entry>() {
+      result = inpainting::CpuJobs<Entry>::train(config, train_set, validation_set, std::cout, install_stop_handlers);
     });
     if (!known) throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
   }
@@ -229,42 +228,14 @@ int run_training(TrainOptions o, const std::string& command_line) {
 }
 
 int run_prediction(const PredictOptions& o) {
-  const data::Hole hole = data::Hole::centred(64, o.hole);
-  bool done = false;
-  inpainting::Architectures::visit(o.arch, [&]<class Net>() {
-    Model<Net, Cpu> model(1, 1);
-    io::load_weights(o.weights, model);
-    fs::create_directories(o.out);
-    constexpr Dims dims = Net::input_shape::dims;
-    std::vector<std::uint8_t> hwc(dims.size());
-    std::vector<float> truth(dims.size()), masked(dims.size()), predicted(dims.size());
-    for (const std::string& file : o.images) {
-      std::vector<unsigned char> bytes;
-      std::string problem = data::read_file_bytes(file, bytes);
-      if (problem.empty()) problem = data::decode_image(bytes, dims.h, hwc.data());
-      if (!problem.empty()) {
-        std::cerr << "skipped " << file << ": " << problem << "\n";
-        continue;
-      }
-      data::to_chw(hwc, dims.h, truth.data());
-      masked = truth;
-      hole.blank(masked.data(), 3, dims.h, dims.w);
-      model.predict(masked, 1, predicted);
-      // Keep the known pixels; take the network's output inside the hole.
-      std::vector<float> filled = truth;
-      for (int c = 0; c < 3; ++c)
-        for (int y = hole.top; y < hole.top + hole.height; ++y)
-          for (int x = hole.left; x < hole.left + hole.width; ++x) {
-            const std::size_t i = (static_cast<std::size_t>(c) * dims.h + y) * dims.w + x;
-            filled[i] = predicted[i];
-          }
-      const fs::path target = fs::path(o.out) / (fs::path(file).stem().string() + "_inpainted.png");
-      train::save_sample_grid(target, masked, filled, truth, 1, dims, fs::path(file).filename().string());
-      std::cout << target.string() << "\n";
-    }
-    done = true;
+  const inpainting::PredictJob job{o.weights, o.images, o.out, o.hole};
+  int written = 0;
+  const bool known = inpainting::Architectures::visit_entry(o.arch, [&]<class Entry>() {
+    written = inpainting::CpuJobs<Entry>::predict(job, std::cout, std::cerr);
   });
-  return done ? 0 : 2;
+  if (!known) throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
+  // Every image skipped: say so in the exit status too.
+  return written > 0 ? 0 : 1;
 }
 
 // Each file: its tensors and metadata (a checkpoint's history as a row count), or why it is not whole.
