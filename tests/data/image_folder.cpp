@@ -213,3 +213,24 @@ TEST_CASE("unreadable files and folders are skipped and named, also when the tes
   CHECK_MESSAGE(status == 0, "10: wrong count, 11: the locked file not named, 12: the closed folder not named");
   fs::permissions(folder.path / "closed", fs::perms::all);
 }
+
+TEST_CASE("a small file whose header claims millions of pixels is refused before decoding") {
+  Folder folder("strata_test_forged_size");
+  const auto rgb = pattern(64, 64, 3);
+  REQUIRE(stbi_write_jpg((folder.path / "small.jpg").c_str(), 64, 64, 3, rgb.data(), 90));
+  std::vector<unsigned char> bytes;
+  REQUIRE(read_file_bytes(folder.path / "small.jpg", bytes).empty());
+  std::vector<std::uint8_t> out(64 * 64 * 3);
+  REQUIRE(decode_image(bytes, 64, out.data()).empty());
+  // The frame header (SOF0: FF C0, length, precision, height, width) now claims 4096 x 4096.
+  std::size_t sof = 2;
+  while (sof + 1 < bytes.size() && !(bytes[sof] == 0xFF && bytes[sof + 1] == 0xC0)) ++sof;
+  REQUIRE(sof + 9 < bytes.size());
+  bytes[sof + 5] = 0x10;
+  bytes[sof + 6] = 0x00;
+  bytes[sof + 7] = 0x10;
+  bytes[sof + 8] = 0x00;
+  const std::string problem = decode_image(bytes, 64, out.data());
+  CHECK(problem.find("bytes cannot hold the 4096x4096 pixels the header claims (truncated or forged)") !=
+        std::string::npos);
+}

@@ -220,6 +220,14 @@ inline std::string jpeg_table_problem(const std::vector<unsigned char>& b) {
   return {};
 }
 
+// stb's reason for a failure, printable: some reasons quote bytes of the file (a PNG chunk type).
+inline std::string stb_reason() {
+  std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
+  for (char& c : reason)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '?';
+  return reason;
+}
+
 // Decodes one encoded image into side x side x 3 (HWC) bytes; returns an empty string on
 // success, else the reason it cannot be used. Only JPEG and PNG reach stb (by their signature,
 // whatever the file's name), so none of stb's other decoders runs on untrusted bytes.
@@ -239,11 +247,20 @@ inline std::string decode_image(const std::vector<unsigned char>& bytes, int sid
   int w = 0, h = 0, channels = 0;
   const int length = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), length, &w, &h, &channels))
-    return std::string("not a decodable JPEG/PNG (") + stbi_failure_reason() + ")";
+    return "not a decodable JPEG/PNG (" + stb_reason() + ")";
   if (w <= 0 || h <= 0 || w > kMaxSide || h > kMaxSide || static_cast<long long>(w) * h > kMaxPixels)
     return "image claims " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than allowed";
+  // A whole file cannot be smaller than its pixels allow: a progressive JPEG's first DC scan takes
+  // at least a bit per 8x8 block, deflate expands at most 1032-fold and a PNG row holds at least a
+  // bit per pixel. A smaller file claiming that size is cut short or forged, and stb would decode
+  // zeros into tens of megabytes (found by tests/fuzz: 264 bytes claiming 4096x8464).
+  const long long pixels = static_cast<long long>(w) * h;
+  const long long least = png ? pixels / 8 / 1032 : pixels / 64 / 8;
+  if (static_cast<long long>(bytes.size()) < least)
+    return std::to_string(bytes.size()) + " bytes cannot hold the " + std::to_string(w) + "x" + std::to_string(h) +
+           " pixels the header claims (truncated or forged)";
   unsigned char* rgb = stbi_load_from_memory(bytes.data(), length, &w, &h, &channels, 3);
-  if (rgb == nullptr) return std::string("decoding failed (") + stbi_failure_reason() + ")";
+  if (rgb == nullptr) return "decoding failed (" + stb_reason() + ")";
   // Centre crop to a square, then resize to side x side.
   const int crop = std::min(w, h);
   const int x0 = (w - crop) / 2;
