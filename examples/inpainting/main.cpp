@@ -49,14 +49,21 @@ struct UsageError : std::runtime_error {
 std::atomic<int> stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
-extern "C" void request_stop(int signal) { stop_signal.store(signal); }
+// The first SIGINT or SIGTERM asks for a clean stop and gives both signals back their default
+// action, so a second one of either kind ends the program at once (sigaction is async-signal-safe).
+extern "C" void request_stop(int signal) {
+  stop_signal.store(signal);
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  sigemptyset(&fallback.sa_mask);
+  sigaction(SIGINT, &fallback, nullptr);
+  sigaction(SIGTERM, &fallback, nullptr);
+}
 
-// SA_RESETHAND: the first signal asks for a clean stop, a second one gets the default action.
 void install_stop_handlers() {
   struct sigaction action {};
   action.sa_handler = request_stop;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }

@@ -30,7 +30,7 @@ RESUMED = re.compile(r"resuming .* from (\S+): epoch (\d+), after batch (\d+) \(
 
 def train_command(binary, run, resume):
     common = ["--arch", "v1", "--builtin-images", "128", "--builtin-validation", "64", "--batch", "16",
-              "--epochs", "8", "--checkpoint-every", "2", "--threads", "2", "--samples", "4", "--seed", "7"]
+              "--epochs", "12", "--checkpoint-every", "2", "--threads", "2", "--samples", "4", "--seed", "7"]
     if resume:
         return [binary, "train", "--resume", run] + common
     return [binary, "train", "--out", run] + common
@@ -121,8 +121,18 @@ class Harness:
         samples_before = set(f for f in os.listdir(run) if f.startswith("samples_")) if os.path.isdir(run) else set()
         started = time.monotonic()
         if kind == "random moment":
-            delay = rng.uniform(0.3, 2.5)
-            hit = self.wait_for(process, lambda: time.monotonic() - started >= delay, delay + 1)
+            # From the moment training starts (after the resume line, which is checked): a kill
+            # before it would only test that a process can be killed.
+            delay = rng.uniform(0.1, 2.3)
+            begun = {}
+            def due():
+                if "at" not in begun:
+                    with open(log) as f:
+                        if ("resuming" if expected else "data:") in f.read():
+                            begun["at"] = time.monotonic()
+                    return False
+                return time.monotonic() - begun["at"] >= delay
+            hit = self.wait_for(process, due, 60)
         elif kind == "checkpoint write":
             tmp = os.path.join(run, "checkpoint.safetensors.new.tmp")
             hit = self.wait_for(process, lambda: os.path.exists(tmp), 30)
@@ -153,7 +163,9 @@ class Harness:
     def stop_with(self, run, sig, status, label):
         log = os.path.join(self.args.work, label + ".log")
         process, out, expected = self.start(run, log)
-        time.sleep(1.5)
+        # Once the run trains: the handlers are installed when the model exists.
+        self.wait_for(process, lambda: "resuming" in open(log).read(), 60)
+        time.sleep(0.5)
         process.send_signal(sig)
         try:
             process.wait(timeout=30)
@@ -169,6 +181,9 @@ class Harness:
         if "stopped on request" not in text:
             self.fail(label + ": no 'stopped on request' line:\n" + text[-800:])
         newest = self.newest_checkpoint(run)
+        if newest is None:
+            self.fail(label + ": no checkpoint after a clean stop")
+            return
         print("%s: exit %s; newest whole checkpoint: epoch %d batch %d step %d" % ((label, process.returncode) + newest[1:]),
               flush=True)
 

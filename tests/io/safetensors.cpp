@@ -107,6 +107,13 @@ TEST_CASE("a checksum finds any byte of the data damaged after writing; files wi
                    swapped.begin() + 8 + static_cast<std::ptrdiff_t>(header) + 4,
                    swapped.begin() + 8 + static_cast<std::ptrdiff_t>(header) + 4);
   CHECK_THROWS_AS(parse_safetensors(swapped, "swapped"), FormatError);
+  // The metadata is covered too: a checkpoint keeps its state there.
+  std::vector<unsigned char> edited = good;
+  const std::string text(edited.begin(), edited.end());
+  const auto at = text.find("\"epoch\":\"3\"");
+  REQUIRE(at != std::string::npos);
+  edited[at + 9] = '4';
+  CHECK_THROWS_WITH_AS(parse_safetensors(edited, "edited"), doctest::Contains("does not match its checksum"), FormatError);
   // Another writer's file has no checksum (PyTorch's): read as it is.
   const std::string plain = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
   CHECK(parse_safetensors(with_header(plain, 4), "plain").floats("x") == std::vector<float>{0.0f});

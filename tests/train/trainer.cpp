@@ -224,6 +224,28 @@ TEST_CASE("resuming takes the newest whole checkpoint: a .new one left by a cras
   CHECK(log.str().find("does not match its checksum") != std::string::npos);
   CHECK(log.str().find("from checkpoint_prev.safetensors: epoch 3, after batch 0") != std::string::npos);
   CHECK(result.history.size() == 4);
+  // The damaged file was moved aside, not rotated over the good checkpoint it was resumed from.
+  CHECK(fs::exists(root / "checkpoint.safetensors.damaged"));
+  CHECK(io::read_safetensors(root / "checkpoint_prev.safetensors").meta("epoch") == "3");
+  CHECK(io::read_safetensors(root / "checkpoint.safetensors").meta("epoch") == "4");
+  fs::remove_all(root);
+}
+
+TEST_CASE("a new run refuses a folder that holds another run's checkpoints") {
+  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_occupied";
+  fs::remove_all(root);
+  const data::ImageSet train_set = data::procedural_images(16, 0, 16);
+  const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
+  std::ostringstream log;
+  {
+    train::Trainer<Tiny, Cpu> t(config(root, 1), train_set, val_set, log);
+    t.run();
+  }
+  const auto before = fs::last_write_time(root / "checkpoint.safetensors");
+  train::Trainer<Tiny, Cpu> again(config(root, 1), train_set, val_set, log);
+  CHECK_THROWS_WITH_AS(again.run(), doctest::Contains("already holds a training run (checkpoint.safetensors): continue it with --resume"),
+                       train::TrainingError);
+  CHECK(fs::last_write_time(root / "checkpoint.safetensors") == before);
   fs::remove_all(root);
 }
 
@@ -241,26 +263,39 @@ TEST_CASE("a checkpoint that cannot be written (a full disk) stops the run and l
   }
   const auto before = weights_of(root / "checkpoint.safetensors");
   const auto size = fs::file_size(root / "checkpoint.safetensors");
-  // The file-size limit makes a write fail with EFBIG, as a full disk fails with ENOSPC.
-  rlimit saved{};
-  getrlimit(RLIMIT_FSIZE, &saved);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = size / 2;
-  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
   c.epochs = 2;
   c.resume = true;
   train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
   std::string message;
-  try {
-    t.run();
-  } catch (const train::TrainingError& e) {
-    message = e.what();
+  {
+    // The file-size limit makes a write fail with EFBIG, as a full disk fails with ENOSPC; it is
+    // lifted however the run ends (a later test must be able to write).
+    struct FileSizeLimit {
+      rlimit saved{};
+      void (*old_handler)(int) = nullptr;
+      explicit FileSizeLimit(rlim_t bytes) {
+        getrlimit(RLIMIT_FSIZE, &saved);
+        old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit small = saved;
+        small.rlim_cur = bytes;
+        setrlimit(RLIMIT_FSIZE, &small);
+      }
+      ~FileSizeLimit() {
+        setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, old_handler);
+      }
+    } limit(size / 2);
+    try {
+      t.run();
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
   }
-  setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, old_handler);
-  CHECK(message.find("cannot write a checkpoint: cannot write") != std::string::npos);
-  CHECK(message.find("the previous checkpoint") != std::string::npos);
+  // The epoch's other files come first (the checkpoint is the last write of an epoch): whichever
+  // write fails, the run stops saying so and the checkpoint is the one before.
+  CHECK(message.find("cannot write") != std::string::npos);
+  CHECK(message.find("File too large") != std::string::npos);
+  CHECK(message.find("checkpoint " + (root / "checkpoint.safetensors").string() + " is intact") != std::string::npos);
   CHECK(weights_of(root / "checkpoint.safetensors") == before);
   CHECK_FALSE(fs::exists(root / "checkpoint.safetensors.new.tmp"));
   fs::remove_all(root);

@@ -121,8 +121,9 @@ inline std::string read_file_bytes(const std::filesystem::path& path, std::vecto
   constexpr std::uintmax_t kMaxFile = 1u << 30;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))  // never open a FIFO or device: it could block
-    return !std::filesystem::exists(path, ec) && std::filesystem::is_symlink(path, ec) ? "a link to nothing"
-                                                                                      : "not a regular file";
+    return !std::filesystem::exists(path, ec) && std::filesystem::is_symlink(path, ec)
+               ? "a link that leads nowhere (dangling, or a loop)"
+               : "not a regular file";
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return "cannot read its size (" + ec.message() + ")";
   if (size > kMaxFile) return "file larger than 1 GiB";

@@ -10,10 +10,11 @@
 // shape, that each tensor's byte range matches its shape, lies inside the file, overlaps no
 // other, and that the ranges cover the data exactly. Errors name the file and the tensor.
 //
-// strata's writer also records a 64-bit checksum of the data section in the metadata
-// ("data_checksum"); the reader checks it when present, so bytes damaged after writing (a bad
-// disk, a partial copy that kept the size) are found instead of loaded. Files from other writers
-// have none and are read as they are.
+// strata's writer also records a 64-bit checksum of the data section and of the other metadata
+// entries ("data_checksum"); the reader checks it when present, so bytes damaged after writing (a
+// bad disk, a partial copy that kept the size) are found instead of loaded, in the tensors or in
+// the metadata a checkpoint keeps its state in. Files from other writers have none and are read
+// as they are (strata's checkpoint loader requires it).
 #pragma once
 
 #include <algorithm>
@@ -96,6 +97,19 @@ class DataChecksum {
 };
 
 inline constexpr const char* kChecksumKey = "data_checksum";
+
+// A file's checksum covers its data section, then every metadata entry but the checksum itself,
+// in key order (each key and value followed by a zero byte).
+inline void add_metadata(DataChecksum& checksum, const std::map<std::string, std::string>& metadata) {
+  const unsigned char zero = 0;
+  for (const auto& [key, value] : metadata) {
+    if (key == kChecksumKey) continue;
+    checksum.add(reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    checksum.add(&zero, 1);
+    checksum.add(reinterpret_cast<const unsigned char*>(value.data()), value.size());
+    checksum.add(&zero, 1);
+  }
+}
 
 // Bytes per element of a dtype name, or 0 for an unknown one.
 inline int dtype_size(std::string_view dtype) {
@@ -267,6 +281,7 @@ inline SafetensorsFile parse_safetensors(std::vector<unsigned char> bytes, const
   if (const auto recorded = file.meta(kChecksumKey)) {
     DataChecksum checksum;
     checksum.add(bytes.data() + 8 + header_size, data_size);
+    add_metadata(checksum, file.metadata);
     if (checksum.text() != *recorded)
       fail("the data does not match its checksum (the file was damaged or changed after it was written)");
   }
@@ -312,6 +327,8 @@ inline std::vector<unsigned char> encode_safetensors(std::span<const TensorToWri
                                                      std::map<std::string, std::string> metadata = {}) {
   DataChecksum checksum;
   for (const TensorToWrite& t : tensors) checksum.add(static_cast<const unsigned char*>(t.data()), t.bytes());
+  metadata.erase(kChecksumKey);
+  add_metadata(checksum, metadata);
   metadata[kChecksumKey] = checksum.text();
   std::string header = "{";
   if (!metadata.empty()) {

@@ -106,6 +106,9 @@ void load_checkpoint(const SafetensorsFile& file, M& model) {
   using Device = typename M::device;
   if (file.meta("format") != "strata-checkpoint-1")
     throw FormatError(file.origin + ": not a strata checkpoint (metadata 'format' is missing or unknown)");
+  // strata writes a checksum into every checkpoint; without it, damage to the header would pass.
+  if (!file.meta(kChecksumKey))
+    throw FormatError(file.origin + ": the checkpoint has no '" + kChecksumKey + "' (damaged header?)");
   const auto state = model.optimizer_state();
   const std::vector<std::int64_t> slot_shape{static_cast<std::int64_t>(state.size() / 2)};
   std::vector<float> slots[2];

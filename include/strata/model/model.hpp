@@ -245,9 +245,10 @@ class Model {
     if (Device::count_non_finite(parameters_.data(), parameter_count, check) != 0)
       throw NonFiniteError(NonFiniteKind::weights, step_ + 1, std::nan(""), first_non_finite_weight(check));
     auto reject = [&](double value, NonFiniteKind kind) {
-      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
+      // The model first, so that it is as it was even if the diagnosis below fails.
       if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
       step_ = step_before;
+      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
       throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
     };
     const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");

@@ -96,6 +96,13 @@ class TrainingError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A checkpoint that is whole but belongs to another setup (architecture, batch, hole, data):
+// resuming stops with it instead of falling back to an older checkpoint of the same folder.
+class RunMismatch : public TrainingError {
+ public:
+  using TrainingError::TrainingError;
+};
+
 template <class Net, class Device>
 class Trainer {
  public:
@@ -317,6 +324,13 @@ class Trainer {
     std::error_code ec;
     fs::create_directories(config_.run_dir, ec);
     if (ec) throw TrainingError("cannot create the run folder " + config_.run_dir.string() + ": " + ec.message());
+    // A new run would rotate another run's checkpoints away (and a later resume could mix them).
+    if (!config_.resume)
+      for (int which = 0; which < 3; ++which)
+        if (fs::exists(checkpoint_path(which), ec))
+          throw TrainingError(config_.run_dir.string() + " already holds a training run (" +
+                              checkpoint_path(which).filename().string() + "): continue it with --resume " +
+                              config_.run_dir.string() + ", or train into another folder");
     // Fail now, not after an hour of training, if nothing can be written there.
     const fs::path probe = config_.run_dir / ".write_test";
     const unsigned char byte = 0;
@@ -357,6 +371,7 @@ class Trainer {
             {"epoch_metrics", epoch_metrics_.to_text()},
             {"epoch_seconds", std::to_string(epoch_seconds_)},
             {"train_images", std::to_string(train_.count())},
+            {"max_batches_per_epoch", std::to_string(config_.max_batches_per_epoch)},
             {"checkpoint_sequence", std::to_string(checkpoint_sequence_ + 1)},
             {"seed", std::to_string(config_.seed)},
             {"batch", std::to_string(config_.batch)},
@@ -382,8 +397,10 @@ class Trainer {
     try {
       io::save_checkpoint(fresh, model_, trainer_state());
     } catch (const io::FileError& e) {
-      throw TrainingError(std::string("cannot write a checkpoint: ") + e.what() + "; the previous checkpoint " +
-                          current.string() + " is intact");
+      std::error_code exists_ec;
+      throw TrainingError(std::string("cannot write a checkpoint: ") + e.what() +
+                          (fs::exists(current, exists_ec) ? "; the previous checkpoint " + current.string() + " is intact"
+                                                          : std::string("; no checkpoint was written before")));
     }
     ++checkpoint_sequence_;
     last_checkpoint_ = std::chrono::steady_clock::now();
@@ -404,16 +421,27 @@ class Trainer {
     return config_.run_dir / names[static_cast<std::size_t>(which)];
   }
 
+  // The checkpoint comes last: a crash before it resumes the epoch's end again and rewrites the
+  // same files; a crash after it finds them all written.
   void save_epoch(bool improved) {
-    save_checkpoint();
     const std::map<std::string, std::string> meta{{"architecture", config_.architecture},
                                                   {"epoch", std::to_string(epochs_done_)}};
-    io::save_weights(config_.run_dir / "model.safetensors", model_, meta);
-    if (improved) io::save_weights(config_.run_dir / "best.safetensors", model_, meta);
-    const std::string csv = history_csv(history_);
-    io::write_file_atomically(config_.run_dir / "history.csv",
-                              std::span(reinterpret_cast<const unsigned char*>(csv.data()), csv.size()));
-    save_curves(config_.run_dir / "curves.png", history_);
+    try {
+      io::save_weights(config_.run_dir / "model.safetensors", model_, meta);
+      if (improved) io::save_weights(config_.run_dir / "best.safetensors", model_, meta);
+      const std::string csv = history_csv(history_);
+      io::write_file_atomically(config_.run_dir / "history.csv",
+                                std::span(reinterpret_cast<const unsigned char*>(csv.data()), csv.size()));
+      save_curves(config_.run_dir / "curves.png", history_);
+    } catch (const io::FileError& e) {
+      std::error_code ec;
+      throw TrainingError(std::string("cannot write the files of epoch ") + std::to_string(epochs_done_) + ": " +
+                          e.what() +
+                          (std::filesystem::exists(checkpoint_path(0), ec)
+                               ? "; the last checkpoint " + checkpoint_path(0).string() + " is intact"
+                               : std::string()));
+    }
+    save_checkpoint();
   }
 
   // Resumes from the newest checkpoint that reads back whole (structure, checksum, metadata, and
@@ -430,15 +458,20 @@ class Trainer {
       out_ << "warning: " << what << std::endl;
       problems += "; " + what;
     };
+    std::vector<fs::path> damaged;
     for (int which = 0; which < 3; ++which) {
       const fs::path path = checkpoint_path(which);
       std::error_code ec;
       if (!fs::exists(path, ec)) continue;
       try {
         const io::SafetensorsFile file = io::read_safetensors(path);
-        candidates.push_back({path, std::stoull(file.meta("checkpoint_sequence").value_or("0"))});
+        const auto sequence = file.meta("checkpoint_sequence");
+        if (!sequence || sequence->empty() || sequence->find_first_not_of("0123456789") != std::string::npos)
+          throw io::FormatError(path.string() + ": metadata 'checkpoint_sequence' is missing or not a number");
+        candidates.push_back({path, std::stoull(*sequence)});
       } catch (const std::exception& e) {
         note_problem(e.what());
+        damaged.push_back(path);
       }
     }
     std::stable_sort(candidates.begin(), candidates.end(),
@@ -447,6 +480,13 @@ class Trainer {
       try {
         restore_from(c.path);
         checkpoint_sequence_ = c.sequence;
+        // A damaged file would otherwise be rotated over the good older checkpoint by the next save.
+        for (const fs::path& bad : damaged) {
+          std::error_code ec;
+          fs::rename(bad, bad.string() + ".damaged", ec);
+          if (!ec) out_ << "warning: moved the damaged " << bad.filename().string() << " aside to "
+                        << bad.filename().string() << ".damaged" << std::endl;
+        }
         if (c.path == checkpoint_path(1)) {
           // An older, whole checkpoint.safetensors becomes the previous one; a damaged one is replaced.
           const bool current_is_older = std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& o) {
@@ -458,8 +498,11 @@ class Trainer {
              << epochs_done_ + 1 << ", after batch " << batches_done_ << " (training step " << model_.step_count() << ")"
              << std::endl;
         return;
+      } catch (const RunMismatch&) {
+        throw;  // whole, but of another setup: an older checkpoint of this folder would be too
       } catch (const std::exception& e) {
         note_problem(e.what());
+        damaged.push_back(c.path);
       }
     }
     throw TrainingError("cannot resume: no usable checkpoint in " + config_.run_dir.string() +
@@ -483,23 +526,27 @@ class Trainer {
       return *v;
     };
     if (get("architecture") != config_.architecture)
-      throw TrainingError(file.origin + ": the checkpoint is of architecture '" + get("architecture") + "', not '" +
-                          config_.architecture + "'");
+      throw RunMismatch(file.origin + ": the checkpoint is of architecture '" + get("architecture") + "', not '" +
+                        config_.architecture + "'");
     try {
       // The run's own settings win over flags given on resume, so the data order and masks match.
       const int batch = std::stoi(get("batch"));
       if (batch != config_.batch)
-        throw TrainingError(file.origin + ": the run used batch " + std::to_string(batch) + "; resume it with --batch " +
-                            std::to_string(batch));
+        throw RunMismatch(file.origin + ": the run used batch " + std::to_string(batch) + "; resume it with --batch " +
+                          std::to_string(batch));
       data::Hole hole;
       if (std::sscanf(get("hole").c_str(), "%d,%d,%d,%d", &hole.top, &hole.left, &hole.height, &hole.width) != 4)
         throw TrainingError(file.origin + ": malformed hole in the checkpoint");
       hole.validate(image_dims.h, image_dims.w);
       const std::size_t train_images = std::stoull(get("train_images"));
       if (train_images != train_.count())
-        throw TrainingError(file.origin + ": the run trained on " + std::to_string(train_images) +
-                            " images, but the training set now holds " + std::to_string(train_.count()) +
-                            "; resume with the same data");
+        throw RunMismatch(file.origin + ": the run trained on " + std::to_string(train_images) +
+                          " images, but the training set now holds " + std::to_string(train_.count()) +
+                          "; resume with the same data");
+      const std::size_t max_batches = std::stoull(get("max_batches_per_epoch"));
+      if (max_batches != config_.max_batches_per_epoch)
+        throw RunMismatch(file.origin + ": the run used --max-batches " + std::to_string(max_batches) +
+                          "; resume it with the same");
       epochs_done_ = std::stoi(get("epoch"));
       batches_done_ = std::stoi(get("batches_done"));
       if (epochs_done_ < 0 || batches_done_ < 0 || batches_done_ > batches_in(epoch_images()))
