@@ -175,8 +175,7 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
       }
       if (dx.data == nullptr) continue;
       T* target = pointwise ? dx.sample(n) : col;
-      std::fill(target, target + static_cast<std::size_t>(patch) * plane, T(0));
-      gemm_accumulate(patch, plane, filters, weight, patch, true, grad, plane, false, target, plane, gemm_space);
+      gemm(patch, plane, filters, weight, patch, true, grad, plane, false, target, plane, gemm_space, /*accumulate=*/false);
       if (!pointwise) {
         std::fill(dx.sample(n), dx.sample(n) + in.size(), T(0));
         col2im_add(col, in, out, g, dx.sample(n));

@@ -1,10 +1,11 @@
-// strata/backend/cpu/gemm.hpp: C += op(A) * op(B) on row-major matrices, without allocating.
+// strata/backend/cpu/gemm.hpp: C (+)= op(A) * op(B) on row-major matrices, without allocating.
 //
 // Eigen's own product expressions allocate their packing buffers on the heap for every call
 // above 128 KiB (about 100 MB per ConvNet v1 step), which costs page faults and breaks the
 // no-allocation promise. This calls Eigen's blocked GEMM kernel (Eigen 3.4's
 // internal::general_matrix_matrix_product, the routine behind `C.noalias() += A * B`) with
-// packing buffers the caller owns. Single-threaded: the backend parallelises over images.
+// packing buffers the caller owns; with AVX-512, float products take strata's own kernels
+// (gemm_avx512.hpp). Single-threaded: the backend parallelises over images.
 #pragma once
 
 #include <cstddef>
@@ -60,22 +61,29 @@ void gemm_kernel(Eigen::Index m, Eigen::Index n, Eigen::Index k, const T* a, Eig
 
 }  // namespace detail
 
-// C[m x n] += op(A)[m x k] * op(B)[k x n]. All matrices row-major with leading dimensions
-// lda, ldb, ldc; op(X) is X or its transpose. `workspace` holds gemm_workspace_floats(m, n, k).
+// C[m x n] = op(A)[m x k] * op(B)[k x n] (accumulate false) or C += ... (true). All matrices
+// row-major with leading dimensions lda, ldb, ldc; op(X) is X or its transpose. `workspace` holds
+// gemm_workspace_floats(m, n, k).
 template <class T>
-void gemm_accumulate(int m, int n, int k, const T* a, int lda, bool transpose_a, const T* b, int ldb,
-                     bool transpose_b, T* c, int ldc, T* workspace) {
+void gemm(int m, int n, int k, const T* a, int lda, bool transpose_a, const T* b, int ldb, bool transpose_b, T* c,
+          int ldc, T* workspace, bool accumulate) {
 #if defined(STRATA_HAVE_AVX512_GEMM)
-  // Float products with B untransposed (convolution forward and backward-data) take the AVX-512
-  // kernel, 1.2-1.35x Eigen's on these shapes; the rest (and double, for the gradient tests) Eigen.
+  // Float products take the AVX-512 kernels (1.2-1.4x Eigen's on convolution shapes), except
+  // A^T * B^T, which convolution never asks for; double (the gradient tests) stays on Eigen.
   if constexpr (std::is_same_v<T, float>) {
     if (!transpose_b) {
-      if (transpose_a) avx512::gemm<true>(m, n, k, a, lda, b, ldb, c, ldc, true, workspace);
-      else avx512::gemm<false>(m, n, k, a, lda, b, ldb, c, ldc, true, workspace);
+      if (transpose_a) avx512::gemm<true>(m, n, k, a, lda, b, ldb, c, ldc, accumulate, workspace);
+      else avx512::gemm<false>(m, n, k, a, lda, b, ldb, c, ldc, accumulate, workspace);
+      return;
+    }
+    if (!transpose_a) {
+      avx512::gemm_abt(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
       return;
     }
   }
 #endif
+  if (!accumulate)
+    for (int i = 0; i < m; ++i) std::fill(c + static_cast<std::size_t>(i) * ldc, c + static_cast<std::size_t>(i) * ldc + n, T(0));
   // A transposed row-major matrix is the same memory read column-major.
   constexpr int row = Eigen::RowMajor;
   constexpr int col = Eigen::ColMajor;
@@ -83,6 +91,13 @@ void gemm_accumulate(int m, int n, int k, const T* a, int lda, bool transpose_a,
   else if (!transpose_a) detail::gemm_kernel<T, row, col>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
   else if (!transpose_b) detail::gemm_kernel<T, col, row>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
   else detail::gemm_kernel<T, col, col>(m, n, k, a, lda, b, ldb, c, ldc, workspace);
+}
+
+// C[m x n] += op(A)[m x k] * op(B)[k x n] (see gemm).
+template <class T>
+void gemm_accumulate(int m, int n, int k, const T* a, int lda, bool transpose_a, const T* b, int ldb,
+                     bool transpose_b, T* c, int ldc, T* workspace) {
+  gemm(m, n, k, a, lda, transpose_a, b, ldb, transpose_b, c, ldc, workspace, true);
 }
 
 }  // namespace strata::cpu
