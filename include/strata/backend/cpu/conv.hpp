@@ -72,7 +72,11 @@ void col2im_add(const T* col, Dims in, Dims out, const ConvGeometry& g, T* x) {
           if (iy < 0 || iy >= in.h) continue;
           const T* src = row + static_cast<std::size_t>(oy) * out.w;
           T* dst = plane + static_cast<std::size_t>(iy) * in.w + shift;
-          for (int ox = ox_begin; ox < ox_end; ++ox) dst[ox * s] += src[ox];
+          if (s == 1) {  // contiguous: vectorised (the strided loop is not)
+            for (int ox = ox_begin; ox < ox_end; ++ox) dst[ox] += src[ox];
+          } else {
+            for (int ox = ox_begin; ox < ox_end; ++ox) dst[ox * s] += src[ox];
+          }
         }
       }
     }
