@@ -1,10 +1,14 @@
 // strata/backend/cpu/gemm_avx512.hpp: float GEMM for convolution shapes, with AVX-512.
 //
 // Why: Eigen 3.4's AVX-512 kernel holds a 48x4 tile (12 accumulators), which on the conv shapes
-// here (few filters, thousands of pixels) reaches under half of a core's FMA throughput. This
-// computes C[m x n] (+)= op(A)[m x k] * B[k x n] (row-major) with a 6x64 register tile: 24
-// accumulators, per step of k four loads of B and six broadcasts of A. B is copied in blocks of
-// 256 x 256 into a caller's workspace (it then stays in L2 for every tile that reads it).
+// here (few filters, thousands of pixels) reaches under half of a core's FMA throughput. Two
+// kernels, all row-major:
+//   gemm<TransposeA>  C[m x n] (+)= op(A)[m x k] * B[k x n] with a 6x64 register tile (24
+//                     accumulators; per step of k four loads of B, six broadcasts of A); B is
+//                     copied in blocks of 256 x 256 into a caller's workspace, where it stays in
+//                     L2 for every tile that reads it (convolution forward and backward-data)
+//   gemm_abt          C[m x n] (+)= A[m x k] * B[n x k]^T with a 4x6 tile of dot products
+//                     along k (backward-filter: k is the pixels)
 // Sums run in a fixed order: results are deterministic. Single-threaded, allocation-free.
 #pragma once
 
