@@ -27,21 +27,16 @@ inline constexpr int kTileColumns = 64;   // four vectors of 16 floats
 inline constexpr int kPanelColumns = 256;
 inline constexpr int kDepthBlock = 256;
 
-// The lanes of the four 16-float vectors of a 64-column row that hold the first `columns` values.
-inline void column_masks(int columns, __mmask16 (&mask)[4]) {
-  for (int v = 0; v < 4; ++v) {
-    const int left = columns - 16 * v;
-    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
-  }
-}
-
 // One tile: rows x columns of C (rows <= 6, columns <= 64) over depth k. A's element (i, p) is
 // a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it.
 template <int Rows, bool TransposeA>
 inline void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, int columns,
                  bool accumulate) {
   __mmask16 mask[4];
-  column_masks(columns, mask);
+  for (int v = 0; v < 4; ++v) {
+    const int left = columns - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+  }
   // The loops over the tile are unrolled before GCC splits `acc` into registers; left to its
   // later unrolling, it kept the accumulators on the stack (a store per FMA, half the speed).
   __m512 acc[Rows][4];
@@ -105,7 +100,10 @@ void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
         const int columns = std::min(kTileColumns, panel - j);
         float* strip = workspace + static_cast<long>(j) * depth;
         __mmask16 mask[4];
-        column_masks(columns, mask);
+        for (int v = 0; v < 4; ++v) {
+          const int left = columns - 16 * v;
+          mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+        }
         // 256 bytes a row: inline vector copies (a memmove call per row cost 12% of a v1 step).
         for (int p = 0; p < depth; ++p) {
           const float* source = b + static_cast<long>(p0 + p) * ldb + n0 + j;
