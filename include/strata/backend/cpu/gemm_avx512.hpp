@@ -9,7 +9,10 @@
 //                     L2 for every tile that reads it (convolution forward and backward-data)
 //   gemm_abt          C[m x n] (+)= A[m x k] * B[n x k]^T with a 4x6 tile of dot products
 //                     along k (backward-filter: k is the pixels)
-// Sums run in a fixed order: results are deterministic. Single-threaded, allocation-free.
+// B is either a stored matrix (DenseRows, DenseRowsT) or the patch matrix of a zero-padded image
+// read in place (PaddedPatches, PaddedPatchRows): a stride-1 convolution then needs no column
+// matrix (implicit GEMM; conv.hpp). Sums run in a fixed order: results are deterministic.
+// Single-threaded, allocation-free.
 #pragma once
 
 #if defined(__AVX512F__)
@@ -79,12 +82,80 @@ inline void tile_rows(int rows, int k, const float* a, int lda, const float* b, 
 // Floats of workspace gemm() needs: one packed block of B.
 inline constexpr std::size_t workspace_floats = static_cast<std::size_t>(kDepthBlock) * kPanelColumns;
 
-// C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda).
-// Each block of B (up to 256 rows x 256 columns) is first copied into `workspace` as strips of
-// 64 columns, so a tile reads it contiguously: B's own rows lie thousands of floats apart, and
-// a new page per step of k costs a TLB miss each time.
-template <bool TransposeA>
-void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, bool accumulate,
+// Lane masks for the first `columns` of a 64-column strip.
+inline void strip_masks(int columns, __mmask16 (&mask)[4]) {
+  for (int v = 0; v < 4; ++v) {
+    const int left = columns - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+  }
+}
+
+// B of gemm() as the rows of a row-major matrix (ldb floats apart).
+struct DenseRows {
+  const float* b;
+  int ldb;
+
+  // Copies rows [p0, p0 + depth), columns [col0, col0 + columns) (columns <= 64) into `strip`,
+  // 64 floats a row. 256 bytes a row: inline vector copies (a memmove call per row cost 12% of a
+  // v1 step).
+  void pack(int p0, int depth, int col0, int columns, float* strip) const {
+    __mmask16 mask[4];
+    strip_masks(columns, mask);
+    for (int p = 0; p < depth; ++p) {
+      const float* source = b + static_cast<long>(p0 + p) * ldb + col0;
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v)
+        _mm512_storeu_ps(strip + p * kTileColumns + 16 * v, _mm512_maskz_loadu_ps(mask[v], source + 16 * v));
+    }
+  }
+};
+
+// B of gemm() as the patch matrix of a zero-padded image, never written out (implicit im2col):
+// row (c, ky, kx), column (oy, ox) is image[c][oy + ky][ox + kx] of a channels x padded_h x
+// padded_w image, for a stride-1 convolution whose output rows are out_w wide. out_w must be a
+// multiple of 16, so that each vector of a strip lies within one output row.
+struct PaddedPatches {
+  const float* image;
+  int kernel;
+  int padded_h;
+  int padded_w;
+  int out_w;
+
+  long row_offset(int p) const {
+    const int area = kernel * kernel;
+    const int c = p / area, r = p % area;
+    return (static_cast<long>(c) * padded_h + r / kernel) * padded_w + r % kernel;
+  }
+
+  void pack(int p0, int depth, int col0, int columns, float* strip) const {
+    __mmask16 mask[4];
+    strip_masks(columns, mask);
+    long offset[4];  // where each vector's first output pixel reads, relative to a row's window
+    for (int v = 0; v < 4; ++v) {
+      const int q = col0 + 16 * v;
+      offset[v] = static_cast<long>(q / out_w) * padded_w + q % out_w;
+    }
+    const int area = kernel * kernel;
+    int c = p0 / area, ky = p0 % area / kernel, kx = p0 % kernel;
+    for (int p = 0; p < depth; ++p) {
+      const float* window = image + (static_cast<long>(c) * padded_h + ky) * padded_w + kx;
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v)
+        _mm512_storeu_ps(strip + p * kTileColumns + 16 * v, _mm512_maskz_loadu_ps(mask[v], window + offset[v]));
+      if (++kx == kernel) {
+        kx = 0;
+        if (++ky == kernel) ky = 0, ++c;
+      }
+    }
+  }
+};
+
+// C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
+// of the sources above. Each block of B (up to 256 rows x 256 columns) is first copied into
+// `workspace` as strips of 64 columns, so a tile reads it contiguously: B's own rows lie
+// thousands of floats apart, and a new page per step of k costs a TLB miss each time.
+template <bool TransposeA, class Source>
+void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* c, int ldc, bool accumulate,
           float* workspace) {
   if (k == 0) {
     if (!accumulate)
@@ -96,22 +167,8 @@ void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
     for (int p0 = 0; p0 < k; p0 += kDepthBlock) {
       const int depth = std::min(kDepthBlock, k - p0);
       const bool add = accumulate || p0 > 0;
-      for (int j = 0; j < panel; j += kTileColumns) {
-        const int columns = std::min(kTileColumns, panel - j);
-        float* strip = workspace + static_cast<long>(j) * depth;
-        __mmask16 mask[4];
-        for (int v = 0; v < 4; ++v) {
-          const int left = columns - 16 * v;
-          mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
-        }
-        // 256 bytes a row: inline vector copies (a memmove call per row cost 12% of a v1 step).
-        for (int p = 0; p < depth; ++p) {
-          const float* source = b + static_cast<long>(p0 + p) * ldb + n0 + j;
-#pragma GCC unroll 4
-          for (int v = 0; v < 4; ++v)
-            _mm512_storeu_ps(strip + p * kTileColumns + 16 * v, _mm512_maskz_loadu_ps(mask[v], source + 16 * v));
-        }
-      }
+      for (int j = 0; j < panel; j += kTileColumns)
+        b.pack(p0, depth, n0 + j, std::min(kTileColumns, panel - j), workspace + static_cast<long>(j) * depth);
       for (int i0 = 0; i0 < m; i0 += kTileRows) {
         const int rows = std::min(kTileRows, m - i0);
         const float* a_block = TransposeA ? a + static_cast<long>(p0) * lda + i0 : a + static_cast<long>(i0) * lda + p0;
@@ -123,34 +180,91 @@ void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
   }
 }
 
+template <bool TransposeA>
+void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, bool accumulate,
+          float* workspace) {
+  gemm<TransposeA>(m, n, k, a, lda, DenseRows{b, ldb}, c, ldc, accumulate, workspace);
+}
+
 // ---- C[m x n] (+)= A[m x k] * B[n x k]^T: both operands' rows run along k ----
 // (convolution backward-filter: dW = dY * columns^T, k the pixels). A 4x6 tile of C is 24 dot
 // products, each accumulated 16 lanes wide along k and summed across lanes at the end of each
 // block of k. B's six rows of a block (24 KB) stay in L1 while the row tiles of A pass over them.
+//
+// B's rows are read in `segments` pieces of `length` floats: A's pieces lie one after another,
+// B's `segment_stride` floats apart (an output row of the convolution, inside a padded image).
 
 inline constexpr int kDotRows = 4;
 inline constexpr int kDotColumns = 6;
 inline constexpr int kDotDepth = 1024;
 
+// B of gemm_abt() as the rows of a row-major matrix: one segment of k floats.
+struct DenseRowsT {
+  const float* b;
+  int ldb;
+  int k;
+  const float* base() const { return b; }
+  long row_offset(int j) const { return static_cast<long>(j) * ldb; }
+  int segments() const { return 1; }
+  int length() const { return k; }
+  long segment_stride() const { return 0; }
+};
+
+// B of gemm_abt() as the patch matrix of a zero-padded image (see PaddedPatches): row (c, ky,
+// kx) is out_h segments of out_w floats, one per output row, padded_w apart.
+struct PaddedPatchRows {
+  PaddedPatches patches;
+  int out_h;
+  const float* base() const { return patches.image; }
+  long row_offset(int j) const { return patches.row_offset(j); }
+  int segments() const { return out_h; }
+  int length() const { return patches.out_w; }
+  long segment_stride() const { return patches.padded_w; }
+};
+
+// One block of dot products: rows of A from `a` (lda apart), rows of B at b + b_rows[j]; both
+// read over `segments` pieces of `length` floats.
+struct DotBlock {
+  int segments;
+  int length;
+  long a_segment_stride;
+  const float* a;
+  int lda;
+  const float* b;
+  const long* b_rows;
+  long b_segment_stride;
+  float* c;
+  int ldc;
+  bool accumulate;
+};
+
 template <int Rows, int Columns>
-inline void dot_tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, bool accumulate) {
+inline void dot_tile(const DotBlock& d) {
   __m512 acc[Rows][Columns];
 #pragma GCC unroll 8
   for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < Columns; ++j) acc[i][j] = _mm512_setzero_ps();
-  // One loop, the last step masked (a lambda for the step would take acc's address and keep it
-  // in memory).
-  for (int p = 0; p < k; p += 16) {
-    const __mmask16 mask = k - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - p)) - 1);
-    __m512 av[Rows];
+  long b_rows[Columns];
 #pragma GCC unroll 8
-    for (int i = 0; i < Rows; ++i) av[i] = _mm512_maskz_loadu_ps(mask, a + static_cast<long>(i) * lda + p);
+  for (int j = 0; j < Columns; ++j) b_rows[j] = d.b_rows[j];
+  const int length = d.length;
+  for (int s = 0; s < d.segments; ++s) {
+    const float* as = d.a + s * d.a_segment_stride;
+    const float* bs = d.b + s * d.b_segment_stride;
+    // One loop, the last step masked (a lambda for the step would take acc's address and keep
+    // it in memory).
+    for (int p = 0; p < length; p += 16) {
+      const __mmask16 mask = length - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (length - p)) - 1);
+      __m512 av[Rows];
 #pragma GCC unroll 8
-    for (int j = 0; j < Columns; ++j) {
-      const __m512 bv = _mm512_maskz_loadu_ps(mask, b + static_cast<long>(j) * ldb + p);
+      for (int i = 0; i < Rows; ++i) av[i] = _mm512_maskz_loadu_ps(mask, as + static_cast<long>(i) * d.lda + p);
 #pragma GCC unroll 8
-      for (int i = 0; i < Rows; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+      for (int j = 0; j < Columns; ++j) {
+        const __m512 bv = _mm512_maskz_loadu_ps(mask, bs + b_rows[j] + p);
+#pragma GCC unroll 8
+        for (int i = 0; i < Rows; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+      }
     }
   }
 #pragma GCC unroll 8
@@ -158,49 +272,65 @@ inline void dot_tile(int k, const float* a, int lda, const float* b, int ldb, fl
 #pragma GCC unroll 8
     for (int j = 0; j < Columns; ++j) {
       const float sum = _mm512_reduce_add_ps(acc[i][j]);
-      float& out = c[static_cast<long>(i) * ldc + j];
-      out = accumulate ? out + sum : sum;
+      float& out = d.c[static_cast<long>(i) * d.ldc + j];
+      out = d.accumulate ? out + sum : sum;
     }
 }
 
-template <int Rows>
-inline void dot_tile_columns(int columns, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-                             bool accumulate) {
-  switch (columns) {
-    case 6: dot_tile<Rows, 6>(k, a, lda, b, ldb, c, ldc, accumulate); break;
-    case 5: dot_tile<Rows, 5>(k, a, lda, b, ldb, c, ldc, accumulate); break;
-    case 4: dot_tile<Rows, 4>(k, a, lda, b, ldb, c, ldc, accumulate); break;
-    case 3: dot_tile<Rows, 3>(k, a, lda, b, ldb, c, ldc, accumulate); break;
-    case 2: dot_tile<Rows, 2>(k, a, lda, b, ldb, c, ldc, accumulate); break;
-    default: dot_tile<Rows, 1>(k, a, lda, b, ldb, c, ldc, accumulate); break;
+// dot_tile with Rows x Columns fixed at compile time for the tile's actual size.
+template <int Rows = kDotRows, int Columns = kDotColumns>
+inline void dot_tile_sized(int rows, int columns, const DotBlock& d) {
+  if constexpr (Rows > 1) {
+    if (rows < Rows) return dot_tile_sized<Rows - 1, Columns>(rows, columns, d);
+  }
+  if constexpr (Columns > 1) {
+    if (columns < Columns) return dot_tile_sized<Rows, Columns - 1>(rows, columns, d);
+  }
+  dot_tile<Rows, Columns>(d);
+}
+
+// C[m x n] (+)= A[m x k] * B[n x k]^T, B one of the row sources above (k = segments * length).
+template <class Rows>
+void gemm_abt(int m, int n, const float* a, int lda, const Rows& b, float* c, int ldc, bool accumulate) {
+  const int segments = b.segments(), length = b.length();
+  if (segments == 0 || length == 0) {
+    if (!accumulate)
+      for (int i = 0; i < m; ++i) std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, 0.0f);
+    return;
+  }
+  // Blocks of about kDotDepth floats of k: whole segments when they are shorter.
+  const int piece = std::min(length, kDotDepth);
+  const int segments_per_block = std::max(1, kDotDepth / length);
+  for (int s0 = 0; s0 < segments; s0 += segments_per_block) {
+    for (int q0 = 0; q0 < length; q0 += piece) {
+      long b_rows[kDotColumns] = {};
+      DotBlock d{.segments = std::min(segments_per_block, segments - s0),
+                 .length = std::min(piece, length - q0),
+                 .a_segment_stride = length,
+                 .a = nullptr,
+                 .lda = lda,
+                 .b = b.base() + s0 * b.segment_stride() + q0,
+                 .b_rows = b_rows,
+                 .b_segment_stride = b.segment_stride(),
+                 .c = nullptr,
+                 .ldc = ldc,
+                 .accumulate = accumulate || s0 > 0 || q0 > 0};
+      for (int j0 = 0; j0 < n; j0 += kDotColumns) {
+        const int columns = std::min(kDotColumns, n - j0);
+        for (int j = 0; j < columns; ++j) b_rows[j] = b.row_offset(j0 + j);
+        for (int i0 = 0; i0 < m; i0 += kDotRows) {
+          d.a = a + static_cast<long>(i0) * lda + static_cast<long>(s0) * length + q0;
+          d.c = c + static_cast<long>(i0) * ldc + j0;
+          dot_tile_sized(std::min(kDotRows, m - i0), columns, d);
+        }
+      }
+    }
   }
 }
 
 inline void gemm_abt(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
                      bool accumulate) {
-  if (k == 0) {
-    if (!accumulate)
-      for (int i = 0; i < m; ++i) std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, 0.0f);
-    return;
-  }
-  for (int p0 = 0; p0 < k; p0 += kDotDepth) {
-    const int depth = std::min(kDotDepth, k - p0);
-    const bool add = accumulate || p0 > 0;
-    for (int j0 = 0; j0 < n; j0 += kDotColumns) {
-      const int columns = std::min(kDotColumns, n - j0);
-      const float* b_rows = b + static_cast<long>(j0) * ldb + p0;
-      for (int i0 = 0; i0 < m; i0 += kDotRows) {
-        const float* a_rows = a + static_cast<long>(i0) * lda + p0;
-        float* c_tile = c + static_cast<long>(i0) * ldc + j0;
-        switch (std::min(kDotRows, m - i0)) {
-          case 4: dot_tile_columns<4>(columns, depth, a_rows, lda, b_rows, ldb, c_tile, ldc, add); break;
-          case 3: dot_tile_columns<3>(columns, depth, a_rows, lda, b_rows, ldb, c_tile, ldc, add); break;
-          case 2: dot_tile_columns<2>(columns, depth, a_rows, lda, b_rows, ldb, c_tile, ldc, add); break;
-          default: dot_tile_columns<1>(columns, depth, a_rows, lda, b_rows, ldb, c_tile, ldc, add); break;
-        }
-      }
-    }
-  }
+  gemm_abt(m, n, a, lda, DenseRowsT{b, ldb, k}, c, ldc, accumulate);
 }
 
 }  // namespace strata::cpu::avx512
