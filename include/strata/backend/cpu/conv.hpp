@@ -118,16 +118,48 @@ void pad_planes(const T* x, int channels, int h, int w, int kernel, int pad_top,
   for (int c = 0; c < channels; ++c) {
     const T* plane = x + static_cast<std::size_t>(c) * h * w;
     T* out = padded + static_cast<std::size_t>(c) * padded_h * padded_w;
-    std::fill(out, out + static_cast<std::size_t>(pad_top) * padded_w, T(0));
-    for (int y = 0; y < h; ++y) {
-      T* row = out + static_cast<std::size_t>(pad_top + y) * padded_w;
-      std::fill(row, row + pad_left, T(0));
-      std::copy(plane + static_cast<std::size_t>(y) * w, plane + static_cast<std::size_t>(y + 1) * w, row + pad_left);
-      std::fill(row + pad_left + w, row + padded_w, T(0));
+    for (int y = 0; y < padded_h; ++y) {
+      T* row = out + static_cast<std::size_t>(y) * padded_w;
+      const int source_y = y - pad_top;
+      if (source_y < 0 || source_y >= h) {
+        std::fill(row, row + padded_w, T(0));
+        continue;
+      }
+      const T* source = plane + static_cast<std::size_t>(source_y) * w - pad_left;  // row[j] = source[j]
+#if defined(STRATA_HAVE_AVX512_GEMM)
+      if constexpr (std::is_same_v<T, float>) {
+        // Masked loads read nothing outside [pad_left, pad_left + w): the border comes out zero
+        // without separate fills (a memset and a memmove call per row cost more than the copy).
+        for (int j = 0; j < padded_w; j += 16) {
+          const int first = std::clamp(pad_left - j, 0, 16), last = std::clamp(pad_left + w - j, 0, 16);
+          const auto inside = static_cast<__mmask16>(((1u << last) - 1) & ~((1u << first) - 1));
+          const auto stored = static_cast<__mmask16>((1u << std::min(16, padded_w - j)) - 1);
+          _mm512_mask_storeu_ps(row + j, stored, _mm512_maskz_loadu_ps(inside, source + j));
+        }
+        continue;
+      }
+#endif
+      for (int j = 0; j < padded_w; ++j) row[j] = j >= pad_left && j < pad_left + w ? source[j] : T(0);
     }
-    std::fill(out + static_cast<std::size_t>(pad_top + h) * padded_w, out + static_cast<std::size_t>(padded_h) * padded_w,
-              T(0));
   }
+}
+
+// Sum of n values; float with AVX-512 in 16 lanes (a fixed order: deterministic).
+template <class T>
+T sum_of(const T* values, int n) {
+#if defined(STRATA_HAVE_AVX512_GEMM)
+  if constexpr (std::is_same_v<T, float>) {
+    __m512 lanes = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+      const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1);
+      lanes = _mm512_add_ps(lanes, _mm512_maskz_loadu_ps(mask, values + i));
+    }
+    return _mm512_reduce_add_ps(lanes);
+  }
+#endif
+  T sum = T(0);
+  for (int i = 0; i < n; ++i) sum += values[i];
+  return sum;
 }
 
 // Per-worker scratch: a column matrix or a padded image, GEMM packing space, and (with several
@@ -244,12 +276,7 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
     std::fill(db, db + filters, T(0));
     for (int n = begin; n < end; ++n) {
       const T* grad = dy.sample(n);
-      for (int f = 0; f < filters; ++f) {
-        const T* row = grad + static_cast<std::size_t>(f) * plane;
-        T sum = T(0);
-        for (int i = 0; i < plane; ++i) sum += row[i];
-        db[f] += sum;
-      }
+      for (int f = 0; f < filters; ++f) db[f] += sum_of(grad + static_cast<std::size_t>(f) * plane, plane);
 #if defined(STRATA_HAVE_AVX512_GEMM)
       if constexpr (std::is_same_v<T, float>) {
         if (implicit) {
