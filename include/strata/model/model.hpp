@@ -20,6 +20,9 @@
 //   - the backend's per-model state (Device::Context: for strata::Cuda the stream, cuDNN handle and
 //     algorithm cache) lives here; a failed device call throws strata::DeviceError naming the call,
 //     the layer and the status
+//   - on a backend with step graphs (strata::Cuda, Context::set_step_graphs(true)) train_step is
+//     recorded once per batch size, loss and optimizer and replayed, with the same results and
+//     checks (core/step_graph.hpp); strata::Cpu always runs it call by call
 //   - initialisation is a pure function of the seed: Glorot-uniform weights (He-uniform on
 //     request), zero biases, BatchNorm gamma 1 and running variance 1
 #pragma once
@@ -37,6 +40,7 @@
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/random.hpp"
+#include "strata/core/step_graph.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/core/type_list.hpp"
 #include "strata/losses/loss.hpp"
@@ -236,30 +240,10 @@ class Model {
   T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
     static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
                   "Model keeps at most two values of optimizer state per parameter");
-    // BatchNorm updates its running statistics during the forward pass; keep them (a few values
-    // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
-    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
-    const std::uint64_t step_before = step_;
-    // ReLU turns a NaN into 0, so a NaN weight could otherwise train on unnoticed for ever.
-    const StepInfo check{true, seed_, step_, threads_, &context_};
-    if (Device::count_non_finite(parameters_.data(), parameter_count, check) != 0)
-      throw NonFiniteError(NonFiniteKind::weights, step_ + 1, std::nan(""), first_non_finite_weight(check));
-    auto reject = [&](double value, NonFiniteKind kind) {
-      // The model first, so that it is as it was even if the diagnosis below fails.
-      if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
-      step_ = step_before;
-      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
-      throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
-    };
-    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
-    if (!std::isfinite(value)) reject(value, NonFiniteKind::loss);
-    backward(output_gradient());
-    // A NaN input can hide behind a finite loss (ReLU turns NaN into 0) yet poison the gradients.
-    if (Device::count_non_finite(gradients_.data(), parameter_count, last_step_) != 0)
-      reject(value, NonFiniteKind::gradient);
-    optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
-                                      parameter_count, last_step_);
-    return static_cast<T>(value);
+    if constexpr (has_step_graphs<Device>) {
+      if (context_.step_graphs()) return train_step_graph(x, y, batch, loss, optimizer);
+    }
+    return train_step_eager(x, y, batch, loss, optimizer);
   }
 
   // Loss of a batch in eval mode (no update): for validation.
@@ -467,6 +451,97 @@ class Model {
       throw std::invalid_argument(std::string("Model::") + where + ": " + what + " must hold batch x " +
                                   dims.to_string() + " = " + std::to_string(expected) + " values, got " +
                                   std::to_string(s.size()));
+  }
+
+  // train_step, one call after another (every backend).
+  template <class Loss, class Optimizer>
+  T train_step_eager(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
+    // BatchNorm updates its running statistics during the forward pass; keep them (a few values
+    // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
+    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
+    const std::uint64_t step_before = step_;
+    // ReLU turns a NaN into 0, so a NaN weight could otherwise train on unnoticed for ever.
+    const StepInfo check{true, seed_, step_, threads_, &context_};
+    if (Device::count_non_finite(parameters_.data(), parameter_count, check) != 0)
+      throw NonFiniteError(NonFiniteKind::weights, step_ + 1, std::nan(""), first_non_finite_weight(check));
+    auto reject = [&](double value, NonFiniteKind kind) {
+      // The model first, so that it is as it was even if the diagnosis below fails.
+      if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
+      step_ = step_before;
+      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
+      throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
+    };
+    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
+    if (!std::isfinite(value)) reject(value, NonFiniteKind::loss);
+    backward(output_gradient());
+    // A NaN input can hide behind a finite loss (ReLU turns NaN into 0) yet poison the gradients.
+    if (Device::count_non_finite(gradients_.data(), parameter_count, last_step_) != 0)
+      reject(value, NonFiniteKind::gradient);
+    optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
+                                      parameter_count, last_step_);
+    return static_cast<T>(value);
+  }
+
+  // train_step recorded once as a graph and replayed (a Device with step graphs, turned on in its
+  // context; core/step_graph.hpp): the same checks, result and state afterwards as
+  // train_step_eager. The device keeps the verdict of the checks and skips the optimizer's update
+  // of a rejected step; the host reads the loss and the verdict once, after the replay.
+  template <class Loss, class Optimizer>
+  T train_step_graph(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
+    check_span(x, batch, input_dims, "train_step", "x");
+    check_span(y, batch, output_dims, "train_step", "y");
+    validate_pixel_weights(loss.pixel_weights, output_dims);
+    const StepGraphKey key = context_.step_graph_key(batch, Loss::function, loss.pixel_weights, &type_tag<Optimizer>);
+    const auto [action, entry] = context_.step_graph_cache().plan(key);
+    if (action == StepGraphAction::eager) {  // the key's first step chooses the convolution algorithms
+      const T value = train_step_eager(x, y, batch, loss, optimizer);
+      context_.step_graph_cache().warmed(key);
+      return value;
+    }
+    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
+    const std::uint64_t step_before = step_;
+    const Optimizer optimizer_before = optimizer;
+    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
+    Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+    const ModeScope mode(training_, true);
+    auto update = [&] {
+      optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
+                                        parameter_count, last_step_);
+    };
+    if (action == StepGraphAction::capture) {
+      const bool recorded = Device::capture_step(context_, *entry, [&] {
+        const StepInfo check{true, seed_, step_, threads_, &context_};
+        Device::record_non_finite(parameters_.data(), parameter_count, StepCheck::weights, check);
+        const BasicTensor<const T> prediction = forward(batch);
+        Device::loss_forward_backward(Loss::function, prediction,
+                                      BasicTensor<const T>{targets_.data(), batch, output_dims}, loss.pixel_weights,
+                                      output_gradient(), last_step_);
+        backward(output_gradient());
+        Device::record_non_finite(gradients_.data(), parameter_count, StepCheck::gradients, last_step_);
+        Device::record_verdict(last_step_);
+        update();  // skipped on the device unless the verdict accepts the step
+      });
+      step_ = step_before;  // the recording ran nothing: undo its host side
+      optimizer = optimizer_before;
+      if (!recorded) return train_step_eager(x, y, batch, loss, optimizer);  // graphs are off now, with the reason
+    }
+    // The host side of the replayed step: what forward() and the optimizer's update do on the host.
+    ++step_;
+    last_batch_ = batch;
+    last_step_ = StepInfo{true, seed_, step_, threads_, &context_};
+    const StepGraphResult result = Device::replay_step(context_, *entry, seed_, step_, update);
+    const auto verdict = static_cast<StepVerdict>(result.verdict);
+    if (verdict == StepVerdict::accepted) return static_cast<T>(result.loss);
+    // Rejected: no weight changed on the device. Put the rest back, then diagnose as the eager
+    // path does, from what the replay left in the buffers.
+    if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
+    step_ = step_before;
+    optimizer = optimizer_before;
+    if (verdict == StepVerdict::weights)
+      throw NonFiniteError(NonFiniteKind::weights, step_before + 1, std::nan(""), first_non_finite_weight(last_step_));
+    const bool gradient = verdict == StepVerdict::gradient;
+    throw NonFiniteError(gradient ? NonFiniteKind::gradient : NonFiniteKind::loss, step_before + 1, result.loss,
+                         first_non_finite(x, batch, gradient));
   }
 
   template <class Loss>

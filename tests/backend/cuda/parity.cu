@@ -5,6 +5,9 @@
 // and upstream gradient; outputs, input and parameter gradients and updated running statistics
 // must agree within 1e-4 relative in fp32 (largest difference over largest value). Then the
 // losses, the optimizers, and 10 training steps of ConvNet v1 (losses within 1e-3 relative).
+// Training steps recorded as CUDA graphs and replayed: the eager steps' weights bit for bit
+// (deterministic algorithms), dropout and BatchNorm, non-finite steps rejected as eagerly, and the
+// fallback when a step cannot be recorded.
 // Where the build has stb (strata::images; CMake defines STRATA_CUDA_TEST_TRAINER), also the
 // inpainting Trainer<Net, Cuda> against Trainer<Net, Cpu>, and its resume.
 //
@@ -13,7 +16,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <sstream>
@@ -269,6 +274,217 @@ TEST_CASE("a model too large for the GPU is refused with the max_batch that woul
     CHECK(message.find("max_batch 50000000") != std::string::npos);
     CHECK(message.find("would fit") != std::string::npos);
   }
+}
+
+// ---- training steps recorded as CUDA graphs (core/step_graph.hpp, backend/cuda/step_graph.cuh) ----
+namespace {
+
+template <class Net>
+void configure(Model<Net, Cuda>& m, bool graphs) {
+  // Deterministic algorithms chosen by heuristics: the same choice and bit-identical results in
+  // every model, so a replayed step can be compared bit for bit with an eager one.
+  m.device_context().set_deterministic(true);
+  m.device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
+  m.device_context().set_step_graphs(graphs);
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+template <class Net>
+std::vector<float> parameters_of(Model<Net, Cuda>& m) {
+  return to_host(m.parameter_data().data(), Net::parameter_count);
+}
+template <class Net>
+std::vector<float> optimizer_state_of(Model<Net, Cuda>& m) {
+  return to_host(m.optimizer_state().data(), m.optimizer_state().size());
+}
+
+// An optimizer that waits for the device in its update, which a CUDA graph cannot record.
+struct WaitingSgd {
+  Sgd sgd{.lr = 0.05};
+  static constexpr int state_per_parameter = Sgd::state_per_parameter;
+  template <class Device, class T, class Run>
+  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
+    T first = 0;
+    Device::copy_to_host(&first, params, 1);  // cudaDeviceSynchronize + cudaMemcpy
+    sgd.template update<Device>(params, grads, state, n, run);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager steps' weights bit for bit") {
+  using Net = testing::ConvNetV1;
+  const int batch = 8;
+  Model<Net, Cuda> eager(batch, 1), eager_again(batch, 1), graph(batch, 1);
+  configure(eager, false);
+  configure(eager_again, false);
+  configure(graph, true);
+  Adam a_eager, a_again, a_graph;
+  auto step = [&](std::span<const float> x, int n, int k) {
+    const float e = eager.train_step(x, x, n, BinaryCrossEntropy{}, a_eager);
+    const float e2 = eager_again.train_step(x, x, n, BinaryCrossEntropy{}, a_again);
+    const float g = graph.train_step(x, x, n, BinaryCrossEntropy{}, a_graph);
+    INFO("step " << k << " (batch " << n << "): eager " << e << ", eager again " << e2 << ", graph " << g);
+    CHECK(e2 == e);
+    CHECK(g == e);
+  };
+  // Batch 8: eager (chooses algorithms), recorded, replayed; then a smaller batch (its own
+  // graph), then batch 8 again.
+  int k = 0;
+  for (; k < 6; ++k) step(synthetic_images(batch, Net::input_shape::dims, 200 + k), batch, k);
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 300);
+  const auto three = std::span<const float>(x).first(3 * Net::input_shape::size);
+  for (int i = 0; i < 3; ++i, ++k) step(three, 3, k);
+  step(x, batch, k++);
+
+  const auto& graphs = graph.device_context().step_graph_cache();
+  INFO("graph fallback: " << graph.device_context().step_graph_fallback());
+  CHECK(graph.device_context().step_graphs());
+  CHECK(graphs.captures() == 2);
+  CHECK(graphs.replays() == 5 + 2 + 1);  // every step but the first of each batch size
+  CHECK(graph.step_count() == eager.step_count());
+  CHECK(a_graph.steps == a_eager.steps);
+  CHECK_MESSAGE(same_bits(parameters_of(eager_again), parameters_of(eager)),
+                "two eager models differ: cuDNN's deterministic algorithms are not deterministic here, so the "
+                "graph comparison below cannot be bitwise either");
+  CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
+  CHECK(same_bits(optimizer_state_of(graph), optimizer_state_of(eager)));
+}
+
+TEST_CASE("CUDA graphs: dropout's per-step mask, BatchNorm's statistics, a learning-rate change and a new seed") {
+  using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, BatchNorm, ReLU, Dropout<30>, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  Model<Net, Cuda> eager(batch, 9), graph(batch, 9);
+  configure(eager, false);
+  configure(graph, true);
+  Adam a_eager{.lr = 3e-3}, a_graph{.lr = 3e-3};
+  for (int k = 0; k < 8; ++k) {
+    if (k == 4) a_eager.lr = a_graph.lr = 1e-3;  // staged per replay, not recorded
+    if (k == 5) {
+      eager.set_seed(77);
+      graph.set_seed(77);
+    }
+    if (k == 6) {
+      eager.set_step_count(1000);
+      graph.set_step_count(1000);
+    }
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 400 + k);
+    const double e = eager.train_step(x, x, batch, BinaryCrossEntropy{}, a_eager);
+    const double g = graph.train_step(x, x, batch, BinaryCrossEntropy{}, a_graph);
+    INFO("step " << k << ": eager " << e << ", graph " << g);
+    CHECK(std::abs(g - e) <= 1e-6 * std::abs(e));
+  }
+  CHECK(graph.device_context().step_graph_cache().replays() == 7);
+  CHECK(relative_difference(parameters_of(graph), parameters_of(eager).data(), Net::parameter_count) <= 1e-6);
+  const auto b_graph = to_host(graph.buffer_data().data(), Net::buffer_count);
+  CHECK(relative_difference(b_graph, to_host(eager.buffer_data().data(), Net::buffer_count).data(), Net::buffer_count) <=
+        1e-6);
+}
+
+TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error and changes nothing") {
+  using Net = testing::ConvNetV1;
+  const int batch = 4;
+  Model<Net, Cuda> eager(batch, 3), graph(batch, 3);
+  configure(eager, false);
+  configure(graph, true);
+  Adam a_eager, a_graph;
+  const auto good = synthetic_images(batch, Net::input_shape::dims, 500);
+  for (int k = 0; k < 2; ++k) {  // eager, then recorded: every later step is a replay
+    eager.train_step(good, good, batch, BinaryCrossEntropy{}, a_eager);
+    graph.train_step(good, good, batch, BinaryCrossEntropy{}, a_graph);
+  }
+  REQUIRE(graph.device_context().step_graph_cache().captures() == 1);
+
+  auto rejected = [&](const std::vector<float>& x, const std::vector<float>& y, NonFiniteKind kind, const char* what) {
+    INFO(what);
+    const auto params = parameters_of(graph);
+    const auto state = optimizer_state_of(graph);
+    const std::uint64_t steps = graph.step_count(), adam_steps = a_graph.steps;
+    const std::uint64_t replays = graph.device_context().step_graph_cache().replays();
+    std::string eager_message;
+    try {
+      eager.train_step(x, y, batch, BinaryCrossEntropy{}, a_eager);
+      FAIL("the eager step was accepted");
+    } catch (const NonFiniteError& e) {
+      eager_message = e.what();
+    }
+    try {
+      graph.train_step(x, y, batch, BinaryCrossEntropy{}, a_graph);
+      FAIL("the replayed step was accepted");
+    } catch (const NonFiniteError& e) {
+      MESSAGE(e.what());
+      CHECK(e.kind() == kind);
+      CHECK(std::string(e.what()) == eager_message);
+    }
+    CHECK(graph.device_context().step_graph_cache().replays() == replays + 1);
+    CHECK(same_bits(parameters_of(graph), params));
+    CHECK(same_bits(optimizer_state_of(graph), state));
+    CHECK(graph.step_count() == steps);
+    CHECK(a_graph.steps == adam_steps);
+  };
+  auto nan_input = good;
+  nan_input[5] = std::nanf("");
+  rejected(nan_input, good, NonFiniteKind::gradient, "a NaN pixel, hidden from the loss by ReLU");
+  auto nan_target = good;
+  nan_target[7] = std::nanf("");
+  rejected(good, nan_target, NonFiniteKind::loss, "a NaN target");
+  const float nan = std::nanf("");
+  float saved = 0;
+  Cuda::copy_to_host(&saved, graph.parameter_data().data() + 10, 1);
+  Cuda::copy_to_device(graph.parameter_data().data() + 10, &nan, 1);
+  Cuda::copy_to_device(eager.parameter_data().data() + 10, &nan, 1);
+  rejected(good, good, NonFiniteKind::weights, "a NaN weight");
+  Cuda::copy_to_device(graph.parameter_data().data() + 10, &saved, 1);
+  Cuda::copy_to_device(eager.parameter_data().data() + 10, &saved, 1);
+
+  // Training goes on from the same state.
+  const double e = eager.train_step(good, good, batch, BinaryCrossEntropy{}, a_eager);
+  const double g = graph.train_step(good, good, batch, BinaryCrossEntropy{}, a_graph);
+  CHECK(g == e);
+  CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
+  CHECK(graph.device_context().step_graphs());
+}
+
+TEST_CASE("CUDA graphs: a rejected replay puts BatchNorm's running statistics back") {
+  using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, BatchNorm, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  Model<Net, Cuda> graph(batch, 2);
+  configure(graph, true);
+  Adam adam;
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 600);
+  graph.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  graph.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  const auto buffers = to_host(graph.buffer_data().data(), Net::buffer_count);
+  auto y = x;
+  y[0] = std::nanf("");
+  CHECK_THROWS_AS(graph.train_step(x, y, batch, BinaryCrossEntropy{}, adam), NonFiniteError);
+  CHECK(same_bits(to_host(graph.buffer_data().data(), Net::buffer_count), buffers));
+  CHECK(graph.device_context().step_graph_cache().replays() == 2);
+}
+
+TEST_CASE("CUDA graphs: a step that cannot be recorded runs eagerly and graphs turn off, saying why") {
+  using Net = testing::TinyAutoencoder;
+  const int batch = 4;
+  Model<Net, Cuda> eager(batch, 5), graph(batch, 5);
+  configure(eager, false);
+  configure(graph, true);
+  WaitingSgd o_eager, o_graph;
+  for (int k = 0; k < 3; ++k) {
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 700 + k);
+    const double e = eager.train_step(x, x, batch, BinaryCrossEntropy{}, o_eager);
+    const double g = graph.train_step(x, x, batch, BinaryCrossEntropy{}, o_graph);
+    CHECK(g == e);
+  }
+  const std::string reason = graph.device_context().step_graph_fallback();
+  MESSAGE("fallback: " << reason);
+  CHECK_FALSE(graph.device_context().step_graphs());
+  CHECK(reason.find("recording the training step") != std::string::npos);
+  CHECK(graph.device_context().step_graph_cache().replays() == 0);
+  CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
+  CHECK(o_graph.sgd.steps == o_eager.sgd.steps);
 }
 
 #ifdef STRATA_CUDA_TEST_TRAINER

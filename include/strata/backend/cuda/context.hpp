@@ -3,10 +3,12 @@
 // Each Model<Net, Cuda> owns one Context (core/device.hpp): a CUDA stream every kernel and cuDNN
 // call of the model runs on, a cuDNN handle bound to it, the cache of convolution plans and
 // algorithms (conv_plan.hpp), cached tensor descriptors, pinned host staging for batches, and
-// the small device buffers of the loss. The stream and handle are created with the context; the
+// the small device buffers of the loss, and the training steps recorded as CUDA graphs
+// (core/step_graph.hpp, step_graph.cuh). The stream and handle are created with the context; the
 // rest is allocated in reserve(), which the Model calls before allocating its own buffers, so
 // nothing is allocated on the device inside a training step. (The plan cache grows on the host
-// the first time a layer runs at a given batch size.)
+// the first time a layer runs at a given batch size; a graph is instantiated the second time a
+// training step of a given shape runs.)
 //
 // The model lives on the device that is current when it is constructed. A context is moved with
 // its model (it owns its state through one pointer); it is not shared between models or threads.
@@ -15,7 +17,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -28,15 +32,25 @@
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
 #include "strata/backend/cuda/descriptors.hpp"
+#include "strata/backend/cuda/graph.hpp"
 #include "strata/backend/cuda/memory.hpp"
 #include "strata/backend/cuda/precision.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
+#include "strata/core/step_graph.hpp"
+#include "strata/losses/loss.hpp"
 
 namespace strata::cuda {
 
 // Blocks of the loss's first reduction pass; their partial sums are added in a fixed order.
 inline constexpr int kLossBlocks = 1024;
+
+// What the backend's calls do while Model::train_step records or replays a graph (step_graph.cuh).
+enum class GraphPhase : unsigned char {
+  none,       // run eagerly
+  recording,  // the stream is being captured: per-step values come from device memory, nothing waits
+  staging,    // before a replay: optimizers only store their step's values for the graph to read
+};
 
 class Context : public DeviceContext {
  public:
@@ -47,12 +61,55 @@ class Context : public DeviceContext {
   Precision precision() const { return state_->precision; }
   void set_algorithm_search(AlgorithmSearch s) { state_->search = s; }
   AlgorithmSearch algorithm_search() const { return state_->search; }
+  // Only convolution algorithms cuDNN reports as deterministic (bit-identical results run to
+  // run); off by default, since the fastest backward algorithms may add with atomics.
+  void set_deterministic(bool on) { state_->deterministic = on; }
+  bool deterministic() const { return state_->deterministic; }
+
+  // ---- the training step as a CUDA graph (Model::train_step; core/step_graph.hpp) ----
+  // Off by default. On: a training step's device work is recorded once per batch size, loss,
+  // optimizer and precision, then replayed; a failed recording turns it off again and
+  // step_graph_fallback() says why.
+  void set_step_graphs(bool on) { state_->graphs.set_enabled(on); }
+  bool step_graphs() const { return state_->graphs.enabled(); }
+  const std::string& step_graph_fallback() const { return state_->graphs.fallback_reason(); }
+  StepGraphs<GraphExec>& step_graph_cache() { return state_->graphs; }
+  const StepGraphs<GraphExec>& step_graph_cache() const { return state_->graphs; }
+
+  GraphPhase graph_phase() const { return state_->phase; }
+  void set_graph_phase(GraphPhase p) { state_->phase = p; }
+  // Pinned host memory the graph's first node copies to device_values() at every replay.
+  StepGraphValues& staged_values() { return *state_->values_host.data(); }
+  StepGraphValues* device_values() const { return state_->values_device.data(); }
+  // Written by the recorded step on the device, copied to host_result() by its last node.
+  StepGraphResult* device_result() const { return state_->result_device.data(); }
+  StepGraphResult* host_result() const { return state_->result_host.data(); }
+
+  // The key of a training step; uploads the loss's pixel weights first if they changed (a
+  // recorded step has their sum built in, so new weights make a new key).
+  StepGraphKey step_graph_key(int batch, LossFunction loss, std::span<const float> pixel_weights_host,
+                              const void* optimizer) {
+    pixel_weights(pixel_weights_host.data(), pixel_weights_host.size());
+    const int variant = static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0);
+    return StepGraphKey{batch, static_cast<int>(loss), optimizer, variant,
+                        pixel_weights_host.empty() ? 0 : state_->weights_version};
+  }
 
   cudaStream_t stream() const { return state_->stream; }
   cudnnHandle_t cudnn() const { return state_->cudnn; }
   int device() const { return state_->device; }
   // Waits for everything the model has queued.
-  void synchronize() const { STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream)); }
+  void synchronize() const {
+    require_eager("Context::synchronize");
+    STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+  }
+
+  // Throws when called while a graph is recorded: what waits for the device cannot be recorded.
+  void require_eager(const char* what) const {
+    if (state_->phase == GraphPhase::recording)
+      throw std::logic_error(std::string(what) +
+                             " waits for the device, which a recorded training step cannot do (a strata bug)");
+  }
 
   // Called by Model before it allocates: refuses a model that cannot fit (saying which max_batch
   // would), then allocates the staging and loss buffers.
@@ -84,6 +141,12 @@ class Context : public DeviceContext {
     s.loss_partials = Buffer<double>(kLossBlocks);
     s.loss_total = Buffer<double>(1);
     s.loss_host = PinnedBuffer<double>(1);
+    s.values_device = Buffer<StepGraphValues>(1);
+    s.values_host = PinnedBuffer<StepGraphValues>(1);
+    *s.values_host.data() = StepGraphValues{};
+    s.result_device = Buffer<StepGraphResult>(1);
+    s.result_host = PinnedBuffer<StepGraphResult>(1);
+    *s.result_host.data() = StepGraphResult{};
   }
 
   // ---- host <-> device copies of batches, ordered on the model's stream ----
@@ -92,6 +155,7 @@ class Context : public DeviceContext {
   template <class T>
   void upload(T* device, const T* host, std::size_t n) {
     static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+    require_eager("Context::upload");
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
@@ -110,6 +174,7 @@ class Context : public DeviceContext {
   template <class T>
   void download(T* host, const T* device, std::size_t n) {
     static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+    require_eager("Context::download");
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
@@ -127,7 +192,7 @@ class Context : public DeviceContext {
   // ---- caches ----
   // The plan of a convolution shape at a batch size and the current precision.
   ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch) {
-    const ConvKey key{in, out, g, batch, state_->precision};
+    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
@@ -154,6 +219,7 @@ class Context : public DeviceContext {
       std::memcpy(s.uploaded_weights.data(), host, n * sizeof(float));
       upload(s.pixel_weights.data(), s.uploaded_weights.data(), n);
       s.weights_uploaded = true;
+      ++s.weights_version;
     }
     return s.pixel_weights.data();
   }
@@ -162,6 +228,7 @@ class Context : public DeviceContext {
   // Waits for the loss and returns it.
   double read_loss() {
     State& s = *state_;
+    require_eager("reading the loss");
     STRATA_CUDA_CHECK(
         cudaMemcpyAsync(s.loss_host.data(), s.loss_total.data(), sizeof(double), cudaMemcpyDeviceToHost, s.stream));
     synchronize();
@@ -185,6 +252,7 @@ class Context : public DeviceContext {
     cudnnHandle_t cudnn = nullptr;
     Precision precision = Precision::fp32;
     AlgorithmSearch search = AlgorithmSearch::benchmark;
+    bool deterministic = false;
     std::vector<std::unique_ptr<ConvPlan>> conv_plans;
     std::vector<CachedTensor> tensors;
     Staging staging[2];
@@ -194,6 +262,13 @@ class Context : public DeviceContext {
     bool weights_uploaded = false;
     Buffer<double> loss_partials, loss_total;
     PinnedBuffer<double> loss_host;
+    std::uint64_t weights_version = 0;  // uploads of pixel_weights so far
+    StepGraphs<GraphExec> graphs;
+    GraphPhase phase = GraphPhase::none;
+    Buffer<StepGraphValues> values_device;
+    PinnedBuffer<StepGraphValues> values_host;
+    Buffer<StepGraphResult> result_device;
+    PinnedBuffer<StepGraphResult> result_host;
 
     State() {
       STRATA_CUDA_CHECK(cudaGetDevice(&device));

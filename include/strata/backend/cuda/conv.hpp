@@ -12,7 +12,8 @@
 // search runs on the first step; later steps reuse the choice.
 //
 // Not yet: fusing bias and the next layer's ReLU into the convolution
-// (cudnnConvolutionBiasActivationForward); it needs Model to hand a Conv + ReLU pair to one call.
+// (cudnnConvolutionBiasActivationForward); it needs Model to hand a Conv + ReLU pair to one call
+// and to let the pair share one output buffer (docs/cuda-backend.md, "Not yet").
 #pragma once
 
 #include <string>
@@ -37,21 +38,25 @@ inline std::size_t conv2d_scratch_floats(Dims in, Dims out, const ConvGeometry& 
 namespace detail {
 
 // The first (fastest, as cuDNN orders them) usable result: it ran, its workspace fits, and its
-// math is allowed: never fp16 down-conversion; tensor-core (TF32) math only in tf32 precision.
+// math is allowed: never fp16 down-conversion; tensor-core (TF32) math only in tf32 precision;
+// a deterministic algorithm when the context asks for one (Context::set_deterministic).
 // In fp32 the descriptor keeps CUDNN_FMA_MATH; in tf32 it takes the chosen algorithm's math.
 template <class Perf>
-auto pick_algorithm(const char* search, const Perf* results, int count, std::size_t budget, Precision precision,
+auto pick_algorithm(const char* search, const Perf* results, int count, std::size_t budget, const ConvKey& key,
                     cudnnConvolutionDescriptor_t conv) {
+  const Precision precision = key.precision;
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[i];
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > budget) continue;
+    if (key.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     if (r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     if (precision == Precision::fp32 && r.mathType == CUDNN_TENSOR_OP_MATH) continue;
     if (precision == Precision::tf32) STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(conv, r.mathType));
     return ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory};
   }
   throw DeviceError(search, "no algorithm among " + std::to_string(count) + " ran within the " +
-                                DeviceOutOfMemory::bytes_text(budget) + " workspace budget in this precision",
+                                DeviceOutOfMemory::bytes_text(budget) + " workspace budget in this precision" +
+                                (key.deterministic ? " among deterministic algorithms" : ""),
                     "this is a strata bug or an unsupported shape; report the layer and the GPU");
 }
 
@@ -60,6 +65,7 @@ inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, C
                                                                  std::size_t bytes) {
   cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int count = 0;
+  ctx.require_eager("choosing a convolution algorithm (its first step at this shape runs eagerly)");
   const cudnnConvolutionDescriptor_t conv = p.forward_conv.get();
   if (ctx.algorithm_search() == AlgorithmSearch::benchmark) {
     STRATA_CUDA_CHECK(cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p.x.get(), x, p.w.get(), w, conv, p.y.get(),
@@ -69,7 +75,7 @@ inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, C
     STRATA_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p.x.get(), p.w.get(), conv, p.y.get(),
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, results));
   }
-  return pick_algorithm("choosing a forward convolution algorithm", results, count, bytes, p.key.precision, conv);
+  return pick_algorithm("choosing a forward convolution algorithm", results, count, bytes, p.key, conv);
 }
 
 inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Context& ctx, ConvPlan& p, const float* w,
@@ -77,6 +83,7 @@ inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Conte
                                                                            void* workspace, std::size_t bytes) {
   cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   int count = 0;
+  ctx.require_eager("choosing a convolution algorithm (its first step at this shape runs eagerly)");
   const cudnnConvolutionDescriptor_t conv = p.data_conv.get();
   if (ctx.algorithm_search() == AlgorithmSearch::benchmark) {
     STRATA_CUDA_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(ctx.cudnn(), p.w.get(), w, p.y.get(), dy, conv,
@@ -87,8 +94,7 @@ inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Conte
                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
                                                                   results));
   }
-  return pick_algorithm("choosing a backward-data convolution algorithm", results, count, bytes, p.key.precision,
-                        conv);
+  return pick_algorithm("choosing a backward-data convolution algorithm", results, count, bytes, p.key, conv);
 }
 
 inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(Context& ctx, ConvPlan& p,
@@ -97,6 +103,7 @@ inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(C
                                                                                std::size_t bytes) {
   cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   int count = 0;
+  ctx.require_eager("choosing a convolution algorithm (its first step at this shape runs eagerly)");
   const cudnnConvolutionDescriptor_t conv = p.filter_conv.get();
   if (ctx.algorithm_search() == AlgorithmSearch::benchmark) {
     STRATA_CUDA_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
@@ -107,8 +114,7 @@ inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(C
                                                                     p.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                                     &count, results));
   }
-  return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p.key.precision,
-                        conv);
+  return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p.key, conv);
 }
 
 // The scratch regions of one call.

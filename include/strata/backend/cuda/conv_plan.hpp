@@ -72,11 +72,13 @@ struct ConvKey {
   ConvGeometry geometry{};
   int batch = 0;
   Precision precision = Precision::fp32;
+  bool deterministic = false;  // only algorithms cuDNN reports as deterministic
 
   bool operator==(const ConvKey& o) const {
     return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&
            geometry.stride == o.geometry.stride && geometry.pad_top == o.geometry.pad_top &&
-           geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision;
+           geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision &&
+           deterministic == o.deterministic;
   }
 };
 

@@ -3,8 +3,9 @@
 // The same static members as strata::Cpu (backend/cpu/cpu.hpp), each forwarding to the function
 // of the same name in strata::cuda. Every call runs on the stream of the model's Context, which
 // the Model hands it through StepInfo, so a training step queues its work without waiting,
-// except for reading the loss (Model checks it is finite before updating weights). Tensors are
-// device memory (cudaMalloc), float only.
+// except for reading the loss (Model checks it is finite before updating weights), or, with
+// Context::set_step_graphs(true), is recorded once as a CUDA graph and replayed with one wait.
+// Tensors are device memory (cudaMalloc), float only.
 //
 // Copies: the three-argument copy_to_device / copy_to_host (weights, checkpoints, tests) wait
 // for the whole device and copy synchronously, so they are always safe; the Model's own batch
@@ -27,6 +28,7 @@
 #include "strata/backend/cuda/memory.hpp"
 #include "strata/backend/cuda/optimizer.cuh"
 #include "strata/backend/cuda/precision.hpp"
+#include "strata/backend/cuda/step_graph.cuh"
 #include "strata/backend/cuda/upsample.cuh"
 
 namespace strata {
@@ -82,6 +84,14 @@ struct Cuda {
 
   // Checks.
   static constexpr auto count_non_finite = [](auto&&... a) { return cuda::count_non_finite(a...); };
+
+  // Training steps recorded as CUDA graphs and replayed (core/step_graph.hpp, step_graph.cuh):
+  // Model::train_step uses these when Context::set_step_graphs(true).
+  static constexpr bool step_graphs = true;
+  static constexpr auto record_non_finite = [](auto&&... a) { cuda::record_non_finite(a...); };
+  static constexpr auto record_verdict = [](auto&&... a) { cuda::record_verdict(a...); };
+  static constexpr auto capture_step = [](auto&&... a) { return cuda::capture_step(a...); };
+  static constexpr auto replay_step = [](auto&&... a) { return cuda::replay_step(a...); };
 };
 
 }  // namespace strata

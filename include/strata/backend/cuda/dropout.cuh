@@ -4,6 +4,8 @@
 // have to be stored for backward. Here each element's keep/drop is the same counter-based draw
 // the CPU backend makes (uniform01 of seed, dropout_stream(step, layer), element index), so both
 // backends drop the same elements and backward recomputes the mask instead of reading one.
+// In a training step recorded as a CUDA graph (step_graph.cuh), the seed and step come from the
+// values staged in device memory for each replay, not from the kernel's arguments.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +15,19 @@
 #include "strata/core/elementwise.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/random.hpp"
+#include "strata/core/step_graph.hpp"
 #include "strata/core/tensor.hpp"
 
 namespace strata::cuda {
 
+// values: null when run eagerly; in a recorded step, where its seed and step are.
 template <class T>
-__global__ void dropout_kernel(const T* x, T* y, std::size_t n, T rate, std::uint64_t seed, std::uint64_t stream) {
+__global__ void dropout_kernel(const T* x, T* y, std::size_t n, T rate, std::uint64_t seed, std::uint64_t stream,
+                               const StepGraphValues* values, int layer_index) {
+  if (values != nullptr) {
+    seed = values->seed;
+    stream = dropout_stream(values->step, layer_index);
+  }
   for (std::size_t i = first_index(); i < n; i += grid_stride())
     y[i] = x[i] * elementwise::dropout_scale(uniform01(seed, stream, i), rate);
 }
@@ -27,7 +36,8 @@ __global__ void dropout_kernel(const T* x, T* y, std::size_t n, T rate, std::uin
 template <class T>
 void dropout_apply(BasicTensor<const T> x, BasicTensor<T> y, float rate, const StepInfo& step, int layer_index) {
   if (y.data == nullptr) return;
-  const cudaStream_t stream = context_of(step).stream();
+  Context& ctx = context_of(step);
+  const cudaStream_t stream = ctx.stream();
   const std::size_t n = x.size();
   if (!step.training || rate == 0.0f) {
     if (y.data != x.data)
@@ -35,7 +45,10 @@ void dropout_apply(BasicTensor<const T> x, BasicTensor<T> y, float rate, const S
     return;
   }
   launch("dropout_kernel", n, stream, &dropout_kernel<T>, x.data, y.data, n, static_cast<T>(rate), step.seed,
-         dropout_stream(step.step, layer_index));
+         dropout_stream(step.step, layer_index),
+         ctx.graph_phase() == GraphPhase::recording ? static_cast<const StepGraphValues*>(ctx.device_values())
+                                                    : nullptr,
+         layer_index);
 }
 
 template <class T>

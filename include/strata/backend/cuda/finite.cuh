@@ -27,6 +27,7 @@ template <class T>
 std::size_t count_non_finite(const T* data, std::size_t n, const StepInfo& step) {
   if (n == 0) return 0;
   Context& ctx = context_of(step);
+  ctx.require_eager("count_non_finite");
   const int blocks = static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, kLossBlocks));
   non_finite_kernel<T><<<blocks, kThreads, 0, ctx.stream()>>>(data, n, ctx.loss_partials());
   check(cudaGetLastError(), "non_finite_kernel");

@@ -4,10 +4,13 @@
 // weight (losses/loss.hpp gives the reduction). The value is summed in double: a fixed grid of
 // at most kLossBlocks blocks writes one partial sum each, and one block adds them in a fixed
 // order, so the loss is deterministic. Returning it waits for the stream: the Model checks it is
-// finite before any weight changes.
+// finite before any weight changes. While a training step is recorded as a CUDA graph
+// (step_graph.cuh) the loss goes to the step's device result instead and nothing waits; the
+// return value is then NaN.
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <span>
 
 #include "strata/backend/cuda/context.hpp"
@@ -67,9 +70,11 @@ double loss_forward_backward(LossFunction function, BasicTensor<const T> predict
   };
   if (function == LossFunction::binary_cross_entropy) run(&loss_kernel<LossFunction::binary_cross_entropy, T>);
   else run(&loss_kernel<LossFunction::mean_squared_error, T>);
-  loss_total_kernel<double><<<1, kThreads, 0, ctx.stream()>>>(ctx.loss_partials(), blocks, denominator, ctx.loss_total());
+  const bool recording = ctx.graph_phase() == GraphPhase::recording;
+  double* total = recording ? &ctx.device_result()->loss : ctx.loss_total();
+  loss_total_kernel<double><<<1, kThreads, 0, ctx.stream()>>>(ctx.loss_partials(), blocks, denominator, total);
   check(cudaGetLastError(), "loss_total_kernel");
-  return ctx.read_loss();
+  return recording ? std::numeric_limits<double>::quiet_NaN() : ctx.read_loss();
 }
 
 }  // namespace strata::cuda
