@@ -2,18 +2,24 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64]
-// For each architecture, batch and precision: `warmup` untimed Adam steps (the first chooses the
-// cuDNN algorithms), then `steps` timed ones on synthetic images (BCE against the input, the
-// batch copied from host memory and the loss read every step, as the trainer does). Prints CSV:
-//   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS
+//                    [--mode eager,graph] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64]
+// For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
+// chooses the cuDNN algorithms; in graph mode the second is recorded as a CUDA graph), then
+// `steps` timed ones on synthetic images (BCE against the input, the batch copied from host
+// memory and the loss read every step, as the trainer does). Mode eager launches every kernel of
+// a step from the host; mode graph replays the recorded step (Context::set_step_graphs). Prints
+// CSV:
+//   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
-// then times one epoch of N images of v1 at --epoch-batch in each precision:
-//   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES
-// bf16 is not implemented in strata yet: its rows say so instead of a number.
+// then times one epoch of N images of v1 at --epoch-batch in each precision and mode:
+//   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
+// bf16 is not implemented in strata yet: its rows say so instead of a number. A graph row whose
+// steps were not all replayed (recording failed: training fell back to eager) has the mode
+// graph-fallback, and a comment line gives the reason.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
@@ -33,6 +39,7 @@ struct Options {
   std::vector<std::string> archs{"v1", "v2"};
   std::vector<int> batches{64, 128, 256};
   std::vector<std::string> precisions{"fp32", "tf32", "bf16"};
+  std::vector<std::string> modes{"eager", "graph"};
   int steps = 20;
   int warmup = 5;
   long epoch = 0;
@@ -56,6 +63,7 @@ Options parse(int argc, char** argv) {
       o.batches.clear();
       for (const auto& b : split(value)) o.batches.push_back(std::stoi(b));
     } else if (flag == "--precision") o.precisions = split(value);
+    else if (flag == "--mode") o.modes = split(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--epoch") o.epoch = std::stol(value);
@@ -102,11 +110,34 @@ bool apply_precision(Model<Net, Cuda>& model, const std::string& precision) {
   return true;
 }
 
+// Turns graphs on for mode "graph"; false for an unknown mode.
 template <class Net>
-void bench_steps(const std::string& arch, int batch, const std::string& precision, const Options& o) {
+bool apply_mode(Model<Net, Cuda>& model, const std::string& mode) {
+  if (mode != "eager" && mode != "graph") return false;
+  model.device_context().set_step_graphs(mode == "graph");
+  return true;
+}
+
+// The mode a row reports: "graph" only if every timed step was a replay.
+template <class Net>
+std::string mode_done(Model<Net, Cuda>& model, const std::string& mode, std::uint64_t replays_before,
+                      long timed_steps) {
+  if (mode != "graph") return mode;
+  auto& context = model.device_context();
+  const std::uint64_t replays = context.step_graph_cache().replays() - replays_before;
+  if (replays == static_cast<std::uint64_t>(timed_steps)) return mode;
+  const std::string& reason = context.step_graph_fallback();
+  std::printf("# graph-fallback: %llu of %ld timed steps replayed; %s\n", static_cast<unsigned long long>(replays),
+              timed_steps, reason.empty() ? "no recorded graph" : reason.c_str());
+  return "graph-fallback";
+}
+
+template <class Net>
+void bench_steps(const std::string& arch, int batch, const std::string& precision, const std::string& mode,
+                 const Options& o) {
   Model<Net, Cuda> model(batch, 1);
-  if (!apply_precision(model, precision)) {
-    std::printf("step,%s,%d,%s,not-implemented,,\n", arch.c_str(), batch, precision.c_str());
+  if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
+    std::printf("step,%s,%d,%s,not-implemented,,,%s\n", arch.c_str(), batch, precision.c_str(), mode.c_str());
     return;
   }
   const auto batches = synthetic_batches(4, batch, Net::input_shape::dims);
@@ -116,6 +147,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
     model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
   }
   model.device_context().synchronize();
+  const std::uint64_t replays_before = model.device_context().step_graph_cache().replays();
   std::vector<double> ms;
   for (int i = 0; i < o.steps; ++i) {
     const auto& x = batches[i % batches.size()];
@@ -127,29 +159,36 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   const double images_per_s = batch / (median / 1000.0);
-  std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
-              images_per_s * training_flops<Net>() / 1e12);
+  const std::string done = mode_done(model, mode, replays_before, o.steps);
+  std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
+              images_per_s * training_flops<Net>() / 1e12, done.c_str());
   std::fflush(stdout);
 }
 
 // One epoch of `images` images at `batch` (the last batch smaller), batches copied from host.
-void bench_epoch(long images, int batch, const std::string& precision) {
+void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode) {
   using Net = inpainting::ConvNetV1;
   Model<Net, Cuda> model(batch, 1);
-  if (!apply_precision(model, precision)) {
-    std::printf("epoch,v1,%d,%s,not-implemented,%ld\n", batch, precision.c_str(), images);
+  if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
+    std::printf("epoch,v1,%d,%s,not-implemented,%ld,%s\n", batch, precision.c_str(), images, mode.c_str());
     return;
   }
   const auto batches = synthetic_batches(16, batch, Net::input_shape::dims);
   Adam adam;
   const long last = images % batch;
-  // Warm-up: chooses the algorithms at both batch sizes the epoch uses.
-  model.train_step(batches[0], batches[0], batch, BinaryCrossEntropy{}, adam);
-  if (last > 0) {
-    const auto part = std::span<const float>(batches[0]).first(static_cast<std::size_t>(last) * Net::input_shape::size);
-    model.train_step(part, part, static_cast<int>(last), BinaryCrossEntropy{}, adam);
+  // Warm-up: chooses the algorithms at both batch sizes the epoch uses (and, in graph mode,
+  // records both steps in the second round).
+  for (int round = 0; round < (mode == "graph" ? 2 : 1); ++round) {
+    model.train_step(batches[0], batches[0], batch, BinaryCrossEntropy{}, adam);
+    if (last > 0) {
+      const auto part =
+          std::span<const float>(batches[0]).first(static_cast<std::size_t>(last) * Net::input_shape::size);
+      model.train_step(part, part, static_cast<int>(last), BinaryCrossEntropy{}, adam);
+    }
   }
   model.device_context().synchronize();
+  const std::uint64_t replays_before = model.device_context().step_graph_cache().replays();
+  long steps = 0;
   const auto start = std::chrono::steady_clock::now();
   long done = 0;
   for (long k = 0; done < images; ++k) {
@@ -158,10 +197,12 @@ void bench_epoch(long images, int batch, const std::string& precision) {
                                                                             Net::input_shape::size);
     model.train_step(x, x, n, BinaryCrossEntropy{}, adam);
     done += n;
+    ++steps;
   }
   model.device_context().synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("epoch,v1,%d,%s,%.3f,%ld\n", batch, precision.c_str(), seconds, images);
+  const std::string finished = mode_done(model, mode, replays_before, steps);
+  std::printf("epoch,v1,%d,%s,%.3f,%ld,%s\n", batch, precision.c_str(), seconds, images, finished.c_str());
   std::fflush(stdout);
 }
 
@@ -179,13 +220,15 @@ int main(int argc, char** argv) {
                 inpainting::ConvNetV2::parameter_count);
     for (const auto& arch : o.archs)
       for (int batch : o.batches)
-        for (const auto& precision : o.precisions) {
-          if (arch == "v1") bench_steps<inpainting::ConvNetV1>(arch, batch, precision, o);
-          else if (arch == "v2") bench_steps<inpainting::ConvNetV2>(arch, batch, precision, o);
-          else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
-        }
+        for (const auto& precision : o.precisions)
+          for (const auto& mode : o.modes) {
+            if (arch == "v1") bench_steps<inpainting::ConvNetV1>(arch, batch, precision, mode, o);
+            else if (arch == "v2") bench_steps<inpainting::ConvNetV2>(arch, batch, precision, mode, o);
+            else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
+          }
     if (o.epoch > 0)
-      for (const auto& precision : o.precisions) bench_epoch(o.epoch, o.epoch_batch, precision);
+      for (const auto& precision : o.precisions)
+        for (const auto& mode : o.modes) bench_epoch(o.epoch, o.epoch_batch, precision, mode);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
     return 1;

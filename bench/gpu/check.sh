@@ -10,10 +10,12 @@
 #
 #   1. builds the CUDA parity tests and the GPU benchmark with nvcc (no CMake needed)
 #   2. runs the parity tests: every layer's forward and gradients against the CPU backend, the
-#      losses and optimizers, 10 training steps of ConvNet v1 on both backends
-#   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, then the PyTorch
-#      twin (bench/gpu/twin.py) on the same grid
-#   4. times one epoch of 82,782 v1 images (batch 64) per precision
+#      losses and optimizers, 10 training steps of ConvNet v1 on both backends, CUDA-graph
+#      training steps against eager ones (bit for bit) and their non-finite checks
+#   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
+#      eagerly and replayed as a CUDA graph, then the PyTorch twin (bench/gpu/twin.py) on the
+#      same grid
+#   4. times one epoch of 82,782 v1 images (batch 64) per precision and mode
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md.
 # Each phase has its own time limit, so a hang costs that phase only. Exit status: 0 when the
@@ -131,7 +133,8 @@ fi
 grid=(--arch v1,v2 --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout 130 "$bin/strata_gpu_bench" "${grid[@]}" --epoch 82782 --epoch-batch 64 >"$OUT/strata_bench.csv" 2>>"$log"
+  timeout 180 "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch 82782 --epoch-batch 64 \
+    >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi
 if [ "$have_torch" = 1 ]; then

@@ -2,10 +2,13 @@
 """bench/gpu/results.py STRATA_CSV TORCH_CSV TESTS_LOG > results.md
 
 Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
-bench/RESULTS.md with images per second, the strata/PyTorch ratio, strata's achieved TFLOP/s and
-its fraction of the H200's dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67,
-tf32 495, bf16 989 TFLOP/s), then the epoch times extrapolated to 100 epochs against the 2017
-run's 9 h 58 min, and the CUDA parity tests' verdict. Missing inputs give "n/a", not a failure.
+bench/RESULTS.md with images per second in each of strata's modes (eager: kernels launched one by
+one; graph: the training step replayed as a CUDA graph), the graph/eager ratio, the
+strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
+dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
+then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 min, and the CUDA
+parity tests' verdict. Missing inputs give "n/a", not a failure. Rows of an older bench.cu
+without the mode column count as eager.
 """
 import sys
 
@@ -42,17 +45,25 @@ def main():
 
     out = ["## CUDA backend on one GPU (bench/gpu/check.sh)", ""]
     out += [f"- strata: {n}" for n in strata_notes] + [f"- PyTorch: {n}" for n in torch_notes]
-    out += ["", "| model | batch | precision | strata img/s | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
-            "|---|---|---|---|---|---|---|---|"]
+    def mode_of(r, at):
+        return r[at] if len(r) > at and r[at] else "eager"
+
+    eager_ips = {(r[1], r[2], r[3]): number(r[4]) for r in strata_rows
+                 if r[0] == "step" and len(r) >= 5 and mode_of(r, 7) == "eager"}
+    out += ["", "| model | batch | precision | strata mode | strata img/s | graph / eager | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in strata_rows:
         if r[0] != "step" or len(r) < 5:
             continue
-        arch, batch, precision = r[1], r[2], r[3]
+        arch, batch, precision, mode = r[1], r[2], r[3], mode_of(r, 7)
         ips = number(r[4])
         theirs = torch_ips.get((arch, batch, precision))
+        eager = eager_ips.get((arch, batch, precision))
         tflops = number(r[6]) if len(r) > 6 else None
         cells = [
+            mode,
             f"{ips:,.0f}" if ips else r[4],
+            f"{ips / eager:.2f}x" if mode != "eager" and ips and eager else "",
             f"{theirs:,.0f}" if theirs else "n/a",
             f"{ips / theirs:.2f}x" if ips and theirs else "n/a",
             f"{tflops:.1f}" if tflops else "n/a",
@@ -62,14 +73,15 @@ def main():
 
     epochs = [r for r in strata_rows if r[0] == "epoch" and len(r) >= 6]
     if epochs:
-        out += ["", "| one epoch of v1 | batch | precision | seconds | 100 epochs | vs 9 h 58 min (2017) |", "|---|---|---|---|---|---|"]
+        out += ["", "| one epoch of v1 | batch | precision | strata mode | seconds | 100 epochs | vs 9 h 58 min (2017) |", "|---|---|---|---|---|---|---|"]
         for r in epochs:
             seconds = number(r[4])
+            mode = mode_of(r, 6)
             if seconds is None:
-                out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {r[4]} | n/a | n/a |")
+                out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {mode} | {r[4]} | n/a | n/a |")
                 continue
             hundred = 100 * seconds
-            out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {seconds:.2f} | {hundred / 60:.1f} min | "
+            out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {mode} | {seconds:.2f} | {hundred / 60:.1f} min | "
                        f"{KERAS_2017_SECONDS / hundred:,.0f}x faster |")
 
     verdict = "n/a"
