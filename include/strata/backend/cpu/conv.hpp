@@ -13,7 +13,7 @@
 // no column matrix (9.4 MB per image for a 64-channel 64x64 input, far beyond L2; im2col and
 // col2im took 15% of a v1 step). Each image is copied once with a zero border, and the GEMMs read
 // their patches from that copy (gemm_avx512.hpp's PaddedPatches):
-//   forward          y_n = b + W * patches(pad(x_n))
+//   forward          y_n = b + W * patches(pad(x_n))   (the tiles start from the bias)
 //   backward-filter  dW += dy_n * patches(pad(x_n))^T
 //   backward-data    dx_n = flip(W) * patches(pad'(dy_n)): the forward convolution of dy with
 //                    flip(W)[c][f][ky][kx] = W[f][c][K-1-ky][K-1-kx] and the mirrored padding
@@ -218,18 +218,18 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
     T* gemm_space = padded + layout.padded;
     for (int n = begin; n < end; ++n) {
       T* result = y.sample(n);
-      for (int f = 0; f < out.c; ++f) std::fill(result + static_cast<std::size_t>(f) * plane,
-                                                result + static_cast<std::size_t>(f + 1) * plane, bias[f]);
 #if defined(STRATA_HAVE_AVX512_GEMM)
       if constexpr (std::is_same_v<T, float>) {
         if (implicit) {
           pad_planes(x.sample(n), in.c, in.h, in.w, g.kernel, g.pad_top, g.pad_left, padded);
           const avx512::PaddedPatches patches{padded, g.kernel, in.h + g.kernel - 1, in.w + g.kernel - 1, out.w};
-          avx512::gemm<false>(out.c, plane, patch, weight, patch, patches, result, plane, true, gemm_space);
+          avx512::gemm<false>(out.c, plane, patch, weight, patch, patches, result, plane, false, gemm_space, bias);
           continue;
         }
       }
 #endif
+      for (int f = 0; f < out.c; ++f) std::fill(result + static_cast<std::size_t>(f) * plane,
+                                                result + static_cast<std::size_t>(f + 1) * plane, bias[f]);
       const T* source = x.sample(n);
       if (!pointwise) {
         im2col(source, in, out, g, col);

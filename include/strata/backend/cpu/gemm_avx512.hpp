@@ -31,10 +31,11 @@ inline constexpr int kPanelColumns = 256;
 inline constexpr int kDepthBlock = 256;
 
 // One tile: rows x columns of C (rows <= 6, columns <= 64) over depth k. A's element (i, p) is
-// a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it.
+// a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it
+// (with row_bias, C's row i starts from row_bias[i] instead of zero).
 template <int Rows, bool TransposeA>
 inline void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, int columns,
-                 bool accumulate) {
+                 bool accumulate, const float* row_bias) {
   __mmask16 mask[4];
   for (int v = 0; v < 4; ++v) {
     const int left = columns - 16 * v;
@@ -47,7 +48,9 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
   for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v)
-      acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v) : _mm512_setzero_ps();
+      acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v)
+                  : row_bias  ? _mm512_set1_ps(row_bias[i])
+                              : _mm512_setzero_ps();
   for (int p = 0; p < k; ++p) {
     const float* row = b + static_cast<long>(p) * ldb;
     __m512 bv[4];
@@ -66,17 +69,15 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
     for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], acc[i][v]);
 }
 
-template <bool TransposeA>
+// tile with Rows fixed at compile time for the tile's actual height.
+template <bool TransposeA, int Rows = kTileRows>
 inline void tile_rows(int rows, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-                      int columns, bool accumulate) {
-  switch (rows) {
-    case 6: tile<6, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
-    case 5: tile<5, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
-    case 4: tile<4, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
-    case 3: tile<3, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
-    case 2: tile<2, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
-    default: tile<1, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate); break;
+                      int columns, bool accumulate, const float* row_bias) {
+  if constexpr (Rows > 1) {
+    if (rows < Rows)
+      return tile_rows<TransposeA, Rows - 1>(rows, k, a, lda, b, ldb, c, ldc, columns, accumulate, row_bias);
   }
+  tile<Rows, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate, row_bias);
 }
 
 // Floats of workspace gemm() needs: one packed block of B.
@@ -151,15 +152,17 @@ struct PaddedPatches {
 };
 
 // C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
-// of the sources above. Each block of B (up to 256 rows x 256 columns) is first copied into
+// of the sources above. Without accumulate, a non-null row_bias starts C's row i at row_bias[i]
+// (a convolution's bias, added where the tile starts instead of in a pass of its own). Each block of B (up to 256 rows x 256 columns) is first copied into
 // `workspace` as strips of 64 columns, so a tile reads it contiguously: B's own rows lie
 // thousands of floats apart, and a new page per step of k costs a TLB miss each time.
 template <bool TransposeA, class Source>
 void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* c, int ldc, bool accumulate,
-          float* workspace) {
+          float* workspace, const float* row_bias = nullptr) {
   if (k == 0) {
     if (!accumulate)
-      for (int i = 0; i < m; ++i) std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, 0.0f);
+      for (int i = 0; i < m; ++i)
+        std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, row_bias ? row_bias[i] : 0.0f);
     return;
   }
   for (int n0 = 0; n0 < n; n0 += kPanelColumns) {
@@ -174,7 +177,8 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
         const float* a_block = TransposeA ? a + static_cast<long>(p0) * lda + i0 : a + static_cast<long>(i0) * lda + p0;
         for (int j = 0; j < panel; j += kTileColumns)
           tile_rows<TransposeA>(rows, depth, a_block, lda, workspace + static_cast<long>(j) * depth, kTileColumns,
-                                c + static_cast<long>(i0) * ldc + n0 + j, ldc, std::min(kTileColumns, panel - j), add);
+                                c + static_cast<long>(i0) * ldc + n0 + j, ldc, std::min(kTileColumns, panel - j), add,
+                                row_bias ? row_bias + i0 : nullptr);
       }
     }
   }
