@@ -1,7 +1,8 @@
 // examples/inpainting: strata-inpaint, the IFT6266 inpainting experiment as a command.
 //
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
-//                        [--lr X] [--out RUN_DIR] [--seed N] [--device cpu|cuda [--precision fp32|tf32]]
+//                        [--lr X] [--out RUN_DIR] [--seed N]
+//                        [--device cpu|cuda [--precision fp32|tf32] [--cuda-graph on|off]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -80,6 +81,7 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   std::string device = "cpu";
   std::string precision;  // cuda only: fp32 (default) or tf32
+  std::string cuda_graph;  // cuda only: on or off (default)
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -181,6 +183,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
 #endif
   if (!o.precision.empty() && o.device != "cuda")
     throw UsageError("--precision " + o.precision + ": only for --device cuda (the CPU computes in fp32)");
+  if (!o.cuda_graph.empty() && o.device != "cuda")
+    throw UsageError("--cuda-graph " + o.cuda_graph + ": only for --device cuda");
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") inpainting::require_cuda_device();
 #endif
@@ -217,7 +221,7 @@ int run_training(TrainOptions o, const std::string& command_line) {
   if (o.device == "cuda") {
     const auto precision = o.precision == "tf32" ? cuda::Precision::tf32 : cuda::Precision::fp32;
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, precision,
-                                       install_stop_handlers);
+                                       o.cuda_graph == "on", install_stop_handlers);
   }
 #endif
   if (o.device == "cpu") {
@@ -321,6 +325,8 @@ int main(int argc, char** argv) {
 #endif
   train_cmd->add_option("--precision", t.precision, "with --device cuda: fp32 (default) or tf32 (tensor-core convolutions, about 1e-2 relative)")
       ->check(CLI::IsMember({"fp32", "tf32"}));
+  train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (record each training step once as a CUDA graph and replay it) or off (default)")
+      ->check(CLI::IsMember({"on", "off"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

@@ -21,13 +21,25 @@ void require_cuda_device() {
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,
                                             const strata::data::ImageSet& validation, std::ostream& out,
-                                            strata::cuda::Precision precision, const std::function<void()>& started) {
+                                            strata::cuda::Precision precision, bool graphs,
+                                            const std::function<void()>& started) {
   strata::train::TrainingResult result;
   const bool known = Architectures::visit(arch, [&]<class Net>() {
     strata::train::Trainer<Net, strata::Cuda> trainer(config, train, validation, out);
-    trainer.model().device_context().set_precision(precision);
+    auto& context = trainer.model().device_context();
+    context.set_precision(precision);
+    context.set_step_graphs(graphs);
     if (started) started();
     result = trainer.run();
+    if (graphs) {
+      const auto& cache = context.step_graph_cache();
+      if (!context.step_graph_fallback().empty())
+        out << "CUDA graphs: off after " << cache.replays() << " replayed steps: " << context.step_graph_fallback()
+            << std::endl;
+      else
+        out << "CUDA graphs: " << cache.replays() << " steps replayed from " << cache.captures() << " recorded"
+            << std::endl;
+    }
   });
   if (!known) throw std::invalid_argument("--arch " + arch + ": unknown; choose one of " + Architectures::names());
   return result;

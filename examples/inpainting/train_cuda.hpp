@@ -22,12 +22,15 @@ void require_cuda_device();
 // Trains the architecture called `arch` (an entry of Architectures) with
 // Trainer<Net, strata::Cuda> on the current GPU: what the CPU path does with Trainer<Net, Cpu>,
 // returning the same result. `precision` is set on the model before training (tf32: tensor-core
-// convolutions); `started` is called once the model is on the GPU, just before training begins.
+// convolutions), and `graphs` (each training step recorded once as a CUDA graph and replayed;
+// if recording fails, training goes on eagerly and a line on `out` says why); `started` is
+// called once the model is on the GPU, just before training begins.
 // Throws std::invalid_argument for an unknown name, strata::DeviceError (DeviceOutOfMemory) for a
 // GPU failure, and what Trainer::run throws.
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,
                                             const strata::data::ImageSet& validation, std::ostream& out,
-                                            strata::cuda::Precision precision, const std::function<void()>& started);
+                                            strata::cuda::Precision precision, bool graphs,
+                                            const std::function<void()>& started);
 
 }  // namespace inpainting
