@@ -2,7 +2,8 @@
 # bench/cpu.sh: strata's CPU backend beside PyTorch (Debian's python3-torch, oneDNN) on the same
 # models (IFT6266 ConvNet v1 and v2), batch, threads and machine, in one run. Prints a Markdown
 # table for bench/RESULTS.md: images per second of each, the ratio strata / PyTorch's best layout,
-# and strata's GFLOP/s as a fraction of the machine's 370 GFLOP/s float32 GEMM ceiling (2 threads).
+# and strata's GFLOP/s as a fraction of issue 5's 370 GFLOP/s and of the float FMA peak measured
+# in the same run on the same threads.
 #
 # Usage: bash bench/cpu.sh [--steps N] [--threads 1,2] [--batch 64]
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (they slow numerical
@@ -28,11 +29,16 @@ build="$root/build/bench-release"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_EXAMPLES=OFF \
   -DSTRATA_BUILD_BENCHMARKS=ON > /dev/null
 cmake --build "$build" -j "$(nproc)" --target strata_cpu_bench > /dev/null
+# OpenBLAS's float GEMM rate, when libopenblas-dev is installed (the target exists only then).
+cmake --build "$build" -j "$(nproc)" --target strata_sgemm_ceiling > /dev/null 2>&1 || true
 
 out=$(mktemp)
 "$build/bench/strata_cpu_bench" --threads "$threads" --batch "$batch" --steps "$steps" | tee "$out"
 LD_PRELOAD=$tcmalloc /usr/bin/python3 "$root/bench/torch_twin.py" --threads "$threads" --batch "$batch" \
   --steps "$steps" | tail -n +2 | tee -a "$out"
+if [ -x "$build/bench/strata_sgemm_ceiling" ]; then
+  "$build/bench/strata_sgemm_ceiling" --threads "$threads" | tee -a "$out"
+fi
 
 echo
 echo "$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; bash bench/cpu.sh --steps $steps --threads $threads --batch $batch"
@@ -40,19 +46,30 @@ echo
 /usr/bin/python3 - "$out" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-ceiling = 370.0
-print("| model | mode | threads | strata img/s | PyTorch NCHW | PyTorch channels_last | strata / best | strata GFLOP/s | of 370 |")
-print("|---|---|---|---|---|---|---|---|---|")
+ceiling = 370.0  # issue 5's figure for OpenBLAS on 2 threads; the measured FMA peak is beside it
+peak = {r["threads"]: float(r["gflops"]) for r in rows if r["library"] == "fma-peak"}
+sgemm = {r["threads"]: float(r["gflops"]) for r in rows if r["library"] == "sgemm-ceiling"}
+print("| model | mode | threads | strata img/s | PyTorch NCHW | PyTorch channels_last | strata / best | strata GFLOP/s | of 370 | of FMA peak |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 strata = [r for r in rows if r["library"] == "strata"]
 for s in strata:
     key = (s["arch"], s["mode"], s["threads"])
     theirs = {r["library"]: float(r["images_per_second"]) for r in rows
-              if r["library"] != "strata" and (r["arch"], r["mode"], r["threads"]) == key}
+              if r["library"] not in ("strata", "fma-peak", "sgemm-ceiling") and (r["arch"], r["mode"], r["threads"]) == key}
     best = max(theirs.values()) if theirs else float("nan")
     ours = float(s["images_per_second"])
     gflops = float(s["gflops"])
+    of_peak = f"{gflops / peak[s['threads']]:.0%}" if peak.get(s["threads"]) else "n/a"
     print(f"| {s['arch']} | {s['mode']} | {s['threads']} | {ours:.1f} | {theirs.get('pytorch-nchw', float('nan')):.1f} | "
           f"{theirs.get('pytorch-channels_last', float('nan')):.1f} | {ours / best:.2f}x | {gflops:.0f} | "
-          f"{gflops / ceiling:.0%} |")
+          f"{gflops / ceiling:.0%} | {of_peak} |")
+print()
+print("FMA peak (every thread multiply-adding at once): " +
+      ", ".join(f"{t} thread{'s' if t != '1' else ''} {g:.0f} GFLOP/s" for t, g in peak.items()))
+if sgemm:
+    print("OpenBLAS sgemm 3072^3: " +
+          ", ".join(f"{t} thread{'s' if t != '1' else ''} {g:.0f} GFLOP/s" for t, g in sgemm.items()))
+else:
+    print("OpenBLAS sgemm: not measured (install libopenblas-dev)")
 PY
 rm -f "$out"

@@ -4,13 +4,23 @@
 //   strata_cpu_bench [--arch v1|v2|all] [--batch 64] [--threads 1,2] [--steps 10] [--warmup 3]
 // prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
 // `warmup` untimed ones: images per second and achieved GFLOP/s, computed from the network
-// type's exact FLOP count (Sequential::training_flops / forward_flops).
+// type's exact FLOP count (Sequential::training_flops / forward_flops). It also measures the
+// machine's float FMA peak on the same thread counts (independent AVX-512 or AVX2 multiply-adds
+// on every thread at once), the ceiling those GFLOP/s are a fraction of.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include <strata/data/batches.hpp>
 #include <strata/data/procedural.hpp>
@@ -64,6 +74,50 @@ void bench(const std::string& name, const Options& o) {
   }
 }
 
+// GFLOP/s of `threads` threads each running 24 independent chains of vector FMAs (enough to hide
+// the FMA latency on current x86 cores): what no kernel can beat. 0 without AVX2 or AVX-512.
+double fma_peak(int threads) {
+#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__)
+  using Vector = __m512;
+  const auto broadcast = [](float v) { return _mm512_set1_ps(v); };
+  const auto fma = [](Vector a, Vector b, Vector c) { return _mm512_fmadd_ps(a, b, c); };
+  constexpr int lanes = 16;
+#else
+  using Vector = __m256;
+  const auto broadcast = [](float v) { return _mm256_set1_ps(v); };
+  const auto fma = [](Vector a, Vector b, Vector c) { return _mm256_fmadd_ps(a, b, c); };
+  constexpr int lanes = 8;
+#endif
+  constexpr long steps = 20'000'000;
+  std::vector<float> sink(threads);
+  const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int t = 0; t < threads; ++t) {
+    Vector acc[24];
+    for (int i = 0; i < 24; ++i) acc[i] = broadcast(0.001f * static_cast<float>(i + t));
+    const Vector scale = broadcast(0.9999f), shift = broadcast(0.0001f);
+    for (long s = 0; s < steps; ++s)
+#pragma GCC unroll 24
+      for (int i = 0; i < 24; ++i) acc[i] = fma(acc[i], scale, shift);
+    float total = 0.0f;
+    alignas(64) float lane[lanes];
+    for (int i = 0; i < 24; ++i) {
+      std::memcpy(lane, &acc[i], sizeof lane);
+      for (float v : lane) total += v;
+    }
+    sink[t] = total;  // keeps the chains alive
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  volatile float keep = sink[0];
+  (void)keep;
+  return 2.0 * lanes * 24 * static_cast<double>(steps) * threads / seconds * 1e-9;
+#else
+  (void)threads;
+  return 0.0;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +141,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("library,arch,mode,threads,batch,images_per_second,gflops\n");
+  for (int threads : o.threads) std::printf("fma-peak,-,peak,%d,-,-,%.1f\n", threads, fma_peak(threads));
   if (o.arch == "v1" || o.arch == "all") bench<inpainting::ConvNetV1>("v1", o);
   if (o.arch == "v2" || o.arch == "all") bench<inpainting::ConvNetV2>("v2", o);
   return 0;
