@@ -26,6 +26,7 @@ struct FakeGraph {
 
 struct GraphDevice {
   static constexpr bool step_graphs = true;
+  struct Unrecordable {};  // an optimizer that does not say it can be recorded
 };
 struct NoGraphDevice {
   static constexpr bool step_graphs = false;
@@ -54,11 +55,13 @@ TEST_CASE("step_verdict checks in the eager order: weights, then the loss, then 
   CHECK(static_cast<StepVerdict>(fresh.verdict) == StepVerdict::accepted);
 }
 
-TEST_CASE("has_step_graphs: only a Device that says so records steps; the CPU backend does not") {
+TEST_CASE("has_step_graphs: only a Device that says so records steps (the CPU backend does not); only optimizers that say so are recorded") {
   static_assert(!has_step_graphs<Cpu>);
   static_assert(has_step_graphs<GraphDevice>);
   static_assert(!has_step_graphs<NoGraphDevice>);
   static_assert(&type_tag<Adam> != &type_tag<Sgd>);
+  static_assert(records_in_step_graphs<Adam> && records_in_step_graphs<Sgd>);
+  static_assert(!records_in_step_graphs<GraphDevice::Unrecordable>);
   CHECK(key(8) == key(8));
   CHECK_FALSE(key(8) == key(4));
   CHECK_FALSE(key(8) == key(8, 1));  // new pixel weights: a new key

@@ -83,6 +83,13 @@ struct StepGraphKey {
 template <class Device>
 inline constexpr bool has_step_graphs = requires { requires Device::step_graphs; };
 
+// True for an optimizer that says it can be recorded (strata::Adam, strata::Sgd): its per-step
+// values reach the device only through Device::adam_update or sgd_update, which stage them.
+// Another optimizer might pass a step-dependent value as a kernel argument, which a replay would
+// repeat, so Model runs it eagerly.
+template <class Optimizer>
+inline constexpr bool records_in_step_graphs = requires { requires Optimizer::step_graphs; };
+
 // A distinct address per type, for StepGraphKey::optimizer.
 template <class T>
 inline constexpr char type_tag = 0;

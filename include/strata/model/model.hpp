@@ -240,7 +240,7 @@ class Model {
   T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
     static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
                   "Model keeps at most two values of optimizer state per parameter");
-    if constexpr (has_step_graphs<Device>) {
+    if constexpr (has_step_graphs<Device> && records_in_step_graphs<Optimizer>) {
       if (context_.step_graphs()) return train_step_graph(x, y, batch, loss, optimizer);
     }
     return train_step_eager(x, y, batch, loss, optimizer);

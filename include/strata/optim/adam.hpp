@@ -24,6 +24,10 @@ struct Adam {
   std::uint64_t steps = 0;    // updates applied so far
 
   static constexpr int state_per_parameter = 2;
+  // Its only device work is Device::adam_update, which stages the step's values for a training step
+  // replayed as a graph (core/step_graph.hpp): Model may record it. An optimizer of your own
+  // without this runs eagerly even when graphs are on.
+  static constexpr bool step_graphs = true;
 
   // Applies one update to n parameters; state holds [m (n values), v (n values)]. `run` is how
   // the backend runs it: a thread count, or the step's StepInfo (whose context the CUDA backend

@@ -19,6 +19,10 @@ struct Sgd {
   std::uint64_t steps = 0;
 
   static constexpr int state_per_parameter = 1;
+  // Its only device work is Device::sgd_update, which stages the step's values for a training step
+  // replayed as a graph (core/step_graph.hpp): Model may record it. An optimizer of your own
+  // without this runs eagerly even when graphs are on.
+  static constexpr bool step_graphs = true;
 
   // `run`: a thread count or the step's StepInfo, as for Adam::update.
   template <class Device, class T, class Run>

@@ -278,6 +278,35 @@ TEST_CASE("a model too large for the GPU is refused with the max_batch that woul
 }
 
 // ---- training steps recorded as CUDA graphs (core/step_graph.hpp, backend/cuda/step_graph.cuh) ----
+// (Optimizers outside the anonymous namespace: nvcc would call their step_graphs flags unreferenced.)
+namespace graph_test {
+
+// An optimizer that waits for the device in its update, which a CUDA graph cannot record, yet
+// claims it can be recorded.
+struct WaitingSgd {
+  Sgd sgd{.lr = 0.05};
+  static constexpr int state_per_parameter = Sgd::state_per_parameter;
+  static constexpr bool step_graphs = true;
+  template <class Device, class T, class Run>
+  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
+    T first = 0;
+    Device::copy_to_host(&first, params, 1);  // cudaDeviceSynchronize + cudaMemcpy
+    sgd.template update<Device>(params, grads, state, n, run);
+  }
+};
+
+// An optimizer of one's own that does not say it can be recorded (no step_graphs member).
+struct OwnSgd {
+  Sgd sgd{.lr = 0.05};
+  static constexpr int state_per_parameter = Sgd::state_per_parameter;
+  template <class Device, class T, class Run>
+  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
+    sgd.template update<Device>(params, grads, state, n, run);
+  }
+};
+
+}  // namespace graph_test
+
 namespace {
 
 template <class Net>
@@ -301,18 +330,6 @@ template <class Net>
 std::vector<float> optimizer_state_of(Model<Net, Cuda>& m) {
   return to_host(m.optimizer_state().data(), m.optimizer_state().size());
 }
-
-// An optimizer that waits for the device in its update, which a CUDA graph cannot record.
-struct WaitingSgd {
-  Sgd sgd{.lr = 0.05};
-  static constexpr int state_per_parameter = Sgd::state_per_parameter;
-  template <class Device, class T, class Run>
-  void update(T* params, const T* grads, T* state, std::size_t n, const Run& run) {
-    T first = 0;
-    Device::copy_to_host(&first, params, 1);  // cudaDeviceSynchronize + cudaMemcpy
-    sgd.template update<Device>(params, grads, state, n, run);
-  }
-};
 
 }  // namespace
 
@@ -466,13 +483,27 @@ TEST_CASE("CUDA graphs: a rejected replay puts BatchNorm's running statistics ba
   CHECK(graph.device_context().step_graph_cache().replays() == 2);
 }
 
+TEST_CASE("CUDA graphs: an optimizer that does not say it can be recorded runs eagerly") {
+  using Net = testing::TinyAutoencoder;
+  const int batch = 4;
+  Model<Net, Cuda> graph(batch, 5);
+  configure(graph, true);
+  graph_test::OwnSgd own;
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 800);
+  for (int k = 0; k < 3; ++k) graph.train_step(x, x, batch, BinaryCrossEntropy{}, own);
+  CHECK(graph.device_context().step_graphs());
+  CHECK(graph.device_context().step_graph_fallback().empty());
+  CHECK(graph.device_context().step_graph_cache().captures() == 0);
+  CHECK(own.sgd.steps == 3);
+}
+
 TEST_CASE("CUDA graphs: a step that cannot be recorded runs eagerly and graphs turn off, saying why") {
   using Net = testing::TinyAutoencoder;
   const int batch = 4;
   Model<Net, Cuda> eager(batch, 5), graph(batch, 5);
   configure(eager, false);
   configure(graph, true);
-  WaitingSgd o_eager, o_graph;
+  graph_test::WaitingSgd o_eager, o_graph;
   for (int k = 0; k < 3; ++k) {
     const auto x = synthetic_images(batch, Net::input_shape::dims, 700 + k);
     const double e = eager.train_step(x, x, batch, BinaryCrossEntropy{}, o_eager);
