@@ -1,8 +1,8 @@
 // strata/backend/cuda/step_graph.cuh: a whole training step recorded as a CUDA graph, then replayed.
 //
 // Why: a training step of a small network is hundreds of short kernels and cuDNN calls; launched
-// one by one from the host, with the host waiting twice a step to read the loss and the gradient
-// check, the GPU idles between them. Shapes are static (the Model's buffers never move), so
+// one by one from the host, with the host waiting three times a step (the weight check, the
+// loss, the gradient check), the GPU idles between them. Shapes are static (the Model's buffers never move), so
 // Model::train_step records the step once per batch size, loss, optimizer and precision and
 // replays it with one launch and one wait (core/step_graph.hpp has the rules).
 //
@@ -14,13 +14,16 @@
 //     The graph's last node copies the result to pinned memory, read after the replay.
 //   - bake per-step host values into kernel arguments: the graph's first node copies the staged
 //     StepGraphValues (dropout's seed and step, the optimizer's step) from pinned host memory;
-//     dropout and the optimizers read them there (GraphPhase::recording).
+//     the dropout and optimizer kernels recorded (GraphPhase::recording) read that device copy.
+//     Only optimizers that declare step_graphs (Adam, Sgd) are recorded at all.
 //   - choose convolution algorithms (cudnnFind* runs and waits): a key's first step runs
 //     eagerly, which chooses them and loads every kernel; only the next one is recorded.
 //   - copy batches: the Model uploads the batch into its fixed input and target buffers on the
 //     same stream before each replay.
 // A recording that fails (an unsupported call, an error) is abandoned: graphs are turned off for
-// the model with the reason (Context::step_graph_fallback) and the step runs eagerly.
+// the model with the reason (Context::step_graph_fallback) and the step runs eagerly. A model
+// with BatchNorm still copies its running statistics to the host before each step (a wait), so
+// that a rejected step can put them back, as the eager path does.
 #pragma once
 
 #include <algorithm>
@@ -33,8 +36,8 @@
 #include <cuda_runtime.h>
 
 #include "strata/backend/cuda/check.hpp"
-#include "strata/backend/cuda/finite.cuh"
 #include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/finite.cuh"
 #include "strata/backend/cuda/graph.hpp"
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/backend/cuda/loss.cuh"
