@@ -150,6 +150,59 @@ TEST_CASE("convolutions: symmetric, strided, explicitly padded, valid, pointwise
   check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>>>("Conv<64, 3> at 32x32x32, batch 8", {.batch = 8});
 }
 
+namespace {
+
+// cuda::conv2d_forward_relu against the unfused forward (a Model of the convolution alone) and a
+// ReLU on the host, on the Model's input, weights and bias.
+template <class C>
+void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precision::fp32, double tolerance = 1e-5) {
+  INFO(what);
+  using Net = Sequential<Dims3x12x10, C>;
+  const int batch = 3;
+  Model<Net, Cuda> m(batch, 23);
+  m.device_context().set_precision(precision);
+  const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
+  const std::size_t out_size = static_cast<std::size_t>(batch) * Net::output_shape::size;
+  const auto x = random_vector(in_size, 31, -1.0, 1.0);
+  Cuda::copy_to_device(m.input(batch).data, x.data(), in_size);
+  const auto bias = random_vector(C::output_dims(Net::input_shape::dims).c, 37, -0.5, 0.5);
+  const std::size_t weights = Net::parameter_count - bias.size();
+  Cuda::copy_to_device(m.parameter_data().data() + weights, bias.data(), bias.size());
+
+  auto expected = to_host(m.forward(batch).data, out_size);
+  for (float& v : expected) v = v > 0.0f ? v : 0.0f;
+  const Dims in = Net::input_shape::dims, out = Net::output_shape::dims;
+  const ConvGeometry g = C::geometry(in);
+  cuda::Buffer<float> y(out_size), scratch(cuda::conv2d_scratch_floats(in, out, g, batch, 1));
+  const StepInfo step{true, 0, 0, 1, &m.device_context()};
+  for (int call = 0; call < 2; ++call) {  // the first call finds whether cuDNN fuses; the second uses that
+    const float* params = m.parameter_data().data();
+    cuda::conv2d_forward_relu(BasicTensor<const float>{m.input(batch).data, batch, in},
+                              BasicTensor<float>{y.data(), batch, out}, params, params + weights, g, scratch.data(),
+                              step);
+    const auto fused = to_host(y.data(), out_size);
+    const cuda::ConvPlan& plan = m.device_context().conv_plan(in, out, g, batch);
+    MESSAGE(what << ": " << (plan.relu_fusion == cuda::ReluFusion::fused ? "fused by cuDNN" : "unfused fallback")
+                 << (plan.relu_fusion == cuda::ReluFusion::unfused ? std::string(" (") + plan.relu_fusion_status + ")"
+                                                                  : std::string()));
+    CHECK(plan.relu_fusion != cuda::ReluFusion::untried);
+    CHECK(relative_difference(fused, expected.data(), out_size) <= tolerance);
+    std::size_t negative = 0;
+    for (float v : fused) negative += v < 0.0f ? 1 : 0;
+    CHECK(negative == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a convolution with its ReLU fused (cudnnConvolutionBiasActivationForward, or the unfused fallback)") {
+  check_fused_relu<Conv<8, 3>>("Conv<8, 3>");
+  check_fused_relu<Conv<6, 3, 2>>("Conv<6, 3, 2>: explicitly padded");
+  check_fused_relu<Conv<5, 2>>("Conv<5, 2>: even kernel");
+  check_fused_relu<Conv<4, 2, 1, Valid>>("Conv<4, 2, 1, Valid>");
+  check_fused_relu<Conv<8, 3>>("Conv<8, 3> in tf32", cuda::Precision::tf32, 1e-4);
+}
+
 TEST_CASE("activations") {
   check_parity<Sequential<Dims3x12x10, ReLU>>("ReLU");
   check_parity<Sequential<Dims3x12x10, LeakyReLU<>>>("LeakyReLU<0.3>");

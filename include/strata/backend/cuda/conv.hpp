@@ -11,9 +11,11 @@
 // whose workspace fits the budget in the scratch memory and whose math the precision allows. The
 // search runs on the first step; later steps reuse the choice.
 //
-// Not yet: fusing bias and the next layer's ReLU into the convolution
-// (cudnnConvolutionBiasActivationForward); it needs Model to hand a Conv + ReLU pair to one call
-// and to let the pair share one output buffer (docs/cuda-backend.md, "Not yet").
+// Conv followed by ReLU (conv2d_forward_relu, for a Model that runs such a pair as one pass):
+// y = relu(conv(x, W) + b) in one cudnnConvolutionBiasActivationForward call where cuDNN runs it
+// for the layer's chosen algorithm; where it refuses (older cuDNN ran only implicit-precomputed
+// GEMM fused), the three unfused steps: forward, bias, then the ReLU kernel in place. Which one
+// is found on the first call, which is eager, and kept in the plan.
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@
 
 #include <cudnn.h>
 
+#include "strata/backend/cuda/activation.cuh"
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
@@ -155,6 +158,39 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
                                             p.forward_conv.get(), p.forward->algorithm, b.workspace,
                                             b.workspace_bytes, &zero, p.y.get(), y.data));
   STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
+}
+
+// y = relu(conv(x, W) + b): conv2d_forward and a ReLU in one pass (see the header comment).
+template <class T>
+void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias,
+                         const ConvGeometry& g, T* scratch, const StepInfo& step) {
+  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+  Context& ctx = context_of(step);
+  ConvPlan& p = ctx.conv_plan(x.dims, y.dims, g, x.batch);
+  if (p.relu_fusion != ReluFusion::unfused) {
+    const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
+    const float* input = detail::conv_input(p, x.data, b, ctx.stream());
+    if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
+    const float one = 1.0f;
+    const float zero = 0.0f;
+    // z = y with alpha2 = 0: no residual input.
+    const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
+        ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight, p.forward_conv.get(), p.forward->algorithm,
+        b.workspace, b.workspace_bytes, &zero, p.y.get(), y.data, p.bias.get(), bias, p.relu.get(), p.y.get(),
+        y.data);
+    if (status == CUDNN_STATUS_SUCCESS) {
+      p.relu_fusion = ReluFusion::fused;
+      return;
+    }
+    // Once it ran (or while a graph is recorded), a refusal is an error, not a missing kernel.
+    if (p.relu_fusion == ReluFusion::fused || ctx.graph_phase() == GraphPhase::recording)
+      check(status, "cudnnConvolutionBiasActivationForward");
+    p.relu_fusion = ReluFusion::unfused;
+    p.relu_fusion_status = cudnnGetErrorString(status);
+  }
+  conv2d_forward(x, y, weight, bias, g, scratch, step);
+  launch("activation_forward_kernel (ReLU after a convolution)", y.size(), ctx.stream(),
+         &activation_forward_kernel<Activation::relu, T>, static_cast<const T*>(y.data), y.data, y.size(), T(0));
 }
 
 // Writes dweight and dbias (not accumulated); writes dx unless dx.data is null.

@@ -90,6 +90,10 @@ struct ChosenAlgorithm {
   std::size_t workspace_bytes = 0;
 };
 
+// Whether cuDNN runs this plan's convolution with bias and ReLU in one call, found on the first
+// fused forward (conv.hpp).
+enum class ReluFusion : unsigned char { untried, fused, unfused };
+
 struct ConvPlan {
   ConvKey key;
   bool padded = false;  // explicit zero padding (see the header comment)
@@ -101,6 +105,9 @@ struct ConvPlan {
   std::optional<ChosenAlgorithm<cudnnConvolutionFwdAlgo_t>> forward;
   std::optional<ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t>> backward_data;
   std::optional<ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t>> backward_filter;
+  ActivationDescriptor relu;  // for the fused forward
+  ReluFusion relu_fusion = ReluFusion::untried;
+  const char* relu_fusion_status = "";  // cuDNN's answer when it refused the fused call
 
   explicit ConvPlan(const ConvKey& k)
       : key(k),
@@ -112,7 +119,8 @@ struct ConvPlan {
         w(filter_descriptor(k.out.c, k.in.c, k.geometry.kernel)),
         forward_conv(make_conv(k, padded)),
         data_conv(make_conv(k, padded)),
-        filter_conv(make_conv(k, padded)) {}
+        filter_conv(make_conv(k, padded)),
+        relu(relu_descriptor()) {}
 
  private:
   static ConvolutionDescriptor make_conv(const ConvKey& k, bool padded) {

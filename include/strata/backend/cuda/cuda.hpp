@@ -65,6 +65,8 @@ struct Cuda {
   // Layers.
   static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cuda::conv2d_scratch_floats(a...); };
   static constexpr auto conv2d_forward = [](auto&&... a) { cuda::conv2d_forward(a...); };
+  // Convolution and a following ReLU in one pass (Model fuses such pairs on backends that have it).
+  static constexpr auto conv2d_forward_relu = [](auto&&... a) { cuda::conv2d_forward_relu(a...); };
   static constexpr auto conv2d_backward = [](auto&&... a) { cuda::conv2d_backward(a...); };
   static constexpr auto max_pool_forward = [](auto&&... a) { cuda::max_pool_forward(a...); };
   static constexpr auto max_pool_backward = [](auto&&... a) { cuda::max_pool_backward(a...); };

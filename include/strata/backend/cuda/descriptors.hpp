@@ -44,6 +44,8 @@ using FilterDescriptor =
     Descriptor<cudnnFilterDescriptor_t, &cudnnCreateFilterDescriptor, &cudnnDestroyFilterDescriptor>;
 using ConvolutionDescriptor =
     Descriptor<cudnnConvolutionDescriptor_t, &cudnnCreateConvolutionDescriptor, &cudnnDestroyConvolutionDescriptor>;
+using ActivationDescriptor =
+    Descriptor<cudnnActivationDescriptor_t, &cudnnCreateActivationDescriptor, &cudnnDestroyActivationDescriptor>;
 
 // A batch of C x H x W float images, NCHW.
 inline TensorDescriptor tensor_descriptor(int batch, Dims d) {
@@ -72,6 +74,14 @@ inline ConvolutionDescriptor convolution_descriptor(int pad_h, int pad_w, int st
                                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(c.get(), math));
   return c;
+}
+
+// max(x, 0), a NaN giving 0 as strata's relu does (core/elementwise.hpp): the activation of a
+// convolution with a fused ReLU (conv.hpp).
+inline ActivationDescriptor relu_descriptor() {
+  ActivationDescriptor a;
+  STRATA_CUDA_CHECK(cudnnSetActivationDescriptor(a.get(), CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  return a;
 }
 
 }  // namespace strata::cuda
