@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include <strata/strata.hpp>
@@ -237,4 +238,54 @@ TEST_CASE("a training step of ConvNet v1 allocates nothing on the heap") {
   const auto counted = testing::stop_counting_allocations();
   CHECK(counted.calls == 0);
   CHECK(counted.bytes == 0);
+}
+
+namespace {
+
+// The same function twice: with ReLU right after each convolution (fused into it on the CPU),
+// and with a Dropout<0> (the identity, in training too) in between, which stops the fusion.
+template <class... Gap>
+using FusionNet = Sequential<Input<3, 16, 32>, Conv<8, 3>, Gap..., ReLU, MaxPool<2>, Conv<16, 3>, Gap..., ReLU,
+                             Upsample<2>, Conv<8, 3>, Gap..., ReLU, Conv<3, 3>, Sigmoid>;
+
+template <class T>
+std::size_t count_different(std::span<const T> a, std::span<const T> b) {
+  std::size_t different = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) different += a[i] == b[i] ? 0 : 1;
+  return different;
+}
+
+template <class T>
+void check_fusion_changes_nothing() {
+  using Fused = Model<FusionNet<>, Cpu, T>;
+  using Unfused = Model<FusionNet<Dropout<0>>, Cpu, T>;
+  static_assert(Fused::fuses_relu_after(0) && Fused::fuses_relu_after(3) && Fused::fuses_relu_after(6));
+  static_assert(!Fused::fuses_relu_after(1) && !Fused::fuses_relu_after(9) && !Fused::fuses_relu_after(10));
+  static_assert(!Unfused::fuses_relu_after(0));
+  const int batch = 3;
+  Fused fused(batch, 4, ModelOptions{.threads = 2});
+  Unfused unfused(batch, 4, ModelOptions{.threads = 2});
+  REQUIRE(count_different<T>(fused.parameter_data(), unfused.parameter_data()) == 0);
+  const std::size_t n = batch * FusionNet<>::input_shape::size;
+  std::vector<T> x(n), y(n), out_fused(n), out_unfused(n);
+  SplitMix rng(9);
+  for (T& v : x) v = static_cast<T>(rng.uniform());
+  for (T& v : y) v = static_cast<T>(rng.uniform());
+  Adam adam_fused, adam_unfused;
+  for (int step = 0; step < 3; ++step) {
+    const T a = fused.train_step(x, y, batch, BinaryCrossEntropy{}, adam_fused);
+    const T b = unfused.train_step(x, y, batch, BinaryCrossEntropy{}, adam_unfused);
+    CHECK(a == b);
+  }
+  CHECK(count_different<T>(fused.parameter_data(), unfused.parameter_data()) == 0);
+  fused.predict(x, batch, out_fused);
+  unfused.predict(x, batch, out_unfused);
+  CHECK(count_different<T>(out_fused, out_unfused) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a Conv followed by ReLU runs as one pass on the CPU and trains exactly as the two layers do") {
+  check_fusion_changes_nothing<float>();   // rows 32 and 16 wide: the AVX-512 implicit-GEMM epilogue
+  check_fusion_changes_nothing<double>();  // im2col + Eigen, then the ReLU over each image
 }

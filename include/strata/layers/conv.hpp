@@ -100,6 +100,15 @@ struct Conv : LayerDefaults {
     Device::conv2d_forward(a.x, a.y, a.params, a.params + weights, geometry(a.x.dims), a.scratch, a.step);
   }
 
+  // forward followed by ReLU, written once: Model calls it instead of forward (and skips the
+  // ReLU's forward, whose output shares this buffer) when a ReLU follows and the backend has
+  // conv2d_forward_relu.
+  template <class Device, class T>
+  static void forward_relu(const ForwardArgs<T>& a) {
+    const std::size_t weights = static_cast<std::size_t>(Filters) * a.x.dims.c * Kernel * Kernel;
+    Device::conv2d_forward_relu(a.x, a.y, a.params, a.params + weights, geometry(a.x.dims), a.scratch, a.step);
+  }
+
   template <class Device, class T>
   static void backward(const BackwardArgs<T>& a) {
     const std::size_t weights = static_cast<std::size_t>(Filters) * a.x.dims.c * Kernel * Kernel;

@@ -25,6 +25,7 @@
 
 #include "strata/backend/cpu/gemm.hpp"
 #include "strata/backend/cpu/parallel.hpp"
+#include "strata/core/elementwise.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/layers/conv.hpp"
 
@@ -202,9 +203,11 @@ inline std::size_t conv2d_scratch_floats(Dims in, Dims out, const ConvGeometry& 
   return static_cast<std::size_t>(workers) * layout.per_worker() + layout.flipped_weights;
 }
 
+// relu: stores max(y, 0) instead of y (a following ReLU fused in; Model pairs them), bit for bit
+// what the ReLU layer would have written.
 template <class T>
 void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias,
-                    const ConvGeometry& g, T* scratch, int threads) {
+                    const ConvGeometry& g, T* scratch, int threads, bool relu = false) {
   const Dims in = x.dims;
   const Dims out = y.dims;
   const int patch = in.c * g.kernel * g.kernel;
@@ -223,7 +226,8 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
         if (implicit) {
           pad_planes(x.sample(n), in.c, in.h, in.w, g.kernel, g.pad_top, g.pad_left, padded);
           const avx512::PaddedPatches patches{padded, g.kernel, in.h + g.kernel - 1, in.w + g.kernel - 1, out.w};
-          avx512::gemm<false>(out.c, plane, patch, weight, patch, patches, result, plane, false, gemm_space, bias);
+          avx512::gemm<false>(out.c, plane, patch, weight, patch, patches, result, plane, false, gemm_space,
+                              {bias, relu});
           continue;
         }
       }
@@ -236,6 +240,8 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
         source = col;
       }
       gemm_accumulate(out.c, plane, patch, weight, patch, false, source, plane, false, result, plane, gemm_space);
+      if (relu)
+        for (std::size_t i = 0; i < out.size(); ++i) result[i] = elementwise::relu(result[i]);
     }
   });
 }

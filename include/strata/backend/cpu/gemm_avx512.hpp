@@ -18,6 +18,12 @@
 #if defined(__AVX512F__)
 #define STRATA_HAVE_AVX512_GEMM 1
 
+// nvcc's front end (host code of a .cu file built with -march=native) does not know GCC's
+// unroll pragma, which GCC needs here; it warns once per use (#1675-D) and ignores it.
+#if defined(__NVCC__)
+#pragma nv_diag_suppress 1675
+#endif
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -30,12 +36,20 @@ inline constexpr int kTileColumns = 64;   // four vectors of 16 floats
 inline constexpr int kPanelColumns = 256;
 inline constexpr int kDepthBlock = 256;
 
+// What a convolution adds around its product: C's row i starts from row_bias[i] (instead of
+// zero, when not accumulating), and the final values are stored as max(x, 0) when relu is set
+// (ReLU fused into the store: _mm512_max_ps(x, 0) is 0 for NaN, as elementwise::relu).
+struct Epilogue {
+  const float* row_bias = nullptr;
+  bool relu = false;
+};
+
 // One tile: rows x columns of C (rows <= 6, columns <= 64) over depth k. A's element (i, p) is
-// a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it
-// (with row_bias, C's row i starts from row_bias[i] instead of zero).
+// a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it.
 template <int Rows, bool TransposeA>
 inline void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, int columns,
-                 bool accumulate, const float* row_bias) {
+                 bool accumulate, Epilogue e) {
+  const float* row_bias = e.row_bias;
   __mmask16 mask[4];
   for (int v = 0; v < 4; ++v) {
     const int left = columns - 16 * v;
@@ -63,6 +77,12 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
       for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
   }
+  if (e.relu) {
+#pragma GCC unroll 8
+    for (int i = 0; i < Rows; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
@@ -72,12 +92,11 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
 // tile with Rows fixed at compile time for the tile's actual height.
 template <bool TransposeA, int Rows = kTileRows>
 inline void tile_rows(int rows, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-                      int columns, bool accumulate, const float* row_bias) {
+                      int columns, bool accumulate, Epilogue e) {
   if constexpr (Rows > 1) {
-    if (rows < Rows)
-      return tile_rows<TransposeA, Rows - 1>(rows, k, a, lda, b, ldb, c, ldc, columns, accumulate, row_bias);
+    if (rows < Rows) return tile_rows<TransposeA, Rows - 1>(rows, k, a, lda, b, ldb, c, ldc, columns, accumulate, e);
   }
-  tile<Rows, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate, row_bias);
+  tile<Rows, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate, e);
 }
 
 // Floats of workspace gemm() needs: one packed block of B.
@@ -152,17 +171,20 @@ struct PaddedPatches {
 };
 
 // C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
-// of the sources above. Without accumulate, a non-null row_bias starts C's row i at row_bias[i]
-// (a convolution's bias, added where the tile starts instead of in a pass of its own). Each block of B (up to 256 rows x 256 columns) is first copied into
+// of the sources above. `epilogue` adds a convolution's bias where the tiles start (without
+// accumulate) and its ReLU where they store the result, instead of in passes of their own. Each block of B (up to 256 rows x 256 columns) is first copied into
 // `workspace` as strips of 64 columns, so a tile reads it contiguously: B's own rows lie
 // thousands of floats apart, and a new page per step of k costs a TLB miss each time.
 template <bool TransposeA, class Source>
 void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* c, int ldc, bool accumulate,
-          float* workspace, const float* row_bias = nullptr) {
+          float* workspace, Epilogue epilogue = {}) {
   if (k == 0) {
-    if (!accumulate)
-      for (int i = 0; i < m; ++i)
-        std::fill(c + static_cast<long>(i) * ldc, c + static_cast<long>(i) * ldc + n, row_bias ? row_bias[i] : 0.0f);
+    for (int i = 0; i < m; ++i) {
+      float* row = c + static_cast<long>(i) * ldc;
+      if (!accumulate) std::fill(row, row + n, epilogue.row_bias ? epilogue.row_bias[i] : 0.0f);
+      if (epilogue.relu)
+        for (int j = 0; j < n; ++j) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+    }
     return;
   }
   for (int n0 = 0; n0 < n; n0 += kPanelColumns) {
@@ -170,6 +192,7 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
     for (int p0 = 0; p0 < k; p0 += kDepthBlock) {
       const int depth = std::min(kDepthBlock, k - p0);
       const bool add = accumulate || p0 > 0;
+      const Epilogue block_epilogue{add ? nullptr : epilogue.row_bias, epilogue.relu && p0 + depth == k};
       for (int j = 0; j < panel; j += kTileColumns)
         b.pack(p0, depth, n0 + j, std::min(kTileColumns, panel - j), workspace + static_cast<long>(j) * depth);
       for (int i0 = 0; i0 < m; i0 += kTileRows) {
@@ -178,7 +201,7 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
         for (int j = 0; j < panel; j += kTileColumns)
           tile_rows<TransposeA>(rows, depth, a_block, lda, workspace + static_cast<long>(j) * depth, kTileColumns,
                                 c + static_cast<long>(i0) * ldc + n0 + j, ldc, std::min(kTileColumns, panel - j), add,
-                                row_bias ? row_bias + i0 : nullptr);
+                                {block_epilogue.row_bias ? block_epilogue.row_bias + i0 : nullptr, block_epilogue.relu});
       }
     }
   }
@@ -338,5 +361,9 @@ inline void gemm_abt(int m, int n, int k, const float* a, int lda, const float* 
 }
 
 }  // namespace strata::cpu::avx512
+
+#if defined(__NVCC__)
+#pragma nv_diag_default 1675
+#endif
 
 #endif
