@@ -303,7 +303,8 @@ class Model {
 
   template <class... Ls>
   static constexpr std::array<LayerFunctions, sizeof...(Ls)> table(type_list<Ls...>) {
-    return {LayerFunctions{&Ls::template forward<Device, T>, &Ls::template backward<Device, T>, forward_relu_of<Ls>()}...};
+    return {LayerFunctions{&Ls::template forward<Device, T>, &Ls::template backward<Device, T>,
+                           forward_relu_of<Ls>()}...};
   }
   static constexpr std::array<LayerFunctions, layer_count> layer_table_ = table(typename Net::layers{});
 
@@ -457,7 +458,8 @@ class Model {
       const BasicTensor<T> out = activation(i, batch);
       // A fused pair's buffer holds the ReLU's output, which hides NaN: the layer's own output is
       // recomputed there for the count, then the ReLU is applied again in place.
-      if (fused_relu_[i - 1]) run_layer(layer_table_[i - 1].forward, forward_args(i - 1, batch, last_step_), i - 1, "forward");
+      if (fused_relu_[i - 1])
+        run_layer(layer_table_[i - 1].forward, forward_args(i - 1, batch, last_step_), i - 1, "forward");
       bad = Device::count_non_finite(out.data, out.size(), last_step_);
       if (fused_relu_[i - 1]) run_layer(layer_table_[i].forward, forward_args(i, batch, last_step_), i, "forward");
       if (bad > 0)

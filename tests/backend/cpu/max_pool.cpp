@@ -30,7 +30,8 @@ TEST_CASE("float 2x2 max pooling equals the scalar loop, ties and zeros included
                                   {dxf.data(), batch, in}, 2, 2);
     INFO("input " << in.c << "x" << in.h << "x" << in.w << ", vector path " << cpu::uses_pool2_vectors<float>(in, 2));
     for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(static_cast<double>(yf[i]) == y[i]);
-    for (std::size_t i = 0; i < dx.size(); ++i) REQUIRE(static_cast<double>(dxf[i]) == static_cast<double>(static_cast<float>(dx[i])));
+    for (std::size_t i = 0; i < dx.size(); ++i)
+      REQUIRE(static_cast<double>(dxf[i]) == static_cast<double>(static_cast<float>(dx[i])));
     // Each window passes its gradient to exactly one input.
     int nonzero = 0;
     for (float v : dxf) nonzero += v != 0.0f;

@@ -172,9 +172,10 @@ struct PaddedPatches {
 
 // C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
 // of the sources above. `epilogue` adds a convolution's bias where the tiles start (without
-// accumulate) and its ReLU where they store the result, instead of in passes of their own. Each block of B (up to 256 rows x 256 columns) is first copied into
-// `workspace` as strips of 64 columns, so a tile reads it contiguously: B's own rows lie
-// thousands of floats apart, and a new page per step of k costs a TLB miss each time.
+// accumulate) and its ReLU where they store the result, instead of in passes of their own. Each
+// block of B (up to 256 rows x 256 columns) is first copied into `workspace` as strips of 64
+// columns, so a tile reads it contiguously: B's own rows lie thousands of floats apart, and a new
+// page per step of k costs a TLB miss each time.
 template <bool TransposeA, class Source>
 void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* c, int ldc, bool accumulate,
           float* workspace, Epilogue epilogue = {}) {
@@ -201,7 +202,8 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
         for (int j = 0; j < panel; j += kTileColumns)
           tile_rows<TransposeA>(rows, depth, a_block, lda, workspace + static_cast<long>(j) * depth, kTileColumns,
                                 c + static_cast<long>(i0) * ldc + n0 + j, ldc, std::min(kTileColumns, panel - j), add,
-                                {block_epilogue.row_bias ? block_epilogue.row_bias + i0 : nullptr, block_epilogue.relu});
+                                {block_epilogue.row_bias ? block_epilogue.row_bias + i0 : nullptr,
+                                 block_epilogue.relu});
       }
     }
   }
