@@ -285,7 +285,7 @@ void check_fusion_changes_nothing() {
 
 }  // namespace
 
-TEST_CASE("a Conv followed by ReLU runs as one pass on the CPU and trains exactly as the two layers do") {
+TEST_CASE("a Conv followed by ReLU runs as one pass each way on the CPU and trains exactly as the two layers do") {
   check_fusion_changes_nothing<float>();   // rows 32 and 16 wide: the AVX-512 implicit-GEMM epilogue
   check_fusion_changes_nothing<double>();  // im2col + Eigen, then the ReLU over each image
 }

@@ -115,6 +115,16 @@ struct Conv : LayerDefaults {
     Device::conv2d_backward(a.x, a.dy, a.dx, a.params, a.param_grads, a.param_grads + weights,
                             geometry(a.x.dims), a.scratch, a.step);
   }
+
+  // backward of the pair forward_relu computed: a.y is the ReLU's output, a.dy its gradient
+  // (Model calls it instead of the ReLU's backward and this one, where the backend has
+  // conv2d_backward_relu).
+  template <class Device, class T>
+  static void backward_relu(const BackwardArgs<T>& a) {
+    const std::size_t weights = static_cast<std::size_t>(Filters) * a.x.dims.c * Kernel * Kernel;
+    Device::conv2d_backward_relu(a.x, a.y, a.dy, a.dx, a.params, a.param_grads, a.param_grads + weights,
+                                 geometry(a.x.dims), a.scratch, a.step);
+  }
 };
 
 }  // namespace strata

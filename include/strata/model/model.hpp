@@ -9,8 +9,8 @@
 // every layer's output, two gradient buffers used in turn by backward, what layers save between
 // forward and backward, and one scratch area. All of it is allocated in the constructor; forward,
 // backward and train_step allocate nothing. Layers run from a flat table of function pointers;
-// a Conv followed by a ReLU runs as one pass where the backend fuses them (strata::Cpu), with
-// the same results bit for bit.
+// a Conv followed by a ReLU runs as one pass forward and one backward where the backend fuses
+// them (strata::Cpu; strata::Cuda fuses the forward pass), with the same results bit for bit.
 //
 // Contracts:
 //   - host data is NCHW float, sample after sample; spans must have exactly batch * sample size
@@ -208,14 +208,17 @@ class Model {
     const int batch = last_batch_;
     last_step_.context = &context_;  // the model may have moved since forward
     for (std::size_t k = layer_count; k-- > 0;) {
+      if (k > 0 && fused_relu_backward_[k - 1]) continue;  // the Conv before it masks its gradient
       const Dims in = Net::dims_at(k);
+      // Through a fused ReLU the layer receives the gradient of the ReLU's output.
+      const std::size_t out = fused_relu_backward_[k] ? k + 2 : k + 1;
       const BasicTensor<const T> dy =
-          k + 1 == layer_count ? grad_out : BasicTensor<const T>{gradient_buffer(k + 1), batch, Net::dims_at(k + 1)};
+          out == layer_count ? grad_out : BasicTensor<const T>{gradient_buffer(out), batch, Net::dims_at(out)};
       BasicTensor<T> dx{nullptr, batch, in};
       if (k > 0) dx.data = gradient_buffer(k);
       else if (input_gradient_enabled_) dx.data = input_gradient_.data();
       const BackwardArgs<T> args{activation(k, batch),
-                                 activation(k + 1, batch),
+                                 activation(out, batch),
                                  dy,
                                  dx,
                                  parameters_.data() + layers_[k].parameter_offset,
@@ -225,7 +228,8 @@ class Model {
                                  scratch_.data(),
                                  static_cast<int>(k),
                                  last_step_};
-      run_layer(layer_table_[k].backward, args, k, "backward");
+      run_layer(fused_relu_backward_[k] ? layer_table_[k].backward_relu : layer_table_[k].backward, args, k,
+                "backward");
     }
   }
 
@@ -286,7 +290,8 @@ class Model {
   struct LayerFunctions {
     void (*forward)(const ForwardArgs<T>&);
     void (*backward)(const BackwardArgs<T>&);
-    void (*forward_relu)(const ForwardArgs<T>&);  // forward with a following ReLU fused in, or null
+    void (*forward_relu)(const ForwardArgs<T>&);    // forward with a following ReLU fused in, or null
+    void (*backward_relu)(const BackwardArgs<T>&);  // backward of that pair, or null
   };
 
   // A layer that can store its output through a ReLU (Conv's forward_relu), on a backend that
@@ -295,16 +300,27 @@ class Model {
   static constexpr bool has_relu_epilogue =
       requires { &L::template forward_relu<Device, T>; } && requires { Device::conv2d_forward_relu; };
 
+  // ... and its backward through the ReLU (conv2d_backward_relu: the CPU masks each image's
+  // gradient in cache instead of in a pass over the batch).
+  template <class L>
+  static constexpr bool has_relu_backward =
+      requires { &L::template backward_relu<Device, T>; } && requires { Device::conv2d_backward_relu; };
+
   template <class L>
   static constexpr auto forward_relu_of() {
     if constexpr (has_relu_epilogue<L>) return &L::template forward_relu<Device, T>;
     else return static_cast<void (*)(const ForwardArgs<T>&)>(nullptr);
   }
+  template <class L>
+  static constexpr auto backward_relu_of() {
+    if constexpr (has_relu_backward<L>) return &L::template backward_relu<Device, T>;
+    else return static_cast<void (*)(const BackwardArgs<T>&)>(nullptr);
+  }
 
   template <class... Ls>
   static constexpr std::array<LayerFunctions, sizeof...(Ls)> table(type_list<Ls...>) {
     return {LayerFunctions{&Ls::template forward<Device, T>, &Ls::template backward<Device, T>,
-                           forward_relu_of<Ls>()}...};
+                           forward_relu_of<Ls>(), backward_relu_of<Ls>()}...};
   }
   static constexpr std::array<LayerFunctions, layer_count> layer_table_ = table(typename Net::layers{});
 
@@ -321,6 +337,32 @@ class Model {
     return fused;
   }
   static constexpr std::array<bool, layer_count> fused_relu_ = relu_pairs(typename Net::layers{});
+
+  // fused_relu_backward_[i]: such a pair whose backward is one pass too: layer i's backward takes
+  // the gradient of the ReLU's output and the ReLU's backward is skipped.
+  template <class... Ls>
+  static constexpr std::array<bool, sizeof...(Ls)> relu_backward_pairs(type_list<Ls...>) {
+    constexpr std::array<bool, sizeof...(Ls)> backward{has_relu_backward<Ls>...};
+    std::array<bool, sizeof...(Ls)> fused{};
+    for (std::size_t i = 0; i < sizeof...(Ls); ++i) fused[i] = fused_relu_[i] && backward[i];
+    return fused;
+  }
+  static constexpr std::array<bool, layer_count> fused_relu_backward_ = relu_backward_pairs(typename Net::layers{});
+
+  // Which of the two gradient buffers holds the gradient with respect to layer k's input: each
+  // backward pass that runs writes the buffer its input gradient is not in (a skipped ReLU's
+  // input gradient is never made).
+  static constexpr std::array<unsigned char, layer_count + 1> gradient_slots() {
+    std::array<unsigned char, layer_count + 1> slot{};
+    int last = -1;  // the slot the next layer down reads (none: the loss gradient's own buffer)
+    for (std::size_t k = layer_count; k-- > 1;) {
+      if (fused_relu_backward_[k - 1]) continue;
+      slot[k] = last == 0 ? 1 : 0;
+      last = slot[k];
+    }
+    return slot;
+  }
+  static constexpr std::array<unsigned char, layer_count + 1> gradient_slots_ = gradient_slots();
 
   ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step) {
     return {activation(i, batch),
@@ -424,8 +466,11 @@ class Model {
     return {base + input_floats + layers_[i - 1].activation_offset, batch, Net::dims_at(i)};
   }
 
-  // The gradient with respect to the input of layer k (k >= 1); layers alternate two buffers.
-  T* gradient_buffer(std::size_t k) const { return k % 2 == 0 ? gradient_a_.data() : gradient_b_.data(); }
+  // The gradient with respect to the input of layer k (k >= 1): the backward passes that run
+  // alternate between two buffers (gradient_slots_).
+  T* gradient_buffer(std::size_t k) const {
+    return gradient_slots_[k] == 0 ? gradient_a_.data() : gradient_b_.data();
+  }
 
   // Runs one layer's pass; a device failure gets the layer's index and name added to its message.
   template <class Pass, class Args>

@@ -171,8 +171,9 @@ struct ConvScratch {
   std::size_t padded = 0;
   std::size_t gemm = 0;
   std::size_t partial_grads = 0;
+  std::size_t masked_gradient = 0;  // one image's dy through a fused ReLU's mask
   std::size_t flipped_weights = 0;
-  constexpr std::size_t per_worker() const { return columns + padded + gemm + partial_grads; }
+  constexpr std::size_t per_worker() const { return columns + padded + gemm + partial_grads + masked_gradient; }
 };
 
 // The scalar type is not known here (Model<Net, Cpu, double> asks too), so the layout has room
@@ -193,6 +194,7 @@ inline ConvScratch conv2d_scratch_layout(Dims in, Dims out, const ConvGeometry& 
                      gemm_workspace_floats(patch, plane, filters),
                      gemm_workspace_floats(channels, plane, flipped_patch)});
   s.partial_grads = workers > 1 ? filters * (patch + 1) : 0;
+  s.masked_gradient = out.size();
   s.flipped_weights = filters * patch;
   return s;
 }
@@ -246,11 +248,13 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
   });
 }
 
-// Writes dweight and dbias (not accumulated); writes dx unless dx.data is null.
+// Writes dweight and dbias (not accumulated); writes dx unless dx.data is null. With relu_output
+// (a fused ReLU's output, same shape as dy), dy is the gradient of that output and each image's
+// gradient is first masked where the output is 0, as the ReLU layer's backward would (bit for bit).
 template <class T>
 void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTensor<T> dx,
                      const T* weight, T* dweight, T* dbias, const ConvGeometry& g, T* scratch,
-                     int threads) {
+                     int threads, const T* relu_output = nullptr) {
   const Dims in = x.dims;
   const Dims out = dy.dims;
   const int filters = out.c;
@@ -278,10 +282,16 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
     // With one worker the gradients go straight to their destination.
     T* dw = workers > 1 ? gemm_space + layout.gemm : dweight;
     T* db = workers > 1 ? dw + weights : dbias;
+    T* masked = gemm_space + layout.gemm + layout.partial_grads;
     std::fill(dw, dw + weights, T(0));
     std::fill(db, db + filters, T(0));
     for (int n = begin; n < end; ++n) {
       const T* grad = dy.sample(n);
+      if (relu_output != nullptr) {  // in cache for the three uses below, unlike a pass over the batch
+        const T* y = relu_output + static_cast<std::size_t>(n) * out.size();
+        for (std::size_t i = 0; i < out.size(); ++i) masked[i] = elementwise::relu_backward(y[i], grad[i]);
+        grad = masked;
+      }
       for (int f = 0; f < filters; ++f) db[f] += sum_of(grad + static_cast<std::size_t>(f) * plane, plane);
 #if defined(STRATA_HAVE_AVX512_GEMM)
       if constexpr (std::is_same_v<T, float>) {
@@ -331,6 +341,14 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
       for (int f = 0; f < filters; ++f) dbias[f] += p[weights + f];
     }
   }
+}
+
+// conv2d_backward through a fused ReLU: relu_output is the pair's output, dy its gradient.
+template <class T>
+void conv2d_backward_relu(BasicTensor<const T> x, BasicTensor<const T> relu_output, BasicTensor<const T> dy,
+                          BasicTensor<T> dx, const T* weight, T* dweight, T* dbias, const ConvGeometry& g, T* scratch,
+                          int threads) {
+  conv2d_backward(x, dy, dx, weight, dweight, dbias, g, scratch, threads, relu_output.data);
 }
 
 }  // namespace strata::cpu

@@ -68,6 +68,7 @@ struct Cpu {
   // Convolution and a following ReLU in one pass (Model fuses such pairs on backends that have it).
   static constexpr auto conv2d_forward_relu = [](auto&&... a) { cpu::conv2d_forward(cpu::threads_of(a)..., true); };
   static constexpr auto conv2d_backward = [](auto&&... a) { cpu::conv2d_backward(cpu::threads_of(a)...); };
+  static constexpr auto conv2d_backward_relu = [](auto&&... a) { cpu::conv2d_backward_relu(cpu::threads_of(a)...); };
   static constexpr auto max_pool_forward = [](auto&&... a) { cpu::max_pool_forward(cpu::threads_of(a)...); };
   static constexpr auto max_pool_backward = [](auto&&... a) { cpu::max_pool_backward(cpu::threads_of(a)...); };
   static constexpr auto upsample_forward = [](auto&&... a) { cpu::upsample_forward(cpu::threads_of(a)...); };
