@@ -289,3 +289,32 @@ TEST_CASE("a Conv followed by ReLU runs as one pass each way on the CPU and trai
   check_fusion_changes_nothing<float>();   // rows 32 and 16 wide: the AVX-512 implicit-GEMM epilogue
   check_fusion_changes_nothing<double>();  // im2col + Eigen, then the ReLU over each image
 }
+
+TEST_CASE("fused pairs first and last in the stack: the input gradient and the output are those of the two layers") {
+  // Conv + ReLU at index 0 (its input gradient goes to the input-gradient buffer) and a ReLU as
+  // the last layer (its gradient is the loss gradient itself): the gradient-buffer assignment's
+  // edge cases.
+  using Fused = Sequential<Input<2, 8, 16>, Conv<4, 3>, ReLU, Conv<3, 3>, ReLU>;
+  using Unfused = Sequential<Input<2, 8, 16>, Conv<4, 3>, Dropout<0>, ReLU, Conv<3, 3>, Dropout<0>, ReLU>;
+  static_assert(Model<Fused, Cpu>::fuses_relu_after(0) && Model<Fused, Cpu>::fuses_relu_after(2));
+  const int batch = 2;
+  const ModelOptions options{.threads = 2, .input_gradient = true};
+  Model<Fused, Cpu> fused(batch, 6, options);
+  Model<Unfused, Cpu> unfused(batch, 6, options);
+  const std::size_t n = batch * Fused::input_shape::size, m = batch * Fused::output_shape::size;
+  std::vector<float> x(n), target(m);
+  SplitMix rng(3);
+  for (float& v : x) v = static_cast<float>(rng.uniform() - 0.3);
+  for (float& v : target) v = static_cast<float>(rng.uniform());
+  Adam adam_fused, adam_unfused;
+  CHECK(fused.train_step(x, target, batch, MeanSquaredError{}, adam_fused) ==
+        unfused.train_step(x, target, batch, MeanSquaredError{}, adam_unfused));
+  const auto a = fused.input_gradient(), b = unfused.input_gradient();
+  REQUIRE(a.size() == b.size());
+  CHECK(count_different<float>({a.data, a.size()}, {b.data, b.size()}) == 0);
+  CHECK(count_different<float>(fused.gradient_data(), unfused.gradient_data()) == 0);
+  std::vector<float> out_fused(m), out_unfused(m);
+  fused.predict(x, batch, out_fused);
+  unfused.predict(x, batch, out_unfused);
+  CHECK(count_different<float>(out_fused, out_unfused) == 0);
+}
