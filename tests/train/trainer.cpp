@@ -16,26 +16,16 @@
 #include <strata/strata.hpp>
 #include <strata/train/trainer.hpp>
 
+#include "support/trainer_setup.hpp"
+
 using namespace strata;
 namespace fs = std::filesystem;
 
 namespace {
 
-using Tiny = Sequential<Input<3, 16, 16>, Conv<4, 3>, ReLU, MaxPool<2>, Conv<8, 3>, ReLU, Dropout<10>, Upsample<2>,
-                        Conv<3, 3>, Sigmoid>;
-
-train::TrainerConfig config(const fs::path& run, int epochs) {
-  train::TrainerConfig c;
-  c.architecture = "tiny";
-  c.run_dir = run;
-  c.epochs = epochs;
-  c.batch = 8;
-  c.seed = 5;
-  c.hole = data::Hole::centred(16, 8);
-  c.sample_images = 4;
-  c.threads = 2;
-  return c;
-}
+using Tiny = testing::TrainerNet;
+using testing::RunFolder;
+using testing::trainer_config;
 
 std::vector<float> weights_of(const fs::path& file) {
   const io::SafetensorsFile f = io::read_safetensors(file);
@@ -50,27 +40,27 @@ std::vector<float> weights_of(const fs::path& file) {
 }  // namespace
 
 TEST_CASE("two epochs straight equal one epoch, a resume and one more, bit for bit") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches, the last of 4
   const data::ImageSet val_set = data::procedural_images(12, 1000, 16);
   std::ostringstream log;
 
   // An off-centre hole: the resumed run must take it from its checkpoint, not from its flags.
   const data::Hole corner{2, 3, 8, 8};
-  auto straight_config = config(root / "straight", 2);
+  auto straight_config = trainer_config(root / "straight", 2);
   straight_config.hole = corner;
   train::Trainer<Tiny, Cpu> straight(straight_config, train_set, val_set, log);
   const auto result = straight.run();
   CHECK(result.epochs_done == 2);
 
   {
-    auto first_config = config(root / "resumed", 1);
+    auto first_config = trainer_config(root / "resumed", 1);
     first_config.hole = corner;
     train::Trainer<Tiny, Cpu> first(first_config, train_set, val_set, log);
     first.run();
   }
-  auto resumed_config = config(root / "resumed", 2);
+  auto resumed_config = trainer_config(root / "resumed", 2);
   resumed_config.resume = true;
   resumed_config.seed = 999;  // the checkpoint's seed and hole win
   train::Trainer<Tiny, Cpu> second(resumed_config, train_set, val_set, log);
@@ -87,43 +77,41 @@ TEST_CASE("two epochs straight equal one epoch, a resume and one more, bit for b
                            "model.safetensors", "best.safetensors", "checkpoint.safetensors", "checkpoint_prev.safetensors",
                            "initial.safetensors"})
     CHECK_MESSAGE(fs::exists(root / "straight" / file), file);
-  fs::remove_all(root);
 }
 
 TEST_CASE("resuming checks the architecture and falls back to the previous checkpoint if the last is damaged") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_resume";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_resume");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   {
-    train::Trainer<Tiny, Cpu> t(config(root, 2), train_set, val_set, log);
+    train::Trainer<Tiny, Cpu> t(trainer_config(root, 2), train_set, val_set, log);
     t.run();
   }
-  auto wrong = config(root, 3);
+  auto wrong = trainer_config(root, 3);
   wrong.resume = true;
   wrong.architecture = "other";
   train::Trainer<Tiny, Cpu> mismatched(wrong, train_set, val_set, log);
   CHECK_THROWS_WITH_AS(mismatched.run(), doctest::Contains("architecture 'tiny', not 'other'"), train::TrainingError);
 
   fs::resize_file(root / "checkpoint.safetensors", 100);  // damaged on disk after the run
-  auto again = config(root, 3);
+  auto again = trainer_config(root, 3);
   again.resume = true;
   train::Trainer<Tiny, Cpu> recovered(again, train_set, val_set, log);
   const auto result = recovered.run();
   CHECK(log.str().find("from checkpoint_prev.safetensors: epoch 2, after batch 0") != std::string::npos);
   CHECK(result.history.size() == 3);  // epoch 1 from checkpoint_prev, then epochs 2 and 3
   CHECK(result.epochs_done == 3);
-  fs::remove_all(root);
 }
 
 TEST_CASE("early stopping and learning-rate reduction act on the validation loss") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_stop";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_stop");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
-  auto c = config(root, 50);
+  auto c = trainer_config(root, 50);
   c.learning_rate = 1e-7;  // too small to improve by min_delta
   c.min_learning_rate = 1e-9;
   c.min_delta = 1.0;
@@ -136,16 +124,15 @@ TEST_CASE("early stopping and learning-rate reduction act on the validation loss
   CHECK(result.history[1].learning_rate == result.history[0].learning_rate);
   CHECK(result.history[2].learning_rate == doctest::Approx(0.5 * result.history[0].learning_rate));
   CHECK(log.str().find("early stopping") != std::string::npos);
-  fs::remove_all(root);
 }
 
 TEST_CASE("a run stopped on request at every kind of moment resumes to the weights of a run never stopped") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_interrupt";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_interrupt");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches of 8, the last of 4
   const data::ImageSet val_set = data::procedural_images(12, 1000, 16);  // 2 validation batches
   std::ostringstream log;
-  auto straight_config = config(root / "straight", 3);
+  auto straight_config = trainer_config(root / "straight", 3);
   straight_config.checkpoint_every = 4;
   train::Trainer<Tiny, Cpu> straight(straight_config, train_set, val_set, log);
   const auto expected = straight.run();
@@ -159,7 +146,7 @@ TEST_CASE("a run stopped on request at every kind of moment resumes to the weigh
   train::TrainingResult result;
   do {
     REQUIRE(piece < checks_before_stop.size());
-    auto c = config(root / "interrupted", 3);
+    auto c = trainer_config(root / "interrupted", 3);
     c.checkpoint_every = 4;
     c.resume = piece > 0;
     int checks = 0;
@@ -181,24 +168,23 @@ TEST_CASE("a run stopped on request at every kind of moment resumes to the weigh
     CHECK(result.history[e].train.hole_psnr == doctest::Approx(expected.history[e].train.hole_psnr).epsilon(1e-8));
     CHECK(result.history[e].validation.loss == doctest::Approx(expected.history[e].validation.loss).epsilon(1e-8));
   }
-  fs::remove_all(root);
 }
 
 TEST_CASE("resuming takes the newest whole checkpoint: a .new one left by a crash, or the previous one") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_newest";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_newest");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   {
-    train::Trainer<Tiny, Cpu> t(config(root, 2), train_set, val_set, log);
+    train::Trainer<Tiny, Cpu> t(trainer_config(root, 2), train_set, val_set, log);
     t.run();
   }
   // A crash between the two renames of a checkpoint rotation: the newest is only under .new.
   fs::rename(root / "checkpoint.safetensors", root / "checkpoint.safetensors.new");
   {
     std::ofstream(root / "checkpoint.safetensors.new.tmp") << "half a file";
-    auto c = config(root, 3);
+    auto c = trainer_config(root, 3);
     c.resume = true;
     train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
     const auto result = t.run();
@@ -217,7 +203,7 @@ TEST_CASE("resuming takes the newest whole checkpoint: a .new one left by a cras
     f.write(&byte, 1);
   }
   log.str("");
-  auto c = config(root, 4);
+  auto c = trainer_config(root, 4);
   c.resume = true;
   train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
   const auto result = t.run();
@@ -228,34 +214,32 @@ TEST_CASE("resuming takes the newest whole checkpoint: a .new one left by a cras
   CHECK(fs::exists(root / "checkpoint.safetensors.damaged"));
   CHECK(io::read_safetensors(root / "checkpoint_prev.safetensors").meta("epoch") == "3");
   CHECK(io::read_safetensors(root / "checkpoint.safetensors").meta("epoch") == "4");
-  fs::remove_all(root);
 }
 
 TEST_CASE("a new run refuses a folder that holds another run's checkpoints") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_occupied";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_occupied");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   {
-    train::Trainer<Tiny, Cpu> t(config(root, 1), train_set, val_set, log);
+    train::Trainer<Tiny, Cpu> t(trainer_config(root, 1), train_set, val_set, log);
     t.run();
   }
   const auto before = fs::last_write_time(root / "checkpoint.safetensors");
-  train::Trainer<Tiny, Cpu> again(config(root, 1), train_set, val_set, log);
+  train::Trainer<Tiny, Cpu> again(trainer_config(root, 1), train_set, val_set, log);
   CHECK_THROWS_WITH_AS(again.run(), doctest::Contains("already holds a training run (checkpoint.safetensors): continue it with --resume"),
                        train::TrainingError);
   CHECK(fs::last_write_time(root / "checkpoint.safetensors") == before);
-  fs::remove_all(root);
 }
 
 TEST_CASE("a checkpoint that cannot be written (a full disk) stops the run and leaves the last one intact") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_full";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_full");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
-  auto c = config(root, 1);
+  auto c = trainer_config(root, 1);
   c.sample_images = 0;
   {
     train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
@@ -298,42 +282,40 @@ TEST_CASE("a checkpoint that cannot be written (a full disk) stops the run and l
   CHECK(message.find("checkpoint " + (root / "checkpoint.safetensors").string() + " is intact") != std::string::npos);
   CHECK(weights_of(root / "checkpoint.safetensors") == before);
   CHECK_FALSE(fs::exists(root / "checkpoint.safetensors.new.tmp"));
-  fs::remove_all(root);
 }
 
 TEST_CASE("a run folder that cannot be created or written is reported before any training") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_unwritable";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_unwritable");
+  const fs::path& root = folder.path;
   fs::create_directories(root);
   std::ofstream(root / "a_file") << "x";
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
-  train::Trainer<Tiny, Cpu> t(config(root / "a_file" / "run", 1), train_set, val_set, log);
+  train::Trainer<Tiny, Cpu> t(trainer_config(root / "a_file" / "run", 1), train_set, val_set, log);
   CHECK_THROWS_WITH_AS(t.run(), doctest::Contains("cannot create the run folder"), train::TrainingError);
   CHECK(log.str().empty());
-  fs::remove_all(root);
 }
 
 TEST_CASE("resuming refuses another batch size or data set, and a checkpoint whose header points outside the file") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_mismatch";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_mismatch");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(16, 0, 16);
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   {
-    train::Trainer<Tiny, Cpu> t(config(root, 1), train_set, val_set, log);
+    train::Trainer<Tiny, Cpu> t(trainer_config(root, 1), train_set, val_set, log);
     t.run();
   }
   fs::remove(root / "checkpoint_prev.safetensors");
-  auto other_batch = config(root, 2);
+  auto other_batch = trainer_config(root, 2);
   other_batch.resume = true;
   other_batch.batch = 4;
   train::Trainer<Tiny, Cpu> a(other_batch, train_set, val_set, log);
   CHECK_THROWS_WITH_AS(a.run(), doctest::Contains("the run used batch 8; resume it with --batch 8"), train::TrainingError);
 
   const data::ImageSet bigger = data::procedural_images(24, 0, 16);
-  auto other_data = config(root, 2);
+  auto other_data = trainer_config(root, 2);
   other_data.resume = true;
   train::Trainer<Tiny, Cpu> b(other_data, bigger, val_set, log);
   CHECK_THROWS_WITH_AS(b.run(), doctest::Contains("the run trained on 16 images, but the training set now holds 24"),
@@ -352,25 +334,24 @@ TEST_CASE("resuming refuses another batch size or data set, and a checkpoint who
     f.seekp(0);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  auto again = config(root, 2);
+  auto again = trainer_config(root, 2);
   again.resume = true;
   train::Trainer<Tiny, Cpu> c(again, train_set, val_set, log);
   CHECK_THROWS_WITH_AS(c.run(), doctest::Contains("cannot resume: no usable checkpoint"), train::TrainingError);
   CHECK(log.str().find("tensor 'optimizer.slot1'") != std::string::npos);
   CHECK(fs::file_size(root / "checkpoint.safetensors") == before);  // nothing was written over it
-  fs::remove_all(root);
 }
 
 TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or skips the batch; checkpoints stay good") {
-  const fs::path root = fs::temp_directory_path() / "strata_test_trainer_nan";
-  fs::remove_all(root);
+  const RunFolder folder("strata_test_trainer_nan");
+  const fs::path& root = folder.path;
   const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches
   const data::ImageSet val_set = data::procedural_images(8, 1000, 16);
   std::ostringstream log;
   // Adam moves every weight by about the learning rate: after one step of 1e30 the activations
   // of the second step overflow.
   {
-    auto c = config(root / "stop", 1);
+    auto c = trainer_config(root / "stop", 1);
     c.learning_rate = 1e30;
     c.checkpoint_every = 1;
     train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
@@ -382,7 +363,7 @@ TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or 
     for (const float v : weights_of(root / "stop" / "checkpoint.safetensors")) REQUIRE(std::isfinite(v));
   }
   {
-    auto c = config(root / "skip", 1);
+    auto c = trainer_config(root / "skip", 1);
     c.learning_rate = 1e30;
     c.on_nan = train::OnNan::skip_batch;
     train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
@@ -394,7 +375,7 @@ TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or 
   // A weight turned NaN from outside (the stop-request hook runs after every batch): ReLU would
   // hide it from the loss, the step refuses it, and skip-batch cannot skip it.
   {
-    auto c = config(root / "poisoned", 1);
+    auto c = trainer_config(root / "poisoned", 1);
     c.on_nan = train::OnNan::skip_batch;
     train::Trainer<Tiny, Cpu>* self = nullptr;
     c.stop_requested = [&self, calls = 0]() mutable {
@@ -408,5 +389,4 @@ TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or 
                                            "first non-finite values: the weights 0.conv.weight (1 values)"),
                          train::TrainingError);
   }
-  fs::remove_all(root);
 }

@@ -37,6 +37,7 @@
 #include "support/gradient_check.hpp"
 #include "support/networks.hpp"
 #include "support/synthetic_images.hpp"
+#include "support/trainer_setup.hpp"
 
 using namespace strata;
 using testing::relative_difference;
@@ -577,9 +578,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The trainer tests' network (tests/train/trainer.cpp), dropout included.
-using TrainerNet = Sequential<Input<3, 16, 16>, Conv<4, 3>, ReLU, MaxPool<2>, Conv<8, 3>, ReLU, Dropout<10>,
-                              Upsample<2>, Conv<3, 3>, Sigmoid>;
+using testing::TrainerNet;  // the trainer tests' network (tests/train/trainer.cpp), dropout included
 
 struct TrainerData {
   data::ImageSet train = data::procedural_images(44, 0, 16);  // 6 batches of 8, the last of 4
@@ -591,15 +590,7 @@ template <class Device>
 train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int epochs, bool resume, std::ostream& log,
                                  std::function<bool()> stop = {}, bool graphs = false,
                                  std::uint64_t* replays = nullptr) {
-  train::TrainerConfig c;
-  c.architecture = "tiny";
-  c.run_dir = run;
-  c.epochs = epochs;
-  c.batch = 8;
-  c.seed = 5;
-  c.hole = data::Hole::centred(16, 8);
-  c.sample_images = 4;
-  c.threads = 2;
+  train::TrainerConfig c = testing::trainer_config(run, epochs);
   c.resume = resume;
   c.stop_requested = std::move(stop);
   train::Trainer<TrainerNet, Device> trainer(c, d.train, d.validation, log);

@@ -36,6 +36,14 @@ inline constexpr int kTileColumns = 64;   // four vectors of 16 floats
 inline constexpr int kPanelColumns = 256;
 inline constexpr int kDepthBlock = 256;
 
+// Lane masks for the first `columns` of a 64-column strip.
+inline void strip_masks(int columns, __mmask16 (&mask)[4]) {
+  for (int v = 0; v < 4; ++v) {
+    const int left = columns - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+  }
+}
+
 // What a convolution adds around its product: C's row i starts from row_bias[i] (instead of
 // zero, when not accumulating), and the final values are stored as max(x, 0) when relu is set
 // (ReLU fused into the store: _mm512_max_ps(x, 0) is 0 for NaN, as elementwise::relu).
@@ -51,10 +59,7 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
                  bool accumulate, Epilogue e) {
   const float* row_bias = e.row_bias;
   __mmask16 mask[4];
-  for (int v = 0; v < 4; ++v) {
-    const int left = columns - 16 * v;
-    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
-  }
+  strip_masks(columns, mask);
   // The loops over the tile are unrolled before GCC splits `acc` into registers; left to its
   // later unrolling, it kept the accumulators on the stack (a store per FMA, half the speed).
   __m512 acc[Rows][4];
@@ -101,14 +106,6 @@ inline void tile_rows(int rows, int k, const float* a, int lda, const float* b, 
 
 // Floats of workspace gemm() needs: one packed block of B.
 inline constexpr std::size_t workspace_floats = static_cast<std::size_t>(kDepthBlock) * kPanelColumns;
-
-// Lane masks for the first `columns` of a 64-column strip.
-inline void strip_masks(int columns, __mmask16 (&mask)[4]) {
-  for (int v = 0; v < 4; ++v) {
-    const int left = columns - 16 * v;
-    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
-  }
-}
 
 // B of gemm() as the rows of a row-major matrix (ldb floats apart).
 struct DenseRows {
