@@ -13,9 +13,11 @@ using namespace strata;
 
 TEST_CASE_TEMPLATE("gemm adds (or writes) op(A) * op(B) for every transposition and odd sizes", T, double, float) {
   SplitMix rng(2);
-  // Sizes around the AVX-512 kernels' tiles (6 x 64, 4 x 6, blocks of 256 and 1024) and edges.
+  // Sizes around the AVX-512 kernels' tiles (6 x 64, 4 x 6, blocks of 256 and 2048) and edges;
+  // k a multiple of 16 takes gemm_abt's unmasked loop.
   for (const auto [m, n, k] : {std::array{1, 1, 1}, std::array{7, 5, 3}, std::array{33, 70, 129}, std::array{3, 200, 17},
-                               std::array{13, 321, 300}, std::array{6, 64, 1030}, std::array{32, 4096, 27}}) {
+                               std::array{13, 321, 300}, std::array{6, 64, 1030}, std::array{32, 4096, 27},
+                               std::array{9, 13, 4128}, std::array{5, 7, 2053}, std::array{4, 6, 16}}) {
     for (const bool ta : {false, true}) {
       for (const bool tb : {false, true}) {
         for (const bool accumulate : {true, false}) {

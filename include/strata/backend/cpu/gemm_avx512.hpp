@@ -215,14 +215,16 @@ void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
 // ---- C[m x n] (+)= A[m x k] * B[n x k]^T: both operands' rows run along k ----
 // (convolution backward-filter: dW = dY * columns^T, k the pixels). A 4x6 tile of C is 24 dot
 // products, each accumulated 16 lanes wide along k and summed across lanes at the end of each
-// block of k. B's six rows of a block (24 KB) stay in L1 while the row tiles of A pass over them.
+// block of 2048 floats of k, the 24 sums together (lane_sums; one reduction per sum cost 6% of
+// the pass at blocks of 1024). B's six rows of a block (in a padded image mostly shifted copies
+// of two or three rows) are re-read from L1 or L2 by every row tile of A.
 //
 // B's rows are read in `segments` pieces of `length` floats: A's pieces lie one after another,
 // B's `segment_stride` floats apart (an output row of the convolution, inside a padded image).
 
 inline constexpr int kDotRows = 4;
 inline constexpr int kDotColumns = 6;
-inline constexpr int kDotDepth = 1024;
+inline constexpr int kDotDepth = 2048;
 
 // B of gemm_abt() as the rows of a row-major matrix: one segment of k floats.
 struct DenseRowsT {
@@ -264,7 +266,29 @@ struct DotBlock {
   bool accumulate;
 };
 
-template <int Rows, int Columns>
+// Lane i of the result is the sum of v[i]'s 16 lanes (a transposing tree: 15 shuffle-pair adds for
+// 16 sums, where reducing each vector alone takes 16 x 4).
+inline __m512 lane_sums(const __m512 (&v)[16]) {
+  __m512 pairs[8], quads[4], halves[2];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i)  // per 128-bit lane: v[2i] and v[2i+1] folded to 2 values each
+    pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {  // per 128-bit lane: the sums of four vectors' parts in that lane
+    const __m512d a = _mm512_castps_pd(pairs[2 * i]), b = _mm512_castps_pd(pairs[2 * i + 1]);
+    quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  constexpr int even = _MM_SHUFFLE(2, 0, 2, 0), odd = _MM_SHUFFLE(3, 1, 3, 1);
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i)  // 128-bit lanes added in pairs
+    halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], even),
+                              _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], odd));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(halves[0], halves[1], even),
+                       _mm512_shuffle_f32x4(halves[0], halves[1], odd));
+}
+
+// Whole: every piece is a multiple of 16 floats long (no masked loads).
+template <int Rows, int Columns, bool Whole>
 inline void dot_tile(const DotBlock& d) {
   __m512 acc[Rows][Columns];
 #pragma GCC unroll 8
@@ -281,38 +305,54 @@ inline void dot_tile(const DotBlock& d) {
     // One loop, the last step masked (a lambda for the step would take acc's address and keep
     // it in memory).
     for (int p = 0; p < length; p += 16) {
-      const __mmask16 mask = length - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (length - p)) - 1);
+      const __mmask16 mask = Whole || length - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (length - p)) - 1);
       __m512 av[Rows];
 #pragma GCC unroll 8
-      for (int i = 0; i < Rows; ++i) av[i] = _mm512_maskz_loadu_ps(mask, as + static_cast<long>(i) * d.lda + p);
+      for (int i = 0; i < Rows; ++i)
+        av[i] = Whole ? _mm512_loadu_ps(as + static_cast<long>(i) * d.lda + p)
+                      : _mm512_maskz_loadu_ps(mask, as + static_cast<long>(i) * d.lda + p);
 #pragma GCC unroll 8
       for (int j = 0; j < Columns; ++j) {
-        const __m512 bv = _mm512_maskz_loadu_ps(mask, bs + b_rows[j] + p);
+        __m512 bv = Whole ? _mm512_loadu_ps(bs + b_rows[j] + p) : _mm512_maskz_loadu_ps(mask, bs + b_rows[j] + p);
+        // GCC would fold an unmasked load into each of the Rows FMAs (Rows loads, not one).
+        if constexpr (Whole) asm("" : "+v"(bv));
 #pragma GCC unroll 8
         for (int i = 0; i < Rows; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
       }
     }
   }
+  // The Rows x Columns dot products, row-major, reduced 16 at a time.
+  constexpr int count = Rows * Columns, groups = (count + 15) / 16;
+  alignas(64) float sums[16 * groups];
+#pragma GCC unroll 2
+  for (int group = 0; group < groups; ++group) {
+    __m512 v[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; ++t) {
+      const int flat = 16 * group + t;
+      v[t] = flat < count ? acc[flat / Columns][flat % Columns] : _mm512_setzero_ps();
+    }
+    _mm512_store_ps(sums + 16 * group, lane_sums(v));
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < Columns; ++j) {
-      const float sum = _mm512_reduce_add_ps(acc[i][j]);
       float& out = d.c[static_cast<long>(i) * d.ldc + j];
-      out = d.accumulate ? out + sum : sum;
+      out = d.accumulate ? out + sums[i * Columns + j] : sums[i * Columns + j];
     }
 }
 
 // dot_tile with Rows x Columns fixed at compile time for the tile's actual size.
-template <int Rows = kDotRows, int Columns = kDotColumns>
+template <bool Whole, int Rows = kDotRows, int Columns = kDotColumns>
 inline void dot_tile_sized(int rows, int columns, const DotBlock& d) {
   if constexpr (Rows > 1) {
-    if (rows < Rows) return dot_tile_sized<Rows - 1, Columns>(rows, columns, d);
+    if (rows < Rows) return dot_tile_sized<Whole, Rows - 1, Columns>(rows, columns, d);
   }
   if constexpr (Columns > 1) {
-    if (columns < Columns) return dot_tile_sized<Rows, Columns - 1>(rows, columns, d);
+    if (columns < Columns) return dot_tile_sized<Whole, Rows, Columns - 1>(rows, columns, d);
   }
-  dot_tile<Rows, Columns>(d);
+  dot_tile<Rows, Columns, Whole>(d);
 }
 
 // C[m x n] (+)= A[m x k] * B[n x k]^T, B one of the row sources above (k = segments * length).
@@ -341,13 +381,15 @@ void gemm_abt(int m, int n, const float* a, int lda, const Rows& b, float* c, in
                  .c = nullptr,
                  .ldc = ldc,
                  .accumulate = accumulate || s0 > 0 || q0 > 0};
+      const bool whole = d.length % 16 == 0;
       for (int j0 = 0; j0 < n; j0 += kDotColumns) {
         const int columns = std::min(kDotColumns, n - j0);
         for (int j = 0; j < columns; ++j) b_rows[j] = b.row_offset(j0 + j);
         for (int i0 = 0; i0 < m; i0 += kDotRows) {
           d.a = a + static_cast<long>(i0) * lda + static_cast<long>(s0) * length + q0;
           d.c = c + static_cast<long>(i0) * ldc + j0;
-          dot_tile_sized(std::min(kDotRows, m - i0), columns, d);
+          if (whole) dot_tile_sized<true>(std::min(kDotRows, m - i0), columns, d);
+          else dot_tile_sized<false>(std::min(kDotRows, m - i0), columns, d);
         }
       }
     }
