@@ -1,7 +1,8 @@
 // bench/cpu_bench.cpp: training-step and inference throughput of the IFT6266 autoencoders on the
 // CPU backend, the numbers bench/cpu.sh sets beside PyTorch's.
 //
-//   strata_cpu_bench [--arch v1|v2|all] [--batch 64] [--threads 1,2] [--steps 10] [--warmup 3]
+//   strata_cpu_bench [--arch v1|v2|all] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
+//                    [--warmup 3]
 // prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
 // `warmup` untimed ones: images per second and achieved GFLOP/s, computed from the network
 // type's exact FLOP count (Sequential::training_flops / forward_flops). It also measures the
@@ -34,6 +35,7 @@ namespace {
 
 struct Options {
   std::string arch = "all";
+  std::string mode = "all";
   int batch = 64;
   std::vector<int> threads{1, 2};
   int steps = 10;
@@ -57,6 +59,7 @@ void bench(const std::string& name, const Options& o) {
     Model<Net, Cpu> model(o.batch, 1, ModelOptions{.threads = threads});
     Adam adam{};
     for (const bool training : {true, false}) {
+      if (o.mode != "all" && o.mode != (training ? "train" : "inference")) continue;
       std::vector<double> seconds;
       for (int i = 0; i < o.warmup + o.steps; ++i) {
         const auto start = std::chrono::steady_clock::now();
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--arch") o.arch = value;
+    else if (flag == "--mode") o.mode = value;
     else if (flag == "--batch") o.batch = std::stoi(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
