@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 namespace strata::cpu::avx512 {
 
@@ -167,6 +168,70 @@ struct PaddedPatches {
   }
 };
 
+// One tile of C (rows <= 6, columns <= 64) = A[rows x k] * patches, B read straight from the
+// padded image: with a single row tile (a 3-filter output convolution, a 3-channel input's
+// backward-data) each packed value would be read once, so packing would only add a copy. A's
+// element (i, p) is a[i * lda + p]; col0 is the tile's first column of C.
+template <int Rows>
+inline void padded_tile(int k, const float* a, int lda, const PaddedPatches& b, int col0, float* c, int ldc,
+                        int columns, bool accumulate, Epilogue e) {
+  __mmask16 mask[4];
+  strip_masks(columns, mask);
+  long offset[4];
+  for (int v = 0; v < 4; ++v) {
+    const int q = col0 + 16 * v;
+    offset[v] = static_cast<long>(q / b.out_w) * b.padded_w + q % b.out_w;
+  }
+  __m512 acc[Rows][4];
+#pragma GCC unroll 8
+  for (int i = 0; i < Rows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v)
+      acc[i][v] = accumulate  ? _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v)
+                  : e.row_bias ? _mm512_set1_ps(e.row_bias[i])
+                               : _mm512_setzero_ps();
+  // The window of row p = (channel, ky, kx) of the patch matrix, stepped along without divisions.
+  const float* window = b.image;
+  int ky = 0, kx = 0;
+  for (int p = 0; p < k; ++p) {
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], window + offset[v]);
+#pragma GCC unroll 8
+    for (int i = 0; i < Rows; ++i) {
+      const __m512 av = _mm512_set1_ps(a[static_cast<long>(i) * lda + p]);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    ++window;
+    if (++kx == b.kernel) {
+      kx = 0;
+      window += b.padded_w - b.kernel;
+      if (++ky == b.kernel) ky = 0, window += static_cast<long>(b.padded_h - b.kernel) * b.padded_w;
+    }
+  }
+  if (e.relu) {
+#pragma GCC unroll 8
+    for (int i = 0; i < Rows; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < Rows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], acc[i][v]);
+}
+
+// padded_tile with Rows fixed at compile time for the tile's actual height.
+template <int Rows = kTileRows>
+inline void padded_tile_rows(int rows, int k, const float* a, int lda, const PaddedPatches& b, int col0, float* c,
+                             int ldc, int columns, bool accumulate, Epilogue e) {
+  if constexpr (Rows > 1) {
+    if (rows < Rows) return padded_tile_rows<Rows - 1>(rows, k, a, lda, b, col0, c, ldc, columns, accumulate, e);
+  }
+  padded_tile<Rows>(k, a, lda, b, col0, c, ldc, columns, accumulate, e);
+}
+
 // C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
 // of the sources above. `epilogue` adds a convolution's bias where the tiles start (without
 // accumulate) and its ReLU where they store the result, instead of in passes of their own. Each
@@ -184,6 +249,13 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
         for (int j = 0; j < n; ++j) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
     }
     return;
+  }
+  if constexpr (std::is_same_v<Source, PaddedPatches> && !TransposeA) {
+    if (m <= kTileRows) {  // one row tile: B read in place (see padded_tile)
+      for (int j = 0; j < n; j += kTileColumns)
+        padded_tile_rows(m, k, a, lda, b, j, c + j, ldc, std::min(kTileColumns, n - j), accumulate, epilogue);
+      return;
+    }
   }
   for (int n0 = 0; n0 < n; n0 += kPanelColumns) {
     const int panel = std::min(kPanelColumns, n - n0);
