@@ -380,25 +380,49 @@ inline void dot_tile(const DotBlock& d) {
 #pragma GCC unroll 8
   for (int j = 0; j < Columns; ++j) b_rows[j] = d.b_rows[j];
   const int length = d.length;
-  for (int s = 0; s < d.segments; ++s) {
-    const float* as = d.a + s * d.a_segment_stride;
-    const float* bs = d.b + s * d.b_segment_stride;
-    // One loop, the last step masked (a lambda for the step would take acc's address and keep
-    // it in memory).
-    for (int p = 0; p < length; p += 16) {
-      const __mmask16 mask = Whole || length - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (length - p)) - 1);
+  if (Whole && length <= 32) {
+    // Short segments (images 16 or 32 wide): one loop over the whole block, B moving to its next
+    // segment every length / 16 steps; A's pieces lie one after another (a_segment_stride is the
+    // length wherever a block has several segments). 16-wide: 10% faster than a loop of one step
+    // per segment; 64-wide: 2.5% slower, hence both.
+    const int steps = d.segments * (length / 16);
+    const float* as = d.a;
+    const float* bs = d.b;
+    int p = 0;
+    for (int t = 0; t < steps; ++t, as += 16) {
       __m512 av[Rows];
 #pragma GCC unroll 8
-      for (int i = 0; i < Rows; ++i)
-        av[i] = Whole ? _mm512_loadu_ps(as + static_cast<long>(i) * d.lda + p)
-                      : _mm512_maskz_loadu_ps(mask, as + static_cast<long>(i) * d.lda + p);
+      for (int i = 0; i < Rows; ++i) av[i] = _mm512_loadu_ps(as + static_cast<long>(i) * d.lda);
 #pragma GCC unroll 8
       for (int j = 0; j < Columns; ++j) {
-        __m512 bv = Whole ? _mm512_loadu_ps(bs + b_rows[j] + p) : _mm512_maskz_loadu_ps(mask, bs + b_rows[j] + p);
-        // GCC would fold an unmasked load into each of the Rows FMAs (Rows loads, not one).
-        if constexpr (Whole) asm("" : "+v"(bv));
+        __m512 bv = _mm512_loadu_ps(bs + b_rows[j] + p);
+        asm("" : "+v"(bv));  // else GCC folds the load into each of the Rows FMAs (Rows loads, not one)
 #pragma GCC unroll 8
         for (int i = 0; i < Rows; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+      }
+      p += 16;
+      if (p == length) p = 0, bs += d.b_segment_stride;
+    }
+  } else {
+    for (int s = 0; s < d.segments; ++s) {
+      const float* as = d.a + s * d.a_segment_stride;
+      const float* bs = d.b + s * d.b_segment_stride;
+      // One loop, the last step masked unless Whole (a lambda for the step would take acc's
+      // address and keep it in memory).
+      for (int p = 0; p < length; p += 16) {
+        const __mmask16 mask = Whole || length - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (length - p)) - 1);
+        __m512 av[Rows];
+#pragma GCC unroll 8
+        for (int i = 0; i < Rows; ++i)
+          av[i] = Whole ? _mm512_loadu_ps(as + static_cast<long>(i) * d.lda + p)
+                        : _mm512_maskz_loadu_ps(mask, as + static_cast<long>(i) * d.lda + p);
+#pragma GCC unroll 8
+        for (int j = 0; j < Columns; ++j) {
+          __m512 bv = Whole ? _mm512_loadu_ps(bs + b_rows[j] + p) : _mm512_maskz_loadu_ps(mask, bs + b_rows[j] + p);
+          if constexpr (Whole) asm("" : "+v"(bv));  // as above
+#pragma GCC unroll 8
+          for (int i = 0; i < Rows; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
       }
     }
   }
