@@ -24,14 +24,11 @@
 #include <string>
 #include <vector>
 
-#include <strata/data/image_cache.hpp>
-#include <strata/data/image_folder.hpp>
-#include <strata/data/procedural.hpp>
-#include <strata/io/weights.hpp>
 #include <strata/strata.hpp>
 #include <strata/train/trainer.hpp>
 
 #include "architectures.hpp"
+#include "data_sources.hpp"
 #include "run_cpu.hpp"
 #ifdef STRATA_INPAINT_CUDA
 #include "train_cuda.hpp"
@@ -42,9 +39,7 @@ using namespace strata;
 
 namespace {
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using inpainting::UsageError;
 
 // The signal that asked training to stop (0: none yet).
 std::atomic<int> stop_signal{0};
@@ -113,66 +108,6 @@ std::string joined_command_line(int argc, char** argv) {
   return s;
 }
 
-// A folder's images, through a cache file in --cache-dir when one is given.
-data::ImageSet load_folder(const std::string& folder, const TrainOptions& o) {
-  data::LoadReport report;
-  fs::path cache;
-  if (!o.cache_dir.empty()) {
-    fs::create_directories(o.cache_dir);
-    std::uint64_t key = 0;
-    for (const char c : fs::absolute(folder).lexically_normal().string()) key = mix64(key ^ static_cast<unsigned char>(c));
-    cache = fs::path(o.cache_dir) / ("images_" + std::to_string(key) + "_64.safetensors");
-  }
-  std::string how;
-  data::ImageSet set = data::load_image_folder_cached(folder, 64, report, cache, how);
-  std::cout << report.summary(folder) << " (" << how << ")" << std::endl;
-  return set;
-}
-
-// Training and validation images as the options say.
-std::pair<data::ImageSet, data::ImageSet> load_data(const TrainOptions& o, std::string& description) {
-  constexpr int side = 64;
-  if (o.data_dir.empty()) {
-    description = "built-in generated scenes: " + std::to_string(o.builtin_images) + " training, " +
-                  std::to_string(o.builtin_validation) + " validation";
-    // Validation scenes come from a seed range the training scenes never reach.
-    return {data::procedural_images(o.builtin_images, 0, side),
-            data::procedural_images(o.builtin_validation, 1'000'000'000, side)};
-  }
-  data::ImageSet all = load_folder(o.data_dir, o);
-  if (!o.val_dir.empty()) {
-    data::ImageSet validation = load_folder(o.val_dir, o);
-    description = o.data_dir + " (" + std::to_string(all.count()) + " images), validation " + o.val_dir + " (" +
-                  std::to_string(validation.count()) + ")";
-    return {std::move(all), std::move(validation)};
-  }
-  // A seeded split: a shuffled tail of val_split of the images.
-  const std::vector<std::size_t> order = shuffled_indices(all.count(), mix64(o.seed) ^ 0x7a11da7aull);
-  const auto held_out = static_cast<std::size_t>(o.val_split * static_cast<double>(order.size()) + 0.5);
-  if (held_out == 0 || held_out >= order.size())
-    throw UsageError("--val-split " + std::to_string(o.val_split) + " leaves no images for training or validation (" +
-                     std::to_string(order.size()) + " images in " + o.data_dir + ")");
-  std::vector<std::size_t> train_idx(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held_out));
-  std::vector<std::size_t> val_idx(order.end() - static_cast<std::ptrdiff_t>(held_out), order.end());
-  std::sort(train_idx.begin(), train_idx.end());
-  std::sort(val_idx.begin(), val_idx.end());
-  description = o.data_dir + ": " + std::to_string(train_idx.size()) + " training, " + std::to_string(val_idx.size()) +
-                " validation (--val-split " + std::to_string(o.val_split) + ", seed " + std::to_string(o.seed) + ")";
-  return {data::select(all, train_idx), data::select(all, val_idx)};
-}
-
-// The seed a run was started with, from its checkpoint (the split of --data depends on it).
-std::uint64_t seed_of_run(const fs::path& run) {
-  for (const char* name : {"checkpoint.safetensors", "checkpoint.safetensors.new", "checkpoint_prev.safetensors"}) {
-    try {
-      if (auto seed = io::read_safetensors(run / name).meta("seed")) return std::stoull(*seed);
-    } catch (const std::exception&) {
-      // try the other one; the trainer reports what is wrong with both
-    }
-  }
-  throw UsageError("--resume " + run.string() + ": no readable checkpoint in that folder");
-}
-
 int run_training(TrainOptions o, const std::string& command_line) {
 #ifdef STRATA_INPAINT_CUDA
   if (o.device != "cpu" && o.device != "cuda")
@@ -188,9 +123,10 @@ int run_training(TrainOptions o, const std::string& command_line) {
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") inpainting::require_cuda_device();
 #endif
-  if (!o.resume.empty()) o.seed = seed_of_run(o.resume);
+  if (!o.resume.empty()) o.seed = inpainting::seed_of_run(o.resume);
   std::string description;
-  auto [train_set, validation_set] = load_data(o, description);
+  auto [train_set, validation_set] = inpainting::load_data(
+      {o.data_dir, o.val_dir, o.cache_dir, o.val_split, o.seed, o.builtin_images, o.builtin_validation}, description);
   train::TrainerConfig config;
   config.architecture = o.arch;
   config.run_dir = o.resume.empty() ? fs::path(o.out) : fs::path(o.resume);
@@ -247,31 +183,6 @@ int run_prediction(const PredictOptions& o) {
   if (!known) throw UsageError("--arch " + o.arch + ": unknown; choose one of " + inpainting::Architectures::names());
   // Every image skipped: say so in the exit status too.
   return written > 0 ? 0 : 1;
-}
-
-// Each file: its tensors and metadata (a checkpoint's history as a row count), or why it is not whole.
-int run_inspection(const std::vector<std::string>& files) {
-  int status = 0;
-  for (const std::string& name : files) {
-    try {
-      const io::SafetensorsFile file = io::read_safetensors(name);
-      std::uint64_t values = 0;
-      for (const auto& t : file.tensors) values += t.element_count();
-      std::cout << name << ": whole, " << file.tensors.size() << " tensors, " << values << " values\n";
-      for (const auto& [key, value] : file.metadata) {
-        if (key == "history") {
-          const auto rows = std::count(value.begin(), value.end(), '\n') - 1;
-          std::cout << "  history = " << rows << " epochs\n";
-        } else {
-          std::cout << "  " << key << " = " << value << "\n";
-        }
-      }
-    } catch (const std::exception& e) {
-      std::cout << name << ": damaged: " << e.what() << "\n";
-      status = 1;
-    }
-  }
-  return status;
 }
 
 void check_train_options(const TrainOptions& o) {
@@ -390,8 +301,9 @@ int main(int argc, char** argv) {
         throw UsageError("--arch " + p.arch + ": unknown; choose one of " + inpainting::Architectures::names());
       return run_prediction(p);
     }
-    if (*inspect_cmd) return run_inspection(inspected);
-    if (!inpainting::Architectures::visit(summary_arch, []<class Net>() { std::cout << Net::summary(); }))
+    if (*inspect_cmd) return inpainting::inspect_files(inspected, std::cout);
+    if (!inpainting::Architectures::visit_entry(summary_arch,
+                                                []<class Entry>() { std::cout << inpainting::CpuJobs<Entry>::summary(); }))
       throw UsageError("--arch " + summary_arch + ": unknown; choose one of " + inpainting::Architectures::names());
     return 0;
   } catch (const UsageError& e) {

@@ -34,6 +34,10 @@ template <class Entry>
 struct CpuJobs {
   using Net = typename Entry::network;
 
+  // The architecture's layers, shapes and parameters (Net::summary(); here rather than in main.cpp,
+  // which would otherwise instantiate it for every architecture and approach its 20 s budget).
+  static std::string summary() { return Net::summary(); }
+
   // Trains with Trainer<Net, Cpu>; `started` is called once the model exists, before training.
   static strata::train::TrainingResult train(const strata::train::TrainerConfig& config, const data::ImageSet& training,
                                      const data::ImageSet& validation, std::ostream& out,
