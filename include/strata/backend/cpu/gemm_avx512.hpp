@@ -55,11 +55,21 @@ struct Epilogue {
   bool relu = false;
 };
 
-// One tile: rows x columns of C (rows <= 6, columns <= 64) over depth k. A's element (i, p) is
-// a[i * lda + p], or a[p * lda + i] when TransposeA. accumulate: add to C, else overwrite it.
-template <int Rows, bool TransposeA>
-inline void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, int columns,
-                 bool accumulate, Epilogue e) {
+// Where a tile finds B's four vectors at each step of k (tile() below takes either):
+// StridedRows: row p at first + p * stride, its vectors one after another (a packed strip).
+struct StridedRows {
+  const float* row;
+  long stride;
+  const float* vector(int v) const { return row + 16 * v; }
+  void next() { row += stride; }
+};
+
+// One tile: rows x columns of C (rows <= 6, columns <= 64) over depth k, B's vectors from `b`
+// (StridedRows, PatchWindows). A's element (i, p) is a[i * lda + p], or a[p * lda + i] when
+// TransposeA. accumulate: add to C, else overwrite it.
+template <int Rows, bool TransposeA, class BSteps>
+inline void tile(int k, const float* a, int lda, BSteps b, float* c, int ldc, int columns, bool accumulate,
+                 Epilogue e) {
   const float* row_bias = e.row_bias;
   __mmask16 mask[4];
   strip_masks(columns, mask);
@@ -73,11 +83,10 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
       acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v)
                   : row_bias  ? _mm512_set1_ps(row_bias[i])
                               : _mm512_setzero_ps();
-  for (int p = 0; p < k; ++p) {
-    const float* row = b + static_cast<long>(p) * ldb;
+  for (int p = 0; p < k; ++p, b.next()) {
     __m512 bv[4];
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], row + 16 * v);
+    for (int v = 0; v < 4; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b.vector(v));
 #pragma GCC unroll 8
     for (int i = 0; i < Rows; ++i) {
       const __m512 av = _mm512_set1_ps(TransposeA ? a[static_cast<long>(p) * lda + i] : a[static_cast<long>(i) * lda + p]);
@@ -98,13 +107,13 @@ inline void tile(int k, const float* a, int lda, const float* b, int ldb, float*
 }
 
 // tile with Rows fixed at compile time for the tile's actual height.
-template <bool TransposeA, int Rows = kTileRows>
-inline void tile_rows(int rows, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-                      int columns, bool accumulate, Epilogue e) {
+template <bool TransposeA, int Rows = kTileRows, class BSteps>
+inline void tile_rows(int rows, int k, const float* a, int lda, const BSteps& b, float* c, int ldc, int columns,
+                      bool accumulate, Epilogue e) {
   if constexpr (Rows > 1) {
-    if (rows < Rows) return tile_rows<TransposeA, Rows - 1>(rows, k, a, lda, b, ldb, c, ldc, columns, accumulate, e);
+    if (rows < Rows) return tile_rows<TransposeA, Rows - 1>(rows, k, a, lda, b, c, ldc, columns, accumulate, e);
   }
-  tile<Rows, TransposeA>(k, a, lda, b, ldb, c, ldc, columns, accumulate, e);
+  tile<Rows, TransposeA>(k, a, lda, b, c, ldc, columns, accumulate, e);
 }
 
 // Floats of workspace gemm() needs: one packed block of B.
@@ -170,72 +179,39 @@ struct PaddedPatches {
   }
 };
 
-// One tile of C (rows <= 6, columns <= 64) = A[rows x k] * patches, B read straight from the
-// padded image, unpacked. gemm() runs every row tile of one 64-column strip in turn, so the
-// image rows a strip reads (C x kernel rows) are still in L1 or L2 for the next row tile; against
-// packing 256 x 256 blocks first (stores to L2, read back from L2) this made v1 and v2 inference
-// 3-5% faster and training 1-3%. Packing still wins for a short k (the 27 of a 3-channel input
-// with more than one row tile). A's element (i, p) is a[i * lda + p]; col0 is the tile's first
-// column of C.
-template <int Rows>
-inline void padded_tile(int k, const float* a, int lda, const PaddedPatches& b, int col0, float* c, int ldc,
-                        int columns, bool accumulate, Epilogue e) {
-  __mmask16 mask[4];
-  strip_masks(columns, mask);
-  long offset[4];
-  for (int v = 0; v < 4; ++v) {
-    const int q = col0 + 16 * v;
-    offset[v] = static_cast<long>(q / b.out_w) * b.padded_w + q % b.out_w;
-  }
-  __m512 acc[Rows][4];
-#pragma GCC unroll 8
-  for (int i = 0; i < Rows; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v)
-      acc[i][v] = accumulate  ? _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v)
-                  : e.row_bias ? _mm512_set1_ps(e.row_bias[i])
-                               : _mm512_setzero_ps();
-  // The window of row p = (channel, ky, kx) of the patch matrix, stepped along without divisions.
-  const float* window = b.image;
-  int ky = 0, kx = 0;
-  for (int p = 0; p < k; ++p) {
-    __m512 bv[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], window + offset[v]);
-#pragma GCC unroll 8
-    for (int i = 0; i < Rows; ++i) {
-      const __m512 av = _mm512_set1_ps(a[static_cast<long>(i) * lda + p]);
-#pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-    }
-    ++window;
-    if (++kx == b.kernel) {
-      kx = 0;
-      window += b.padded_w - b.kernel;
-      if (++ky == b.kernel) ky = 0, window += static_cast<long>(b.padded_h - b.kernel) * b.padded_w;
-    }
-  }
-  if (e.relu) {
-#pragma GCC unroll 8
-    for (int i = 0; i < Rows; ++i)
-#pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < Rows; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], acc[i][v]);
-}
+// B's vectors for a tile read straight from a padded image, unpacked: row p = (channel, ky, kx) of
+// its patch matrix (PaddedPatches), stepped along k without divisions; col0 is the tile's first
+// column. gemm() runs every row tile of one 64-column strip in turn, so the image rows a strip
+// reads (C x kernel rows) are still in L1 or L2 for the next row tile; against packing 256 x 256
+// blocks first (stores to L2, read back from L2) this made v1 and v2 inference 3-5% faster and
+// training 1-3%. Packing still wins for a short k (the 27 of a 3-channel input with more than
+// one row tile).
+struct PatchWindows {
+  const float* window;
+  long offset[4];   // each vector's first output pixel, relative to the window
+  int kernel;
+  long row_step;    // from one past a row's last kx to the next ky
+  long plane_step;  // from one past the last ky to the next channel
+  int kx = 0, ky = 0;
 
-// padded_tile with Rows fixed at compile time for the tile's actual height.
-template <int Rows = kTileRows>
-inline void padded_tile_rows(int rows, int k, const float* a, int lda, const PaddedPatches& b, int col0, float* c,
-                             int ldc, int columns, bool accumulate, Epilogue e) {
-  if constexpr (Rows > 1) {
-    if (rows < Rows) return padded_tile_rows<Rows - 1>(rows, k, a, lda, b, col0, c, ldc, columns, accumulate, e);
+  PatchWindows(const PaddedPatches& b, int col0)
+      : window(b.image), kernel(b.kernel), row_step(b.padded_w - b.kernel),
+        plane_step(static_cast<long>(b.padded_h - b.kernel) * b.padded_w) {
+    for (int v = 0; v < 4; ++v) {
+      const int q = col0 + 16 * v;
+      offset[v] = static_cast<long>(q / b.out_w) * b.padded_w + q % b.out_w;
+    }
   }
-  padded_tile<Rows>(k, a, lda, b, col0, c, ldc, columns, accumulate, e);
-}
+  const float* vector(int v) const { return window + offset[v]; }
+  void next() {
+    ++window;
+    if (++kx == kernel) {
+      kx = 0;
+      window += row_step;
+      if (++ky == kernel) ky = 0, window += plane_step;
+    }
+  }
+};
 
 // C[m x n] (+)= op(A)[m x k] * B[k x n]; op(A) = A (m x k, lda) or A^T (A is k x m, lda); B one
 // of the sources above. `epilogue` adds a convolution's bias where the tiles start (without
@@ -243,7 +219,7 @@ inline void padded_tile_rows(int rows, int k, const float* a, int lda, const Pad
 // block of B (up to 256 rows x 256 columns) is first copied into `workspace` as strips of 64
 // columns, so a tile reads it contiguously: B's own rows lie thousands of floats apart, and a new
 // page per step of k costs a TLB miss each time. Patches of a padded image are read in place
-// instead (padded_tile) unless k is short and there is more than one row tile.
+// instead (PatchWindows) unless k is short and there is more than one row tile.
 template <bool TransposeA, class Source>
 void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* c, int ldc, bool accumulate,
           float* workspace, Epilogue epilogue = {}) {
@@ -258,11 +234,13 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
   }
   if constexpr (std::is_same_v<Source, PaddedPatches> && !TransposeA) {
     if (m <= kTileRows || k >= kInPlaceDepth) {
-      for (int j = 0; j < n; j += kTileColumns)
+      for (int j = 0; j < n; j += kTileColumns) {
+        const PatchWindows windows(b, j);
         for (int i0 = 0; i0 < m; i0 += kTileRows)
-          padded_tile_rows(std::min(kTileRows, m - i0), k, a + static_cast<long>(i0) * lda, lda, b, j,
+          tile_rows<false>(std::min(kTileRows, m - i0), k, a + static_cast<long>(i0) * lda, lda, windows,
                            c + static_cast<long>(i0) * ldc + j, ldc, std::min(kTileColumns, n - j), accumulate,
                            {epilogue.row_bias ? epilogue.row_bias + i0 : nullptr, epilogue.relu});
+      }
       return;
     }
   }
@@ -278,7 +256,8 @@ void gemm(int m, int n, int k, const float* a, int lda, const Source& b, float* 
         const int rows = std::min(kTileRows, m - i0);
         const float* a_block = TransposeA ? a + static_cast<long>(p0) * lda + i0 : a + static_cast<long>(i0) * lda + p0;
         for (int j = 0; j < panel; j += kTileColumns)
-          tile_rows<TransposeA>(rows, depth, a_block, lda, workspace + static_cast<long>(j) * depth, kTileColumns,
+          tile_rows<TransposeA>(rows, depth, a_block, lda,
+                                StridedRows{workspace + static_cast<long>(j) * depth, kTileColumns},
                                 c + static_cast<long>(i0) * ldc + n0 + j, ldc, std::min(kTileColumns, panel - j), add,
                                 {block_epilogue.row_bias ? block_epilogue.row_bias + i0 : nullptr,
                                  block_epilogue.relu});
