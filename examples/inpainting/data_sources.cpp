@@ -35,7 +35,7 @@ data::ImageSet load_folder(const std::string& folder, const DataOptions& o) {
 
 }  // namespace
 
-std::pair<data::ImageSet, data::ImageSet> load_data(const DataOptions& o, std::string& description) {
+std::pair<data::ImageSet, data::ImageSet> load_data(const DataOptions& o, std::uint64_t seed, std::string& description) {
   constexpr int side = 64;
   if (o.data_dir.empty()) {
     description = "built-in generated scenes: " + std::to_string(o.builtin_images) + " training, " +
@@ -52,7 +52,7 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const DataOptions& o, std::s
     return {std::move(all), std::move(validation)};
   }
   // A seeded split: a shuffled tail of val_split of the images.
-  const std::vector<std::size_t> order = shuffled_indices(all.count(), mix64(o.seed) ^ 0x7a11da7aull);
+  const std::vector<std::size_t> order = shuffled_indices(all.count(), mix64(seed) ^ 0x7a11da7aull);
   const auto held_out = static_cast<std::size_t>(o.val_split * static_cast<double>(order.size()) + 0.5);
   if (held_out == 0 || held_out >= order.size())
     throw UsageError("--val-split " + std::to_string(o.val_split) + " leaves no images for training or validation (" +
@@ -62,7 +62,7 @@ std::pair<data::ImageSet, data::ImageSet> load_data(const DataOptions& o, std::s
   std::sort(train_idx.begin(), train_idx.end());
   std::sort(val_idx.begin(), val_idx.end());
   description = o.data_dir + ": " + std::to_string(train_idx.size()) + " training, " + std::to_string(val_idx.size()) +
-                " validation (--val-split " + std::to_string(o.val_split) + ", seed " + std::to_string(o.seed) + ")";
+                " validation (--val-split " + std::to_string(o.val_split) + ", seed " + std::to_string(seed) + ")";
   return {data::select(all, train_idx), data::select(all, val_idx)};
 }
 

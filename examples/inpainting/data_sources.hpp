@@ -29,14 +29,15 @@ struct DataOptions {
   std::string val_dir;    // empty: hold out val_split of data_dir
   std::string cache_dir;  // empty: decode the folders every time
   double val_split = 0.1;
-  std::uint64_t seed = 1;  // of the split
   int builtin_images = 2048;
   int builtin_validation = 256;
 };
 
-// Training and validation images as the options say; `description` says which, for the log.
-// Throws UsageError when the split leaves no images on one side.
-std::pair<strata::data::ImageSet, strata::data::ImageSet> load_data(const DataOptions& o, std::string& description);
+// Training and validation images as the options say, a --val-split drawn with the run's seed;
+// `description` says which, for the log. Throws UsageError when the split leaves no images on
+// one side.
+std::pair<strata::data::ImageSet, strata::data::ImageSet> load_data(const DataOptions& o, std::uint64_t seed,
+                                                                    std::string& description);
 
 // The seed a run was started with, from its checkpoint (the split of --data depends on it).
 std::uint64_t seed_of_run(const std::filesystem::path& run);

@@ -66,9 +66,7 @@ void install_stop_handlers() {
 
 struct TrainOptions {
   std::string arch = "v1";
-  std::string data_dir;
-  std::string val_dir;
-  double val_split = 0.1;
+  inpainting::DataOptions data;  // --data, --val, --val-split, --cache-dir, --builtin-*
   int epochs = 4;
   int batch = 64;
   double lr = 1e-3;
@@ -81,13 +79,10 @@ struct TrainOptions {
   std::string resume;
   int hole = 32;
   std::vector<int> hole_at;  // top, left; empty: centred
-  std::string cache_dir;
   std::string loss_region = "image";
   int patience = 0;
   int plateau_patience = 0;
   int samples = 8;
-  int builtin_images = 2048;
-  int builtin_validation = 256;
   std::size_t max_batches = 0;
   std::string on_nan = "stop";
   int checkpoint_every = 0;
@@ -125,8 +120,7 @@ int run_training(TrainOptions o, const std::string& command_line) {
 #endif
   if (!o.resume.empty()) o.seed = inpainting::seed_of_run(o.resume);
   std::string description;
-  auto [train_set, validation_set] = inpainting::load_data(
-      {o.data_dir, o.val_dir, o.cache_dir, o.val_split, o.seed, o.builtin_images, o.builtin_validation}, description);
+  auto [train_set, validation_set] = inpainting::load_data(o.data, o.seed, description);
   train::TrainerConfig config;
   config.architecture = o.arch;
   config.run_dir = o.resume.empty() ? fs::path(o.out) : fs::path(o.resume);
@@ -207,11 +201,11 @@ int main(int argc, char** argv) {
   TrainOptions t;
   auto* train_cmd = app.add_subcommand("train", "train an autoencoder and write its run folder");
   train_cmd->add_option("--arch", t.arch, arch_help)->capture_default_str();
-  train_cmd->add_option("--data", t.data_dir, "folder of JPEG/PNG images, searched recursively (default: built-in scenes)")
+  train_cmd->add_option("--data", t.data.data_dir, "folder of JPEG/PNG images, searched recursively (default: built-in scenes)")
       ->check(CLI::ExistingDirectory);
-  train_cmd->add_option("--val", t.val_dir, "folder of validation images (default: --val-split of --data)")
+  train_cmd->add_option("--val", t.data.val_dir, "folder of validation images (default: --val-split of --data)")
       ->check(CLI::ExistingDirectory);
-  train_cmd->add_option("--val-split", t.val_split, "fraction of --data held out for validation")
+  train_cmd->add_option("--val-split", t.data.val_split, "fraction of --data held out for validation")
       ->check(CLI::Range(0.0, 0.9))->capture_default_str();
   train_cmd->add_option("--epochs", t.epochs, "epochs in total (a resumed run continues to this count)")
       ->check(CLI::Range(1, 100000))->capture_default_str();
@@ -243,7 +237,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   train_cmd->add_option("--hole", t.hole, "side of the square hole")->capture_default_str();
   train_cmd->add_option("--hole-at", t.hole_at, "TOP,LEFT corner of the hole (default: centred)")->delimiter(',')->expected(2);
-  train_cmd->add_option("--cache-dir", t.cache_dir, "keep decoded image folders here; the next run with the same folder loads them in seconds");
+  train_cmd->add_option("--cache-dir", t.data.cache_dir, "keep decoded image folders here; the next run with the same folder loads them in seconds");
   train_cmd->add_option("--loss-on", t.loss_region, "where the BCE is averaged: image (as in 2017) or hole")
       ->check(CLI::IsMember({"image", "hole"}))->capture_default_str();
   train_cmd->add_option("--patience", t.patience, "early stopping after N epochs without validation improvement (0: off)")
@@ -252,9 +246,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000));
   train_cmd->add_option("--samples", t.samples, "validation images in each samples picture")
       ->check(CLI::Range(0, 64))->capture_default_str();
-  train_cmd->add_option("--builtin-images", t.builtin_images, "generated training scenes when --data is not given")
+  train_cmd->add_option("--builtin-images", t.data.builtin_images, "generated training scenes when --data is not given")
       ->check(CLI::Range(1, 10'000'000))->capture_default_str();
-  train_cmd->add_option("--builtin-validation", t.builtin_validation, "generated validation scenes when --data is not given")
+  train_cmd->add_option("--builtin-validation", t.data.builtin_validation, "generated validation scenes when --data is not given")
       ->check(CLI::Range(1, 1'000'000))->capture_default_str();
   train_cmd->add_option("--max-batches", t.max_batches, "train on at most N batches per epoch (0: all)");
   train_cmd->add_option("--on-nan", t.on_nan, "when the loss or a gradient is not finite: stop, or skip-batch")
