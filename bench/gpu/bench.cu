@@ -15,7 +15,8 @@
 //   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
 // bf16 is not implemented in strata yet: its rows say so instead of a number. A graph row whose
 // steps were not all replayed (recording failed: training fell back to eager) has the mode
-// graph-fallback, and a comment line gives the reason.
+// graph-fallback, and a comment line gives the reason. --profile 1 brackets the timed steps with
+// cudaProfilerStart/Stop, for `ncu --profile-from-start off` (bench/gpu/profile.sh).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,6 +27,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <cuda_profiler_api.h>
 
 #include <strata/cuda.hpp>
 
@@ -44,6 +47,7 @@ struct Options {
   int warmup = 5;
   long epoch = 0;
   int epoch_batch = 64;
+  bool profile = false;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -68,6 +72,7 @@ Options parse(int argc, char** argv) {
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--epoch") o.epoch = std::stol(value);
     else if (flag == "--epoch-batch") o.epoch_batch = std::stoi(value);
+    else if (flag == "--profile") o.profile = value == "1";
     else {
       std::fprintf(stderr, "strata_gpu_bench: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -149,6 +154,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   model.device_context().synchronize();
   const std::uint64_t replays_before = model.device_context().step_graph_cache().replays();
   std::vector<double> ms;
+  if (o.profile) STRATA_CUDA_CHECK(cudaProfilerStart());
   for (int i = 0; i < o.steps; ++i) {
     const auto& x = batches[i % batches.size()];
     const auto start = std::chrono::steady_clock::now();
@@ -156,6 +162,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
     model.device_context().synchronize();  // the optimizer's update too
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  if (o.profile) STRATA_CUDA_CHECK(cudaProfilerStop());
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   const double images_per_s = batch / (median / 1000.0);

@@ -17,9 +17,21 @@
 #      same grid
 #   4. times one epoch of 82,782 v1 images (batch 64) per precision and mode
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
-# Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md.
-# Each phase has its own time limit, so a hang costs that phase only. Exit status: 0 when the
-# parity tests passed (benchmarks failing are reported in results.md and check.log).
+#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes (when carried prebuilt)
+#   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
+#      batch 256, fp32 and tf32, for strata (ncu) and the PyTorch twin (torch.profiler, channels_last
+#      and NCHW), and the twin's NCHW speed: strata_kernels.txt, torch_kernels.txt, twin_nchw.csv
+# STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run.
+# Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
+# inpaint.log, inpaint_samples.png.
+# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT seconds), so a
+# hang costs that phase only. Exit status: 0 when the parity tests passed (benchmarks failing are
+# reported in results.md and check.log).
+#
+# Device time is scarce: STRATA_GPU_PREBUILT=DIR skips the build when DIR holds strata_cuda_tests
+# and strata_gpu_bench (optionally strata-inpaint, and lib/ with shared libraries they need that
+# the GPU machine lacks) built elsewhere for the same architecture, and they find every library
+# there; bench/gpu/prebuild.sh fills such a folder from a CMake build.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -34,6 +46,8 @@ NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 ARCH=${STRATA_CUDA_ARCH:-90}
 bin=${STRATA_GPU_BUILD:-/tmp/strata-gpu-build}
 mkdir -p "$bin"
+phases=${STRATA_GPU_PHASES:-tests,bench,twin,inpaint}
+want() { [[ ",$phases," == *",$1,"* ]]; }
 
 # ---- what this machine has ----
 say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
@@ -94,34 +108,50 @@ if [ -f /usr/include/stb/stb_image.h ] && [ -n "$stb_lib" ]; then
   trainer_flags=(-DSTRATA_CUDA_TEST_TRAINER "$stb_lib")
 fi
 
-# ---- 1. build (the two programs in parallel) ----
-say "building for sm_$ARCH into $bin"
-flags=(-std=c++20 -O3 "-gencode=arch=compute_$ARCH,code=sm_$ARCH" --expt-relaxed-constexpr -diag-suppress=20012
-       -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
-link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
-start=$SECONDS
-timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
-  -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
-tests_build=$!
-timeout 200 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
-bench_build=$!
-wait $tests_build; tests_built=$?
-wait $bench_build; bench_built=$?
-cat "$bin/tests.log" "$bin/bench.log" >>"$log"
-say "build: tests exit $tests_built, benchmark exit $bench_built, $((SECONDS - start)) s"
-
 # cuDNN loads its sub-libraries (and NVRTC) at run time: PyTorch's nvidia/*/lib folders first.
 libs="$cudnn_lib"
 if [[ "$cudnn_lib" == */nvidia/* ]]; then
   for d in "$(dirname "$cudnn_lib")"/../*/lib; do [ -d "$d" ] && libs="$libs:$(cd "$d" && pwd)"; done
 fi
 export LD_LIBRARY_PATH="$libs:$(dirname "$(dirname "$NVCC")")/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+prebuilt=${STRATA_GPU_PREBUILT:-}
+[ -n "$prebuilt" ] && [ -d "$prebuilt/lib" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(cd "$prebuilt/lib" && pwd)"
+
+# ---- 1. build (the two programs in parallel), unless prebuilt ones load here ----
+usable() {  # usable BINARY: exists and every shared library it needs is found
+  [ -x "$1" ] && ! ldd "$1" 2>&1 | grep -q "not found"
+}
+if [ -n "$prebuilt" ] && usable "$prebuilt/strata_cuda_tests" && usable "$prebuilt/strata_gpu_bench"; then
+  cp "$prebuilt/strata_cuda_tests" "$prebuilt/strata_gpu_bench" "$bin/"
+  usable "$prebuilt/strata-inpaint" && cp "$prebuilt/strata-inpaint" "$bin/"
+  say "prebuilt programs from $prebuilt: $(cat "$prebuilt/BUILT" 2>/dev/null || echo 'origin not recorded')"
+  tests_built=0 bench_built=0
+else
+  [ -n "$prebuilt" ] && say "prebuilt programs in $prebuilt unusable here: $(ldd "$prebuilt/strata_cuda_tests" 2>&1 | grep 'not found' | tr '\n' ' ')"
+
+  say "building for sm_$ARCH into $bin"
+  flags=(-std=c++20 -O3 "-gencode=arch=compute_$ARCH,code=sm_$ARCH" --expt-relaxed-constexpr -diag-suppress=20012
+         -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
+  link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
+  start=$SECONDS
+  timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+    -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
+  tests_build=$!
+  timeout 200 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  bench_build=$!
+  wait $tests_build; tests_built=$?
+  wait $bench_build; bench_built=$?
+  cat "$bin/tests.log" "$bin/bench.log" >>"$log"
+  say "build: tests exit $tests_built, benchmark exit $bench_built, $((SECONDS - start)) s"
+fi
 
 # ---- 2. parity tests ----
 tests_status=1
-if [ "$tests_built" = 0 ]; then
+if ! want tests; then
+  say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
+elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout 150 "$bin/strata_cuda_tests" --no-intro >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-150}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
   say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
@@ -131,16 +161,55 @@ fi
 
 # ---- 3 and 4. strata's benchmark (with the epoch), then the PyTorch twin ----
 grid=(--arch v1,v2 --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
-if [ "$bench_built" = 0 ]; then
+if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout 180 "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch 82782 --epoch-batch 64 \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-180}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch 82782 --epoch-batch 64 \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi
-if [ "$have_torch" = 1 ]; then
+if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS
-  timeout 130 "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
+  timeout "${STRATA_GPU_TWIN_LIMIT:-130}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
   say "PyTorch twin: exit $?, $((SECONDS - start)) s"
+fi
+
+# ---- 6. the trainer end to end (prebuilt only: building it needs CLI11 and stb) ----
+if want inpaint && [ -x "$bin/strata-inpaint" ]; then
+  start=$SECONDS
+  rm -rf "$bin/inpaint-run"
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-60}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
+    --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
+  say "strata-inpaint train --device cuda: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
+  last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
+  [ -n "$last" ] && cp "$last" "$OUT/inpaint_samples.png"
+fi
+
+# ---- 7. where a step's time goes ----
+if want profile && [ "$bench_built" = 0 ]; then
+  start=$SECONDS
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  : >"$OUT/strata_kernels.txt"
+  for precision in fp32 tf32; do
+    if [ -n "$ncu" ]; then
+      timeout 60 "$ncu" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv \
+        --page raw "$bin/strata_gpu_bench" --arch v1 --batch 256 --precision $precision --mode eager --steps 2 \
+        --warmup 3 --profile 1 >"$bin/ncu_$precision.csv" 2>>"$log"
+      echo "## strata v1 batch 256 $precision eager (ncu exit $?)" >>"$OUT/strata_kernels.txt"
+      "$PYTHON" bench/gpu/ncu_summary.py "$bin/ncu_$precision.csv" 2 >>"$OUT/strata_kernels.txt" 2>&1
+    else
+      echo "ncu not found" >>"$OUT/strata_kernels.txt"
+    fi
+  done
+  if [ "$have_torch" = 1 ]; then
+    : >"$OUT/torch_kernels.txt"
+    for layout in nhwc nchw; do
+      timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1 --batch 256 --precision fp32,tf32 --steps 3 --warmup 3 \
+        --layout $layout --profile >/dev/null 2>>"$OUT/torch_kernels.txt"
+    done
+    timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1,v2 --batch 64,256 --precision fp32,tf32 --layout nchw \
+      >"$OUT/twin_nchw.csv" 2>>"$log"
+  fi
+  say "profile: $((SECONDS - start)) s"
 fi
 
 # ---- 5. the table ----

@@ -3,7 +3,7 @@
 bench/gpu/bench.cu so check.sh can set the two side by side.
 
     python3 bench/gpu/twin.py [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-                              [--steps 20] [--warmup 5]
+                              [--steps 20] [--warmup 5] [--layout nhwc|nchw] [--profile]
 
 Same layers as examples/inpainting/architectures.hpp (3x3 same convolutions, ReLU, 2x2 max
 pooling, nearest upsampling, sigmoid), Adam (Keras' epsilon 1e-7), BCE against the input,
@@ -12,9 +12,12 @@ the loss, as strata's train_step does. fp32 turns TF32 off everywhere; tf32 turn
 autocast to bfloat16 with fp32 master weights (the loss in fp32). Prints CSV rows:
     step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP
 with the median step time, and a comment line with the parameter counts (v1 must be 195,619).
+--layout nchw keeps PyTorch's default layout (NCHW, the one strata's GPU backend uses) instead of
+channels_last; --profile prints the timed steps' kernels (torch.profiler) to stderr.
 """
 import argparse
 import math
+import sys
 import time
 
 import torch
@@ -60,17 +63,18 @@ def synthetic(batch, seed):
     return (0.5 + 0.45 * torch.sin(fx * j + fy * i + phase + c)).float()
 
 
-def bench(arch, batch, precision, steps, warmup):
+def bench(arch, batch, precision, steps, warmup, layout="nhwc", profile=False):
     tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = True
-    model = (v1() if arch == "v1" else v2()).cuda().to(memory_format=torch.channels_last)
+    memory_format = torch.channels_last if layout == "nhwc" else torch.contiguous_format
+    model = (v1() if arch == "v1" else v2()).cuda().to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     host = [synthetic(batch, k).pin_memory() for k in range(4)]
 
     def step(k):
-        x = host[k % len(host)].cuda(non_blocking=True).contiguous(memory_format=torch.channels_last)
+        x = host[k % len(host)].cuda(non_blocking=True).contiguous(memory_format=memory_format)
         optimizer.zero_grad(set_to_none=True)
         if precision == "bf16":
             with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -86,6 +90,11 @@ def bench(arch, batch, precision, steps, warmup):
         step(k)
     torch.cuda.synchronize()
     times = []
+    profiler = None
+    if profile:
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        profiler = torch.profiler.profile(activities=activities)
+        profiler.__enter__()
     for k in range(steps):
         start = time.perf_counter()
         value = step(k)
@@ -93,9 +102,18 @@ def bench(arch, batch, precision, steps, warmup):
         times.append((time.perf_counter() - start) * 1000.0)
         if not math.isfinite(value):
             raise SystemExit(f"twin.py: non-finite loss in {arch} {precision}")
+    if profiler is not None:
+        profiler.__exit__(None, None, None)
+        print(f"# torch profile: {arch} batch {batch} {precision} {layout}, {steps} steps", file=sys.stderr)
+        try:
+            table = profiler.key_averages().table(sort_by="self_device_time_total", row_limit=30)
+        except Exception:
+            table = profiler.key_averages().table(sort_by="self_cuda_time_total", row_limit=30)
+        print(table, file=sys.stderr, flush=True)
     times.sort()
     median = times[len(times) // 2]
-    print(f"step,{arch},{batch},{precision},{batch / (median / 1000.0):.1f},{median:.3f}", flush=True)
+    name = precision if layout == "nhwc" else f"{precision}-nchw"
+    print(f"step,{arch},{batch},{name},{batch / (median / 1000.0):.1f},{median:.3f}", flush=True)
 
 
 def main():
@@ -105,6 +123,8 @@ def main():
     parser.add_argument("--precision", default="fp32,tf32,bf16")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--layout", choices=["nhwc", "nchw"], default="nhwc")
+    parser.add_argument("--profile", action="store_true")
     a = parser.parse_args()
     count = lambda m: sum(p.numel() for p in m.parameters())
     print(f"# torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name(0)}; "
@@ -112,7 +132,7 @@ def main():
     for arch in a.arch.split(","):
         for batch in (int(b) for b in a.batch.split(",")):
             for precision in a.precision.split(","):
-                bench(arch, batch, precision, a.steps, a.warmup)
+                bench(arch, batch, precision, a.steps, a.warmup, a.layout, a.profile)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ struct NamedTensor {
 // What train_step found not finite (NaN or infinite).
 enum class NonFiniteKind {
   loss,      // the loss of the batch
-  gradient,  // a parameter gradient, with a finite loss (a NaN input can hide behind ReLU)
+  gradient,  // a parameter gradient, with a finite loss (on the CPU a NaN input can hide behind ReLU;
+             // cuDNN's fused convolution + ReLU passes it on to the loss)
   weights,   // the weights before the step (set or loaded from outside: ReLU hides a NaN weight too)
 };
 

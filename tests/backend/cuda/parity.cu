@@ -75,7 +75,7 @@ struct ParityOptions {
 // One forward and backward pass of Net on both backends from identical state.
 template <class Net>
 void check_parity(const char* what, const ParityOptions& o = {}) {
-  INFO(what);
+  INFO(std::string(what));
   const std::uint64_t seed = 17;
   Model<Net, Cpu> cpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
   Model<Net, Cuda> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
@@ -126,10 +126,21 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
     const auto dx = to_host(gpu.input_gradient().data, in_size);
     CHECK_MESSAGE(relative_difference(dx, cpu.input_gradient().data, in_size) <= o.tolerance, "input gradient");
   }
+  // Each gradient relative to its layer's largest (weights and bias together): a convolution's
+  // bias before a training BatchNorm has a gradient of exactly zero in exact arithmetic, so its
+  // computed values are rounding noise that only the layer's scale can measure.
   const auto grads = to_host(gpu.gradient_data().data(), Net::parameter_count);
+  const float* expected = cpu.gradient_data().data();
+  auto layer_of = [](const std::string& name) { return name.substr(0, name.rfind('.')); };
   for (const auto& t : cpu.parameters()) {
-    INFO("gradient of " << t.name);
-    CHECK(relative_difference(grads.data() + t.offset, cpu.gradient_data().data() + t.offset, t.size) <= o.tolerance);
+    double diff = 0.0, scale = 1e-3;
+    for (std::size_t i = 0; i < t.size; ++i)
+      diff = std::max(diff, std::abs(static_cast<double>(grads[t.offset + i]) - expected[t.offset + i]));
+    for (const auto& u : cpu.parameters())
+      if (layer_of(u.name) == layer_of(t.name))
+        for (std::size_t i = 0; i < u.size; ++i) scale = std::max(scale, std::abs(double{expected[u.offset + i]}));
+    INFO("gradient of " << t.name << ", relative to the largest of layer " << layer_of(t.name));
+    CHECK(diff / scale <= o.tolerance);
   }
 }
 
@@ -157,7 +168,7 @@ namespace {
 // ReLU on the host, on the Model's input, weights and bias.
 template <class C>
 void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precision::fp32, double tolerance = 1e-5) {
-  INFO(what);
+  INFO(std::string(what));
   using Net = Sequential<Dims3x12x10, C>;
   const int batch = 3;
   Model<Net, Cuda> m(batch, 23);
@@ -250,7 +261,7 @@ TEST_CASE("losses: value and output gradient, with and without pixel weights") {
   for (int i = 2; i < 6; ++i)
     for (int j = 2; j < 6; ++j) hole[i * 8 + j] = 1.0f;
   auto compare = [&](auto loss, const char* what) {
-    INFO(what);
+    INFO(std::string(what));
     const double a = cpu.evaluate(x, y, batch, loss);
     const double b = gpu.evaluate(x, y, batch, loss);
     CHECK(std::abs(a - b) <= 1e-5 * std::abs(a));
@@ -270,7 +281,7 @@ TEST_CASE("Adam and SGD with Nesterov momentum update alike") {
   const int batch = 4;
   const auto x = synthetic_images(batch, Net::input_shape::dims, 4);
   auto run = [&](auto optimizer, const char* what) {
-    INFO(what);
+    INFO(std::string(what));
     Model<Net, Cpu> cpu(batch, 5);
     Model<Net, Cuda> gpu(batch, 5);
     auto o_cpu = optimizer;
@@ -470,8 +481,12 @@ TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error
   }
   REQUIRE(graph.device_context().step_graph_cache().captures() == 1);
 
-  auto rejected = [&](const std::vector<float>& x, const std::vector<float>& y, NonFiniteKind kind, const char* what) {
-    INFO(what);
+  // The kind each case is reported as. A NaN pixel hides behind ReLU on the CPU (a gradient is
+  // the first non-finite value), but cuDNN's fused convolution + bias + ReLU passes NaN on
+  // whatever the activation descriptor's NaN option says, so on this backend the loss is.
+  auto rejected = [&](const std::vector<float>& x, const std::vector<float>& y, NonFiniteKind kind,
+                      const std::string& what) {
+    INFO(std::string(what));
     const auto params = parameters_of(graph);
     const auto state = optimizer_state_of(graph);
     const std::uint64_t steps = graph.step_count(), adam_steps = a_graph.steps;
@@ -487,7 +502,7 @@ TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error
       graph.train_step(x, y, batch, BinaryCrossEntropy{}, a_graph);
       FAIL("the replayed step was accepted");
     } catch (const NonFiniteError& e) {
-      MESSAGE(e.what());
+      MESSAGE(std::string(e.what()));
       CHECK(e.kind() == kind);
       CHECK(std::string(e.what()) == eager_message);
     }
@@ -499,7 +514,7 @@ TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error
   };
   auto nan_input = good;
   nan_input[5] = std::nanf("");
-  rejected(nan_input, good, NonFiniteKind::gradient, "a NaN pixel, hidden from the loss by ReLU");
+  rejected(nan_input, good, NonFiniteKind::loss, "a NaN pixel (through the fused convolution + ReLU)");
   auto nan_target = good;
   nan_target[7] = std::nanf("");
   rejected(good, nan_target, NonFiniteKind::loss, "a NaN target");
