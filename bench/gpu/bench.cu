@@ -16,7 +16,8 @@
 // bf16 is not implemented in strata yet: its rows say so instead of a number. A graph row whose
 // steps were not all replayed (recording failed: training fell back to eager) has the mode
 // graph-fallback, and a comment line gives the reason. --profile 1 brackets the timed steps with
-// cudaProfilerStart/Stop, for `ncu --profile-from-start off` (bench/gpu/profile.sh).
+// cudaProfilerStart/Stop, for `ncu --profile-from-start off` (check.sh's profile phase);
+// --algorithms 1 prints to stderr what each convolution's algorithm searches found and chose.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -48,6 +49,7 @@ struct Options {
   long epoch = 0;
   int epoch_batch = 64;
   bool profile = false;
+  bool algorithms = false;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -73,6 +75,7 @@ Options parse(int argc, char** argv) {
     else if (flag == "--epoch") o.epoch = std::stol(value);
     else if (flag == "--epoch-batch") o.epoch_batch = std::stoi(value);
     else if (flag == "--profile") o.profile = value == "1";
+    else if (flag == "--algorithms") o.algorithms = value == "1";
     else {
       std::fprintf(stderr, "strata_gpu_bench: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -170,6 +173,9 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
               images_per_s * training_flops<Net>() / 1e12, done.c_str());
   std::fflush(stdout);
+  if (o.algorithms)
+    std::fprintf(stderr, "## %s batch %d %s %s\n%s", arch.c_str(), batch, precision.c_str(), mode.c_str(),
+                 model.device_context().describe_convolutions().c_str());
 }
 
 // One epoch of `images` images at `batch` (the last batch smaller), batches copied from host.

@@ -19,9 +19,11 @@
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
-#      batch 256, fp32 and tf32, for strata (ncu) and the PyTorch twin (torch.profiler, channels_last
-#      and NCHW), and the twin's NCHW speed: strata_kernels.txt, torch_kernels.txt, twin_nchw.csv
-# STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run.
+#      batch 256, fp32 and tf32, for strata (ncu) and strata's algorithm choices (strata_kernels.txt,
+#      strata_algorithms.txt); with profile-torch too, the PyTorch twin's (torch.profiler,
+#      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
+# STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
+# (default v1,v2) the benchmarked models, STRATA_GPU_EPOCH (default 82782; 0: none) the epoch.
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT seconds), so a
@@ -160,10 +162,10 @@ else
 fi
 
 # ---- 3 and 4. strata's benchmark (with the epoch), then the PyTorch twin ----
-grid=(--arch v1,v2 --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
+grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-180}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch 82782 --epoch-batch 64 \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-180}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch 64 \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi
@@ -200,7 +202,9 @@ if want profile && [ "$bench_built" = 0 ]; then
       echo "ncu not found" >>"$OUT/strata_kernels.txt"
     fi
   done
-  if [ "$have_torch" = 1 ]; then
+  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32 --mode eager --steps 10 \
+    --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
+  if want profile-torch && [ "$have_torch" = 1 ]; then
     : >"$OUT/torch_kernels.txt"
     for layout in nhwc nchw; do
       timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1 --batch 256 --precision fp32,tf32 --steps 3 --warmup 3 \

@@ -13,14 +13,14 @@ def main():
     path, steps = sys.argv[1], int(sys.argv[2])
     with open(path, newline="") as f:
         rows = [r for r in csv.reader(f) if r and not r[0].startswith("==")]
-    if not rows:
-        sys.exit(f"ncu_summary.py: no rows in {path}")
+    # The profiled program's own output shares the file: the table starts at ncu's header row.
+    start = next((i for i, r in enumerate(rows) if "Kernel Name" in r and "gpu__time_duration.sum" in r), None)
+    if start is None:
+        sys.exit(f"ncu_summary.py: no row naming 'Kernel Name' and 'gpu__time_duration.sum' in {path}")
+    rows = rows[start:]
     header = rows[0]
-    try:
-        name_col = header.index("Kernel Name")
-        time_col = header.index("gpu__time_duration.sum")
-    except ValueError:
-        sys.exit(f"ncu_summary.py: no 'Kernel Name' or 'gpu__time_duration.sum' column in {path}: {header[:12]}")
+    name_col = header.index("Kernel Name")
+    time_col = header.index("gpu__time_duration.sum")
     unit = rows[1][time_col] if len(rows) > 1 else ""
     scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "ns": 1e-6, "us": 1e-3, "ms": 1.0}.get(unit, None)
     totals, counts = defaultdict(float), defaultdict(int)

@@ -596,8 +596,7 @@ class Model {
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
     const std::uint64_t step_before = step_;
     const Optimizer optimizer_before = optimizer;
-    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
-    Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+    upload_batch(x, y);
     const ModeScope mode(training_, true);
     auto update = [&] {
       optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
@@ -639,16 +638,31 @@ class Model {
                          first_non_finite(x, batch, gradient));
   }
 
+  // An autoencoder's target is often its input, the same host memory: then it crosses to the
+  // device once and is copied there.
+  static bool same_memory(std::span<const T> x, std::span<const T> y) {
+    return y.data() == x.data() && y.size() == x.size();
+  }
+  // The batch's input and target into the model's buffers.
+  void upload_batch(std::span<const T> x, std::span<const T> y) {
+    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
+    if (same_memory(x, y)) Device::copy_within_device(targets_.data(), activations_.data(), y.size(), context_);
+    else Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+  }
+
   template <class Loss>
   double compute_loss(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, bool training,
                       const char* where) {
     check_span(x, batch, input_dims, where, "x");
     check_span(y, batch, output_dims, where, "y");
     validate_pixel_weights(loss.pixel_weights, output_dims);
+    const bool target_is_input = same_memory(x, y);
     Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
-    Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+    if (target_is_input) Device::copy_within_device(targets_.data(), activations_.data(), y.size(), context_);
     const ModeScope mode(training_, training);
     const BasicTensor<const T> prediction = forward(batch);
+    // Queued after the forward pass: on a GPU the host copies the target while that runs.
+    if (!target_is_input) Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
                                          loss.pixel_weights, output_gradient(), last_step_);

@@ -61,6 +61,8 @@ struct Cpu {
   static void copy_to_device(T* device, const T* host, std::size_t n, Context&) { copy_to_device(device, host, n); }
   template <class T>
   static void copy_to_host(T* host, const T* device, std::size_t n, Context&) { copy_to_host(host, device, n); }
+  template <class T>
+  static void copy_within_device(T* to, const T* from, std::size_t n, Context&) { std::copy(from, from + n, to); }
 
   // Layers.
   static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cpu::conv2d_scratch_floats(a...); };

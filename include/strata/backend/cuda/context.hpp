@@ -151,7 +151,9 @@ class Context : public DeviceContext {
 
   // ---- host <-> device copies of batches, ordered on the model's stream ----
   // Through pinned staging: the host data is copied into a staging slot and the transfer runs
-  // asynchronously; a slot is reused only once its previous transfer has finished.
+  // asynchronously; a slot is reused only once its previous transfer has finished. The copy
+  // goes in chunks, so the copy engine sends one while the host copies the next: a batch costs
+  // about one host memcpy, not a memcpy and then a transfer.
   template <class T>
   void upload(T* device, const T* host, std::size_t n) {
     static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
@@ -165,9 +167,24 @@ class Context : public DeviceContext {
       return;
     }
     STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
-    std::memcpy(slot.buffer.data(), host, bytes);
-    STRATA_CUDA_CHECK(cudaMemcpyAsync(device, slot.buffer.data(), bytes, cudaMemcpyHostToDevice, state_->stream));
+    constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+    const auto* from = reinterpret_cast<const unsigned char*>(host);
+    auto* staged = reinterpret_cast<unsigned char*>(slot.buffer.data());
+    auto* to = reinterpret_cast<unsigned char*>(device);
+    for (std::size_t offset = 0; offset < bytes; offset += kChunkBytes) {
+      const std::size_t size = std::min(kChunkBytes, bytes - offset);
+      std::memcpy(staged + offset, from + offset, size);
+      STRATA_CUDA_CHECK(
+          cudaMemcpyAsync(to + offset, staged + offset, size, cudaMemcpyHostToDevice, state_->stream));
+    }
     STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
+  }
+
+  // A copy between two device buffers of the model, ordered on its stream (no wait).
+  template <class T>
+  void copy_on_device(T* to, const T* from, std::size_t n) {
+    require_eager("Context::copy_on_device");
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(to, from, n * sizeof(T), cudaMemcpyDeviceToDevice, state_->stream));
   }
 
   // Waits for the model's queued work, then copies n values to the host.
@@ -197,6 +214,22 @@ class Context : public DeviceContext {
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
     return *state_->conv_plans.back();
+  }
+
+  // Each convolution plan's shape and what its algorithm searches returned (time, workspace,
+  // math type, status) and chose: for profiling, and for reports of slow layers.
+  std::string describe_convolutions() const {
+    std::string text;
+    for (const auto& p : state_->conv_plans) {
+      const ConvKey& k = p->key;
+      text += "conv " + std::to_string(k.in.c) + "x" + std::to_string(k.in.h) + "x" + std::to_string(k.in.w) +
+              " -> " + std::to_string(k.out.c) + "x" + std::to_string(k.out.h) + "x" + std::to_string(k.out.w) +
+              ", kernel " + std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) +
+              ", precision " + std::to_string(static_cast<int>(k.precision)) + ", fused ReLU " +
+              (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
+              (p->padded ? ", explicitly padded" : "") + "\n" + p->search_log;
+    }
+    return text;
   }
 
   // A descriptor of a batch of images.

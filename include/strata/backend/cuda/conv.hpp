@@ -1,7 +1,7 @@
 // strata/backend/cuda/conv.hpp: convolution with bias on the GPU through cuDNN.
 //
 //   forward          y = conv(x, W) (cudnnConvolutionForward), then y += b (cudnnAddTensor)
-//   backward-filter  dW = cudnnConvolutionBackwardFilter(x, dy), db = cudnnConvolutionBackwardBias(dy)
+//   backward-filter  dW = cudnnConvolutionBackwardFilter(x, dy), db = sum of dy (bias.cuh)
 //   backward-data    dx = cudnnConvolutionBackwardData(W, dy), when the input gradient is needed
 // Gradients are written (beta = 0), not accumulated, as the CPU backend does.
 //
@@ -12,18 +12,22 @@
 // search runs on the first step; later steps reuse the choice.
 //
 // Conv followed by ReLU (conv2d_forward_relu, for a Model that runs such a pair as one pass):
-// y = relu(conv(x, W) + b) in one cudnnConvolutionBiasActivationForward call where cuDNN runs it
-// for the layer's chosen algorithm; where it refuses (older cuDNN ran only implicit-precomputed
-// GEMM fused), the three unfused steps: forward, bias, then the ReLU kernel in place. Which one
-// is found on the first call, which is eager, and kept in the plan.
+// y = relu(conv(x, W) + b) in one cudnnConvolutionBiasActivationForward call, or as the
+// convolution followed by one bias + ReLU pass of strata's (bias.cuh): the second where cuDNN
+// refuses the fused call for the layer's chosen algorithm, or where timing both on the first call
+// (with AlgorithmSearch::benchmark) finds it faster. The choice is made on the first call, which
+// is eager, and kept in the plan. Its backward
+// (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass that sums the bias
+// gradient, into scratch, and runs cuDNN's two backward passes on that.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <type_traits>
 
 #include <cudnn.h>
 
-#include "strata/backend/cuda/activation.cuh"
+#include "strata/backend/cuda/bias.cuh"
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
@@ -44,19 +48,30 @@ namespace detail {
 // math is allowed: never fp16 down-conversion; tensor-core (TF32) math only in tf32 precision;
 // a deterministic algorithm when the context asks for one (Context::set_deterministic).
 // In fp32 the descriptor keeps CUDNN_FMA_MATH; in tf32 it takes the chosen algorithm's math.
+// Every candidate and the choice go into the plan's search log (Context::describe_convolutions).
 template <class Perf>
-auto pick_algorithm(const char* search, const Perf* results, int count, std::size_t budget, const ConvKey& key,
+auto pick_algorithm(const char* search, const Perf* results, int count, std::size_t budget, ConvPlan& plan,
                     cudnnConvolutionDescriptor_t conv) {
+  const ConvKey& key = plan.key;
   const Precision precision = key.precision;
+  std::optional<ChosenAlgorithm<decltype(results[0].algo)>> chosen;
+  std::string log = std::string("  ") + search + ":";
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[i];
+    log += "\n    algo " + std::to_string(static_cast<int>(r.algo)) + " math " +
+           std::to_string(static_cast<int>(r.mathType)) + " " + std::to_string(r.time) + " ms " +
+           DeviceOutOfMemory::bytes_text(r.memory) + " " + cudnnGetErrorString(r.status);
+    if (chosen) continue;
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > budget) continue;
     if (key.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     if (r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     if (precision == Precision::fp32 && r.mathType == CUDNN_TENSOR_OP_MATH) continue;
     if (precision == Precision::tf32) STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(conv, r.mathType));
-    return ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory};
+    chosen = ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory};
+    log += "  <- chosen";
   }
+  plan.search_log += log + "\n";
+  if (chosen) return *chosen;
   throw DeviceError(search, "no algorithm among " + std::to_string(count) + " ran within the " +
                                 DeviceOutOfMemory::bytes_text(budget) + " workspace budget in this precision" +
                                 (key.deterministic ? " among deterministic algorithms" : ""),
@@ -78,7 +93,7 @@ inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, C
     STRATA_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p.x.get(), p.w.get(), conv, p.y.get(),
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, results));
   }
-  return pick_algorithm("choosing a forward convolution algorithm", results, count, bytes, p.key, conv);
+  return pick_algorithm("choosing a forward convolution algorithm", results, count, bytes, p, conv);
 }
 
 inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Context& ctx, ConvPlan& p, const float* w,
@@ -97,7 +112,7 @@ inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Conte
                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
                                                                   results));
   }
-  return pick_algorithm("choosing a backward-data convolution algorithm", results, count, bytes, p.key, conv);
+  return pick_algorithm("choosing a backward-data convolution algorithm", results, count, bytes, p, conv);
 }
 
 inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(Context& ctx, ConvPlan& p,
@@ -117,20 +132,30 @@ inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(C
                                                                     p.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                                     &count, results));
   }
-  return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p.key, conv);
+  return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p, conv);
 }
 
 // The scratch regions of one call.
 struct ConvBuffers {
   float* padded_input;
   float* padded_gradient;
+  float* masked_gradient;
+  double* bias_partials;
   void* workspace;
   std::size_t workspace_bytes;
 };
 
 inline ConvBuffers conv_buffers(float* scratch, Dims in, Dims out, const ConvGeometry& g, int batch) {
   const ConvScratch s = conv_scratch_layout(in, out, g, batch);
-  return {scratch, scratch + s.padded_input, scratch + s.padded_input + s.padded_gradient, s.workspace * sizeof(float)};
+  float* padded_gradient = scratch + s.padded_input;
+  float* masked_gradient = padded_gradient + s.padded_gradient;
+  float* bias_partials = masked_gradient + s.masked_gradient;  // 256-byte aligned: a multiple of 64 floats in
+  return {scratch,
+          padded_gradient,
+          masked_gradient,
+          reinterpret_cast<double*>(bias_partials),
+          bias_partials + s.bias_partials,
+          s.workspace * sizeof(float)};
 }
 
 // The input cuDNN convolves: x itself, or its zero-padded copy in scratch.
@@ -160,38 +185,129 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, c
   STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
 }
 
-// y = relu(conv(x, W) + b): conv2d_forward and a ReLU in one pass (see the header comment).
+namespace detail {
+
+// y = relu(conv(x, W) + b) by cudnnConvolutionBiasActivationForward; cuDNN's status.
+inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+                                        const float* weight, const float* bias, float* y) {
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  // z = y with alpha2 = 0: no residual input.
+  return cudnnConvolutionBiasActivationForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
+                                               p.forward_conv.get(), p.forward->algorithm, b.workspace,
+                                               b.workspace_bytes, &zero, p.y.get(), y, p.bias.get(), bias,
+                                               p.relu.get(), p.y.get(), y);
+}
+
+// The same as the chosen convolution, then strata's bias + ReLU pass.
+inline void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+                                 const float* weight, const float* bias, float* y) {
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
+                                            p.forward_conv.get(), p.forward->algorithm, b.workspace,
+                                            b.workspace_bytes, &zero, p.y.get(), y));
+  bias_relu(y, bias, p.key.batch, p.key.out.c, p.key.out.plane(), ctx.stream());
+}
+
+// Milliseconds of `runs` calls of run() after one untimed call, on the context's stream.
+template <class Run>
+float time_on_stream(Context& ctx, int runs, Run&& run) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  STRATA_CUDA_CHECK(cudaEventCreate(&start));
+  STRATA_CUDA_CHECK(cudaEventCreate(&stop));
+  float ms = 0.0f;
+  try {
+    run();
+    STRATA_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+    for (int i = 0; i < runs; ++i) run();
+    STRATA_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+    STRATA_CUDA_CHECK(cudaEventSynchronize(stop));
+    STRATA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  } catch (...) {
+    (void)cudaEventDestroy(start);
+    (void)cudaEventDestroy(stop);
+    throw;
+  }
+  STRATA_CUDA_CHECK(cudaEventDestroy(start));
+  STRATA_CUDA_CHECK(cudaEventDestroy(stop));
+  return ms;
+}
+
+// On a plan's first call: whether cuDNN runs the fused call for the chosen algorithm at all, and
+// when algorithms are timed (AlgorithmSearch::benchmark), whether it is faster than the
+// convolution followed by strata's bias + ReLU pass. (On an H200 in TF32, cuDNN 9.19 ran several
+// of ConvNet v1's fused layers on an older non-tensor-core kernel, at up to 3x the time.)
+inline void choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+                               const float* weight, const float* bias, float* y) {
+  ctx.require_eager("choosing whether cuDNN fuses a convolution's bias and ReLU (its first step runs eagerly)");
+  const cudnnStatus_t status = fused_forward_relu(ctx, p, b, input, weight, bias, y);
+  if (status != CUDNN_STATUS_SUCCESS) {
+    p.relu_fusion = ReluFusion::unfused;
+    p.relu_fusion_status = cudnnGetErrorString(status);
+    p.search_log += std::string("  bias + ReLU: cuDNN refused the fused call (") + p.relu_fusion_status + ")\n";
+    return;
+  }
+  p.relu_fusion = ReluFusion::fused;
+  if (ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  constexpr int kRuns = 3;
+  const float fused_ms = time_on_stream(ctx, kRuns, [&] { check(fused_forward_relu(ctx, p, b, input, weight, bias, y),
+                                                                "cudnnConvolutionBiasActivationForward"); });
+  const float unfused_ms = time_on_stream(ctx, kRuns, [&] { unfused_forward_relu(ctx, p, b, input, weight, bias, y); });
+  if (unfused_ms < fused_ms) p.relu_fusion = ReluFusion::unfused;
+  p.search_log += "  bias + ReLU: fused by cuDNN " + std::to_string(fused_ms / kRuns) + " ms, convolution then strata's pass " +
+                  std::to_string(unfused_ms / kRuns) + " ms: " +
+                  (p.relu_fusion == ReluFusion::fused ? "fused\n" : "strata's pass\n");
+}
+
+}  // namespace detail
+
+// y = relu(conv(x, W) + b): the convolution with its bias and the following ReLU, either in one
+// cuDNN call or as the convolution then one pass of strata's (see the header comment).
 template <class T>
 void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias,
                          const ConvGeometry& g, T* scratch, const StepInfo& step) {
   static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
   Context& ctx = context_of(step);
   ConvPlan& p = ctx.conv_plan(x.dims, y.dims, g, x.batch);
-  if (p.relu_fusion != ReluFusion::unfused) {
-    const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
-    const float* input = detail::conv_input(p, x.data, b, ctx.stream());
-    if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
-    const float one = 1.0f;
-    const float zero = 0.0f;
-    // z = y with alpha2 = 0: no residual input.
-    const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
-        ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight, p.forward_conv.get(), p.forward->algorithm,
-        b.workspace, b.workspace_bytes, &zero, p.y.get(), y.data, p.bias.get(), bias, p.relu.get(), p.y.get(),
-        y.data);
-    if (status == CUDNN_STATUS_SUCCESS) {
-      p.relu_fusion = ReluFusion::fused;
-      return;
-    }
-    // Once it ran (or while a graph is recorded), a refusal is an error, not a missing kernel.
-    if (p.relu_fusion == ReluFusion::fused || ctx.graph_phase() == GraphPhase::recording)
-      check(status, "cudnnConvolutionBiasActivationForward");
-    p.relu_fusion = ReluFusion::unfused;
-    p.relu_fusion_status = cudnnGetErrorString(status);
-  }
-  conv2d_forward(x, y, weight, bias, g, scratch, step);
-  launch("activation_forward_kernel (ReLU after a convolution)", y.size(), ctx.stream(),
-         &activation_forward_kernel<Activation::relu, T>, static_cast<const T*>(y.data), y.data, y.size(), T(0));
+  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
+  const float* input = detail::conv_input(p, x.data, b, ctx.stream());
+  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
+  if (p.relu_fusion == ReluFusion::untried) detail::choose_relu_fusion(ctx, p, b, input, weight, bias, y.data);
+  if (p.relu_fusion == ReluFusion::fused)
+    check(detail::fused_forward_relu(ctx, p, b, input, weight, bias, y.data), "cudnnConvolutionBiasActivationForward");
+  else
+    detail::unfused_forward_relu(ctx, p, b, input, weight, bias, y.data);
 }
+
+namespace detail {
+
+// The weight and input gradients from the output gradient dy (bias done by the caller).
+template <class T>
+void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuffers& b, BasicTensor<const T> x,
+                                       const T* dy, BasicTensor<T> dx, const T* weight, T* dweight,
+                                       const ConvGeometry& g) {
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  const float* input = conv_input(p, x.data, b, ctx.stream());
+  if (!p.backward_filter)
+    p.backward_filter = choose_backward_filter(ctx, p, input, dy, dweight, b.workspace, b.workspace_bytes);
+  STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
+                                                   p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
+                                                   b.workspace_bytes, &zero, p.w.get(), dweight));
+
+  if (dx.data == nullptr) return;
+  float* target = p.padded ? b.padded_gradient : dx.data;
+  if (!p.backward_data)
+    p.backward_data = choose_backward_data(ctx, p, weight, dy, target, b.workspace, b.workspace_bytes);
+  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), weight, p.y.get(), dy,
+                                                 p.data_conv.get(), p.backward_data->algorithm, b.workspace,
+                                                 b.workspace_bytes, &zero, p.x.get(), target));
+  if (p.padded)
+    unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left, ctx.stream());
+}
+
+}  // namespace detail
 
 // Writes dweight and dbias (not accumulated); writes dx unless dx.data is null.
 template <class T>
@@ -201,27 +317,24 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
   Context& ctx = context_of(step);
   ConvPlan& p = ctx.conv_plan(x.dims, dy.dims, g, x.batch);
   const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, dy.dims, g, x.batch);
-  const float one = 1.0f;
-  const float zero = 0.0f;
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardBias(ctx.cudnn(), &one, p.y.get(), dy.data, &zero, p.bias.get(), dbias));
+  bias_gradient<T>(dy.data, nullptr, nullptr, dy.batch, dy.dims.c, dy.dims.plane(), b.bias_partials, dbias,
+                   ctx.stream());
+  detail::conv2d_backward_weights_and_input(ctx, p, b, x, dy.data, dx, weight, dweight, g);
+}
 
-  const float* input = detail::conv_input(p, x.data, b, ctx.stream());
-  if (!p.backward_filter)
-    p.backward_filter =
-        detail::choose_backward_filter(ctx, p, input, dy.data, dweight, b.workspace, b.workspace_bytes);
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy.data,
-                                                   p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
-                                                   b.workspace_bytes, &zero, p.w.get(), dweight));
-
-  if (dx.data == nullptr) return;
-  float* target = p.padded ? b.padded_gradient : dx.data;
-  if (!p.backward_data)
-    p.backward_data = detail::choose_backward_data(ctx, p, weight, dy.data, target, b.workspace, b.workspace_bytes);
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), weight, p.y.get(), dy.data,
-                                                 p.data_conv.get(), p.backward_data->algorithm, b.workspace,
-                                                 b.workspace_bytes, &zero, p.x.get(), target));
-  if (p.padded)
-    unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left, ctx.stream());
+// The backward pass of conv2d_forward_relu's pair: relu_output is the pair's output, dy the
+// gradient with respect to it. The gradient through the ReLU goes to scratch on the way.
+template <class T>
+void conv2d_backward_relu(BasicTensor<const T> x, BasicTensor<const T> relu_output, BasicTensor<const T> dy,
+                          BasicTensor<T> dx, const T* weight, T* dweight, T* dbias, const ConvGeometry& g, T* scratch,
+                          const StepInfo& step) {
+  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+  Context& ctx = context_of(step);
+  ConvPlan& p = ctx.conv_plan(x.dims, dy.dims, g, x.batch);
+  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, dy.dims, g, x.batch);
+  bias_gradient<T>(dy.data, relu_output.data, b.masked_gradient, dy.batch, dy.dims.c, dy.dims.plane(),
+                   b.bias_partials, dbias, ctx.stream());
+  detail::conv2d_backward_weights_and_input(ctx, p, b, x, b.masked_gradient, dx, weight, dweight, g);
 }
 
 }  // namespace strata::cuda

@@ -11,15 +11,17 @@
 // convolution on it (and crop the input gradient back).
 //
 // Scratch: the Model's scratch buffer (sized by conv_scratch_floats for the largest layer at
-// max_batch) holds, per call, [padded input | padded input gradient | cuDNN workspace]. The
-// workspace budget is the size an im2col of the whole batch would take, clamped to
-// [16 MiB, 1 GiB]; algorithms needing more are not considered.
+// max_batch) holds, per call, [padded input | padded input gradient | output gradient through
+// the ReLU | bias-gradient partial sums | cuDNN workspace] (bias.cuh). The workspace
+// budget is the size an im2col of the whole batch would take, clamped to [16 MiB, 1 GiB];
+// algorithms needing more are not considered.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <cudnn.h>
 
@@ -36,8 +38,12 @@ namespace strata::cuda {
 struct ConvScratch {
   std::size_t padded_input = 0;
   std::size_t padded_gradient = 0;
+  std::size_t masked_gradient = 0;  // the output gradient through a following ReLU
+  std::size_t bias_partials = 0;    // batch x filters doubles
   std::size_t workspace = 0;
-  constexpr std::size_t total() const { return padded_input + padded_gradient + workspace; }
+  constexpr std::size_t total() const {
+    return padded_input + padded_gradient + masked_gradient + bias_partials + workspace;
+  }
 };
 
 constexpr std::size_t round_up_64(std::size_t n) { return (n + 63) / 64 * 64; }
@@ -59,6 +65,8 @@ constexpr ConvScratch conv_scratch_layout(Dims in, Dims out, const ConvGeometry&
     s.padded_input = round_up_64(n * padded_input_dims(in, out, g).size());
     s.padded_gradient = s.padded_input;
   }
+  s.masked_gradient = round_up_64(n * out.size());
+  s.bias_partials = round_up_64(2 * n * static_cast<std::size_t>(out.c));
   const std::size_t im2col = n * static_cast<std::size_t>(in.c) * g.kernel * g.kernel * out.plane();
   constexpr std::size_t min_floats = std::size_t{4} << 20;    // 16 MiB
   constexpr std::size_t max_floats = std::size_t{256} << 20;  // 1 GiB
@@ -108,6 +116,7 @@ struct ConvPlan {
   ActivationDescriptor relu;  // for the fused forward
   ReluFusion relu_fusion = ReluFusion::untried;
   const char* relu_fusion_status = "";  // cuDNN's answer when it refused the fused call
+  std::string search_log;  // every algorithm each pass's search returned, and the choice
 
   explicit ConvPlan(const ConvKey& k)
       : key(k),

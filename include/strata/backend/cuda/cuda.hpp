@@ -61,6 +61,10 @@ struct Cuda {
   static void copy_to_host(T* host, const T* device, std::size_t n, Context& context) {
     context.download(host, device, n);
   }
+  template <class T>
+  static void copy_within_device(T* to, const T* from, std::size_t n, Context& context) {
+    context.copy_on_device(to, from, n);
+  }
 
   // Layers.
   static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cuda::conv2d_scratch_floats(a...); };
@@ -68,6 +72,8 @@ struct Cuda {
   // Convolution and a following ReLU in one pass (Model fuses such pairs on backends that have it).
   static constexpr auto conv2d_forward_relu = [](auto&&... a) { cuda::conv2d_forward_relu(a...); };
   static constexpr auto conv2d_backward = [](auto&&... a) { cuda::conv2d_backward(a...); };
+  // Backward of that pair: the gradient is masked by the ReLU in the pass that sums the bias's.
+  static constexpr auto conv2d_backward_relu = [](auto&&... a) { cuda::conv2d_backward_relu(a...); };
   static constexpr auto max_pool_forward = [](auto&&... a) { cuda::max_pool_forward(a...); };
   static constexpr auto max_pool_backward = [](auto&&... a) { cuda::max_pool_backward(a...); };
   static constexpr auto upsample_forward = [](auto&&... a) { cuda::upsample_forward(a...); };

@@ -31,6 +31,17 @@ void launch(const char* name, std::size_t n, cudaStream_t stream, void (*kernel)
   check(cudaGetLastError(), name);
 }
 
+// Kernels over images' planes run one block of kThreads threads per (image, channel) plane:
+// kernel<<<batch * channels, kThreads, 0, stream>>>(args...), nothing when there is none.
+template <class... Params, class... Args>
+void launch_per_plane(const char* name, int batch, int channels, cudaStream_t stream, void (*kernel)(Params...),
+                      Args&&... args) {
+  const unsigned planes = static_cast<unsigned>(batch) * static_cast<unsigned>(channels);
+  if (planes == 0) return;
+  kernel<<<planes, kThreads, 0, stream>>>(static_cast<Args&&>(args)...);
+  check(cudaGetLastError(), name);
+}
+
 // The first element of this thread and the stride of a grid-stride loop.
 __device__ inline std::size_t first_index() {
   return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
