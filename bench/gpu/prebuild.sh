@@ -11,7 +11,7 @@ dest="$root/gpu_prebuilt"
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_TESTS=ON -DSTRATA_BUILD_EXAMPLES=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="${STRATA_CUDA_ARCH:-90}" "${launcher[@]}" >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES="${STRATA_CUDA_ARCH:-90}" ${launcher[@]+"${launcher[@]}"} >/dev/null
 cmake --build "$build" -j "$(nproc)" --target strata_cuda_tests strata_gpu_bench strata_inpaint
 rm -rf "$dest"
 mkdir -p "$dest/lib"

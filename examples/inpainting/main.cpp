@@ -74,7 +74,7 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   std::string device = "cpu";
   std::string precision;  // cuda only: fp32 (default) or tf32
-  std::string cuda_graph;  // cuda only: on or off (default)
+  std::string cuda_graph;  // cuda only: on (default) or off
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -151,7 +151,7 @@ int run_training(TrainOptions o, const std::string& command_line) {
   if (o.device == "cuda") {
     const auto precision = o.precision == "tf32" ? cuda::Precision::tf32 : cuda::Precision::fp32;
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, precision,
-                                       o.cuda_graph == "on", install_stop_handlers);
+                                       o.cuda_graph != "off", install_stop_handlers);
   }
 #endif
   if (o.device == "cpu") {
@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
 #endif
   train_cmd->add_option("--precision", t.precision, "with --device cuda: fp32 (default) or tf32 (tensor-core convolutions, about 1e-2 relative)")
       ->check(CLI::IsMember({"fp32", "tf32"}));
-  train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (record each training step once as a CUDA graph and replay it) or off (default)")
+  train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (default: record each training step once as a CUDA graph and replay it) or off (launch each step's kernels)")
       ->check(CLI::IsMember({"on", "off"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")

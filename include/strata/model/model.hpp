@@ -10,7 +10,8 @@
 // forward and backward, and one scratch area. All of it is allocated in the constructor; forward,
 // backward and train_step allocate nothing. Layers run from a flat table of function pointers;
 // a Conv followed by a ReLU runs as one pass forward and one backward where the backend fuses
-// them (strata::Cpu; strata::Cuda fuses the forward pass), with the same results bit for bit.
+// them (strata::Cpu and strata::Cuda), with the results of the two layers run one after the
+// other (on the CPU bit for bit; cuDNN's fused forward passes a NaN on where ReLU gives 0).
 //
 // Contracts:
 //   - host data is NCHW float, sample after sample; spans must have exactly batch * sample size

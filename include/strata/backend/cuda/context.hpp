@@ -183,7 +183,6 @@ class Context : public DeviceContext {
   // A copy between two device buffers of the model, ordered on its stream (no wait).
   template <class T>
   void copy_on_device(T* to, const T* from, std::size_t n) {
-    require_eager("Context::copy_on_device");
     STRATA_CUDA_CHECK(cudaMemcpyAsync(to, from, n * sizeof(T), cudaMemcpyDeviceToDevice, state_->stream));
   }
 

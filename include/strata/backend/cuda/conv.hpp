@@ -16,7 +16,8 @@
 // convolution followed by one bias + ReLU pass of strata's (bias.cuh): the second where cuDNN
 // refuses the fused call for the layer's chosen algorithm, or where timing both on the first call
 // (with AlgorithmSearch::benchmark) finds it faster. The choice is made on the first call, which
-// is eager, and kept in the plan. Its backward
+// is eager, and kept in the plan. The two differ for a NaN: cuDNN's fused call passes it on
+// whatever its activation descriptor says, strata's pass (the CPU's ReLU) turns it into 0. Its backward
 // (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass that sums the bias
 // gradient, into scratch, and runs cuDNN's two backward passes on that.
 #pragma once
@@ -210,46 +211,51 @@ inline void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers& b
   bias_relu(y, bias, p.key.batch, p.key.out.c, p.key.out.plane(), ctx.stream());
 }
 
+// A CUDA event destroyed with its scope.
+class ScopedEvent {
+ public:
+  ScopedEvent() { STRATA_CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~ScopedEvent() { (void)cudaEventDestroy(event_); }
+  ScopedEvent(const ScopedEvent&) = delete;
+  ScopedEvent& operator=(const ScopedEvent&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 // Milliseconds of `runs` calls of run() after one untimed call, on the context's stream.
 template <class Run>
 float time_on_stream(Context& ctx, int runs, Run&& run) {
-  cudaEvent_t start = nullptr, stop = nullptr;
-  STRATA_CUDA_CHECK(cudaEventCreate(&start));
-  STRATA_CUDA_CHECK(cudaEventCreate(&stop));
+  const ScopedEvent start, stop;
+  run();
+  STRATA_CUDA_CHECK(cudaEventRecord(start.get(), ctx.stream()));
+  for (int i = 0; i < runs; ++i) run();
+  STRATA_CUDA_CHECK(cudaEventRecord(stop.get(), ctx.stream()));
+  STRATA_CUDA_CHECK(cudaEventSynchronize(stop.get()));
   float ms = 0.0f;
-  try {
-    run();
-    STRATA_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    for (int i = 0; i < runs; ++i) run();
-    STRATA_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-    STRATA_CUDA_CHECK(cudaEventSynchronize(stop));
-    STRATA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  } catch (...) {
-    (void)cudaEventDestroy(start);
-    (void)cudaEventDestroy(stop);
-    throw;
-  }
-  STRATA_CUDA_CHECK(cudaEventDestroy(start));
-  STRATA_CUDA_CHECK(cudaEventDestroy(stop));
+  STRATA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
   return ms;
 }
 
 // On a plan's first call: whether cuDNN runs the fused call for the chosen algorithm at all, and
-// when algorithms are timed (AlgorithmSearch::benchmark), whether it is faster than the
-// convolution followed by strata's bias + ReLU pass. (On an H200 in TF32, cuDNN 9.19 ran several
-// of ConvNet v1's fused layers on an older non-tensor-core kernel, at up to 3x the time.)
-inline void choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+// when algorithms are timed (AlgorithmSearch::benchmark, not deterministic), whether it is faster
+// than the convolution followed by strata's bias + ReLU pass. (On an H200 in TF32 at batch 64,
+// the two steps were faster for 3 of ConvNet v1's 6 pairs.) Returns whether y already holds
+// the result. A refusal (any status but a failed execution, which is an error) means two steps.
+inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
                                const float* weight, const float* bias, float* y) {
   ctx.require_eager("choosing whether cuDNN fuses a convolution's bias and ReLU (its first step runs eagerly)");
   const cudnnStatus_t status = fused_forward_relu(ctx, p, b, input, weight, bias, y);
+  if (status >= CUDNN_STATUS_EXECUTION_FAILED) check(status, "cudnnConvolutionBiasActivationForward");
   if (status != CUDNN_STATUS_SUCCESS) {
     p.relu_fusion = ReluFusion::unfused;
     p.relu_fusion_status = cudnnGetErrorString(status);
     p.search_log += std::string("  bias + ReLU: cuDNN refused the fused call (") + p.relu_fusion_status + ")\n";
-    return;
+    return false;
   }
   p.relu_fusion = ReluFusion::fused;
-  if (ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  if (ctx.algorithm_search() != AlgorithmSearch::benchmark || p.key.deterministic) return true;
   constexpr int kRuns = 3;
   const float fused_ms = time_on_stream(ctx, kRuns, [&] { check(fused_forward_relu(ctx, p, b, input, weight, bias, y),
                                                                 "cudnnConvolutionBiasActivationForward"); });
@@ -258,6 +264,7 @@ inline void choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, 
   p.search_log += "  bias + ReLU: fused by cuDNN " + std::to_string(fused_ms / kRuns) + " ms, convolution then strata's pass " +
                   std::to_string(unfused_ms / kRuns) + " ms: " +
                   (p.relu_fusion == ReluFusion::fused ? "fused\n" : "strata's pass\n");
+  return true;
 }
 
 }  // namespace detail
@@ -273,7 +280,8 @@ void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const T* weig
   const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
   const float* input = detail::conv_input(p, x.data, b, ctx.stream());
   if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
-  if (p.relu_fusion == ReluFusion::untried) detail::choose_relu_fusion(ctx, p, b, input, weight, bias, y.data);
+  if (p.relu_fusion == ReluFusion::untried && detail::choose_relu_fusion(ctx, p, b, input, weight, bias, y.data))
+    return;
   if (p.relu_fusion == ReluFusion::fused)
     check(detail::fused_forward_relu(ctx, p, b, input, weight, bias, y.data), "cudnnConvolutionBiasActivationForward");
   else
