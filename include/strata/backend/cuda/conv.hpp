@@ -17,9 +17,9 @@
 // refuses the fused call for the layer's chosen algorithm, or where timing both on the first call
 // (with AlgorithmSearch::benchmark) finds it faster. The choice is made on the first call, which
 // is eager, and kept in the plan. The two differ for a NaN: cuDNN's fused call passes it on
-// whatever its activation descriptor says, strata's pass (the CPU's ReLU) turns it into 0. Its backward
-// (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass that sums the bias
-// gradient, into scratch, and runs cuDNN's two backward passes on that.
+// whatever its activation descriptor says, strata's pass (the CPU's ReLU) turns it into 0. The
+// pair's backward (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass
+// that sums the bias gradient, into scratch, and runs cuDNN's two backward passes on that.
 #pragma once
 
 #include <optional>
@@ -261,8 +261,8 @@ inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, 
                                                                 "cudnnConvolutionBiasActivationForward"); });
   const float unfused_ms = time_on_stream(ctx, kRuns, [&] { unfused_forward_relu(ctx, p, b, input, weight, bias, y); });
   if (unfused_ms < fused_ms) p.relu_fusion = ReluFusion::unfused;
-  p.search_log += "  bias + ReLU: fused by cuDNN " + std::to_string(fused_ms / kRuns) + " ms, convolution then strata's pass " +
-                  std::to_string(unfused_ms / kRuns) + " ms: " +
+  p.search_log += "  bias + ReLU: fused by cuDNN " + std::to_string(fused_ms / kRuns) +
+                  " ms, convolution then strata's pass " + std::to_string(unfused_ms / kRuns) + " ms: " +
                   (p.relu_fusion == ReluFusion::fused ? "fused\n" : "strata's pass\n");
   return true;
 }
