@@ -2,6 +2,7 @@
 // one-call API's argument checks, and no heap allocation inside a training step.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -112,6 +113,49 @@ TEST_CASE("wrong sizes and batches are rejected with what was expected") {
   CHECK_THROWS_AS((Model<TinyAutoencoder, Cpu>(0, 1)), std::invalid_argument);
   CHECK_THROWS_AS(model.set_threads(64), std::invalid_argument);
   CHECK(adam.steps == 0);  // nothing was applied
+}
+
+TEST_CASE("train_step and evaluate on whole images with a blanked rectangle are those of a blanked copy, bit for bit") {
+  const int batch = 3;
+  using Dims3x16x16 = TinyAutoencoder::input_shape;
+  const BlankRectangle hole{.top = 4, .left = 5, .height = 6, .width = 7, .fill = 0.25f};
+  const auto images = synthetic_images(batch, Dims3x16x16::dims, 41);
+  auto blanked = images;
+  for (int n = 0; n < batch; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int y = hole.top; y < hole.top + hole.height; ++y)
+        for (int x = hole.left; x < hole.left + hole.width; ++x)
+          blanked[((static_cast<std::size_t>(n) * 3 + c) * 16 + y) * 16 + x] = hole.fill;
+  Model<TinyAutoencoder, Cpu> on_device(batch, 5), on_host(batch, 5);
+  Adam a_device, a_host;
+  for (int step = 0; step < 3; ++step) {
+    const float d = on_device.train_step(images, hole, batch, BinaryCrossEntropy{}, a_device);
+    const float h = on_host.train_step(blanked, images, batch, BinaryCrossEntropy{}, a_host);
+    CHECK(d == h);
+  }
+  CHECK(std::equal(on_device.parameter_data().begin(), on_device.parameter_data().end(),
+                   on_host.parameter_data().begin()));
+  // The model's input is the blanked copy; the target stayed whole.
+  CHECK(std::equal(blanked.begin(), blanked.end(), on_device.input(batch).data));
+  CHECK(on_device.evaluate(images, hole, batch, BinaryCrossEntropy{}) ==
+        on_host.evaluate(blanked, images, batch, BinaryCrossEntropy{}));
+}
+
+TEST_CASE("a blanked rectangle outside the image, or a model whose output is not its input's shape, is refused") {
+  Model<TinyAutoencoder, Cpu> model(2, 1);
+  Adam adam;
+  const std::vector<float> images(2 * TinyAutoencoder::input_shape::size, 0.5f);
+  CHECK_THROWS_WITH_AS(model.train_step(images, BlankRectangle{.top = 10, .left = 0, .height = 8, .width = 4}, 2,
+                                        BinaryCrossEntropy{}, adam),
+                       doctest::Contains("the blanked rectangle 8x4 at (10, 0) does not fit in a 16x16 image"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(model.evaluate(images, BlankRectangle{}, 2, BinaryCrossEntropy{}), std::invalid_argument);
+  using Shrinking = Sequential<Input<3, 16, 16>, Conv<3, 3>, MaxPool<2>, Sigmoid>;
+  Model<Shrinking, Cpu> shrinking(2, 1);
+  CHECK_THROWS_WITH_AS(shrinking.train_step(images, BlankRectangle{.top = 0, .left = 0, .height = 2, .width = 2}, 2,
+                                            BinaryCrossEntropy{}, adam),
+                       doctest::Contains("needs an output of the input's shape"), std::invalid_argument);
+  CHECK(adam.steps == 0);
 }
 
 TEST_CASE("a non-finite loss throws before any weight changes") {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/core/blank.hpp"
+
 namespace strata::data {
 
 struct Hole {
@@ -41,6 +43,9 @@ struct Hole {
       for (int x = left; x < left + width; ++x) w[static_cast<std::size_t>(y) * image_width + x] = 1.0f;
     return w;
   }
+
+  // The hole as the rectangle Model blanks in every channel of its input on the device.
+  BlankRectangle input_blank(float fill = 0.0f) const { return {top, left, height, width, fill}; }
 
   // Sets the hole of every channel of one CHW float image to `fill`.
   void blank(float* chw, int channels, int image_height, int image_width, float fill = 0.0f) const {

@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/core/blank.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/random.hpp"
@@ -245,18 +246,30 @@ class Model {
   // ---- one-call API on host data (NCHW float) ----
   template <class Loss, class Optimizer>
   T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
-    static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
-                  "Model keeps at most two values of optimizer state per parameter");
-    if constexpr (has_step_graphs<Device> && records_in_step_graphs<Optimizer>) {
-      if (context_.step_graphs()) return train_step_graph(x, y, batch, loss, optimizer);
-    }
-    return train_step_eager(x, y, batch, loss, optimizer);
+    return train_step(HostBatch{x, y, nullptr}, batch, loss, optimizer);
+  }
+
+  // Inpainting on whole images: the input is `images` with `hole` set to hole.fill in every
+  // channel, the target `images` itself. The batch crosses to the device once and the hole is
+  // blanked there; the step is the one train_step(blanked copy, images, ...) takes.
+  template <class Loss, class Optimizer>
+  T train_step(std::span<const T> images, const BlankRectangle& hole, int batch, const Loss& loss,
+               Optimizer& optimizer) {
+    check_blank(hole, "train_step");
+    return train_step(HostBatch{images, images, &hole}, batch, loss, optimizer);
   }
 
   // Loss of a batch in eval mode (no update): for validation.
   template <class Loss>
   T evaluate(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss) {
-    return static_cast<T>(compute_loss(x, y, batch, loss, /*training=*/false, "evaluate"));
+    return static_cast<T>(compute_loss(HostBatch{x, y, nullptr}, batch, loss, /*training=*/false, "evaluate"));
+  }
+  // ... of whole images whose input has `hole` blanked (as train_step above).
+  template <class Loss>
+  T evaluate(std::span<const T> images, const BlankRectangle& hole, int batch, const Loss& loss) {
+    check_blank(hole, "evaluate");
+    return static_cast<T>(
+        compute_loss(HostBatch{images, images, &hole}, batch, loss, /*training=*/false, "evaluate"));
   }
 
   // Output of a batch in eval mode, copied to `out`.
@@ -494,12 +507,13 @@ class Model {
     return {};
   }
 
-  // Where the first non-finite values of the last training step are: the input batch, else the
-  // first layer output, else (gradients only) the first gradient tensor from the output back.
-  std::string first_non_finite(std::span<const T> x, int batch, bool gradient) {
+  // Where the first non-finite values of the last training step are: the input batch (as the
+  // model received it, in its input buffer), else the first layer output, else (gradients only)
+  // the first gradient tensor from the output back.
+  std::string first_non_finite(int batch, bool gradient) {
     const auto names = detail::layer_names(typename Net::layers{});
-    std::size_t bad = 0;
-    for (const T v : x) bad += std::isfinite(static_cast<double>(v)) ? 0 : 1;
+    std::size_t bad = Device::count_non_finite(activations_.data(), static_cast<std::size_t>(batch) * input_dims.size(),
+                                               last_step_);
     if (bad > 0) return "the input batch (" + std::to_string(bad) + " values)";
     for (std::size_t i = 1; i <= layer_count; ++i) {
       const BasicTensor<T> out = activation(i, batch);
@@ -549,9 +563,35 @@ class Model {
                                   std::to_string(s.size()));
   }
 
+  // A batch in host memory: input x and target y; or, with `blank`, whole images (x and y both)
+  // whose input is the image with that rectangle blanked on the device.
+  struct HostBatch {
+    std::span<const T> x;
+    std::span<const T> y;
+    const BlankRectangle* blank = nullptr;
+  };
+
+  void check_blank(const BlankRectangle& hole, const char* where) const {
+    if constexpr (!(input_dims == output_dims))
+      throw std::invalid_argument(std::string("Model::") + where + " with a blanked rectangle needs an output of the "
+                                  "input's shape " + input_dims.to_string() + ", not " + output_dims.to_string());
+    if (const std::string why = hole.check(input_dims); !why.empty())
+      throw std::invalid_argument(std::string("Model::") + where + ": " + why);
+  }
+
+  template <class Loss, class Optimizer>
+  T train_step(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
+    static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
+                  "Model keeps at most two values of optimizer state per parameter");
+    if constexpr (has_step_graphs<Device> && records_in_step_graphs<Optimizer>) {
+      if (context_.step_graphs()) return train_step_graph(data, batch, loss, optimizer);
+    }
+    return train_step_eager(data, batch, loss, optimizer);
+  }
+
   // train_step, one call after another (every backend).
   template <class Loss, class Optimizer>
-  T train_step_eager(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
+  T train_step_eager(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
     // BatchNorm updates its running statistics during the forward pass; keep them (a few values
     // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
@@ -564,10 +604,10 @@ class Model {
       // The model first, so that it is as it was even if the diagnosis below fails.
       if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
       step_ = step_before;
-      std::string origin = first_non_finite(x, batch, kind == NonFiniteKind::gradient);
+      std::string origin = first_non_finite(batch, kind == NonFiniteKind::gradient);
       throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
     };
-    const double value = compute_loss(x, y, batch, loss, /*training=*/true, "train_step");
+    const double value = compute_loss(data, batch, loss, /*training=*/true, "train_step");
     if (!std::isfinite(value)) reject(value, NonFiniteKind::loss);
     backward(output_gradient());
     // A NaN input can hide behind a finite loss (ReLU turns NaN into 0) yet poison the gradients.
@@ -583,21 +623,21 @@ class Model {
   // train_step_eager. The device keeps the verdict of the checks and skips the optimizer's update
   // of a rejected step; the host reads the loss and the verdict once, after the replay.
   template <class Loss, class Optimizer>
-  T train_step_graph(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
-    check_span(x, batch, input_dims, "train_step", "x");
-    check_span(y, batch, output_dims, "train_step", "y");
+  T train_step_graph(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
+    check_span(data.x, batch, input_dims, "train_step", "x");
+    check_span(data.y, batch, output_dims, "train_step", "y");
     validate_pixel_weights(loss.pixel_weights, output_dims);
     const StepGraphKey key = context_.step_graph_key(batch, Loss::function, loss.pixel_weights, &type_tag<Optimizer>);
     const auto [action, entry] = context_.step_graph_cache().plan(key);
     if (action == StepGraphAction::eager) {  // the key's first step chooses the convolution algorithms
-      const T value = train_step_eager(x, y, batch, loss, optimizer);
+      const T value = train_step_eager(data, batch, loss, optimizer);
       context_.step_graph_cache().warmed(key);
       return value;
     }
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
     const std::uint64_t step_before = step_;
     const Optimizer optimizer_before = optimizer;
-    upload_batch(x, y);
+    upload_batch(data, batch);
     const ModeScope mode(training_, true);
     auto update = [&] {
       optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
@@ -618,7 +658,7 @@ class Model {
       });
       step_ = step_before;  // the recording ran nothing: undo its host side
       optimizer = optimizer_before;
-      if (!recorded) return train_step_eager(x, y, batch, loss, optimizer);  // graphs are off now, with the reason
+      if (!recorded) return train_step_eager(data, batch, loss, optimizer);  // graphs are off now, with the reason
     }
     // The host side of the replayed step: what forward() and the optimizer's update do on the host.
     ++step_;
@@ -636,34 +676,38 @@ class Model {
       throw NonFiniteError(NonFiniteKind::weights, step_before + 1, std::nan(""), first_non_finite_weight(last_step_));
     const bool gradient = verdict == StepVerdict::gradient;
     throw NonFiniteError(gradient ? NonFiniteKind::gradient : NonFiniteKind::loss, step_before + 1, result.loss,
-                         first_non_finite(x, batch, gradient));
+                         first_non_finite(batch, gradient));
   }
 
-  // An autoencoder's target is often its input, the same host memory: then it crosses to the
-  // device once and is copied there.
-  static bool same_memory(std::span<const T> x, std::span<const T> y) {
-    return y.data() == x.data() && y.size() == x.size();
+  // An autoencoder's target is often its input, the same host memory (and an inpainting batch's
+  // input is its target blanked): then it crosses to the device once and is copied there.
+  static bool one_upload(const HostBatch& data) {
+    return data.blank != nullptr || (data.y.data() == data.x.data() && data.y.size() == data.x.size());
+  }
+  // The input into the model's input buffer, with the target too where it is the same images
+  // (copied before the hole is blanked).
+  void upload_input(const HostBatch& data, int batch) {
+    Device::copy_to_device(activations_.data(), data.x.data(), data.x.size(), context_);
+    if (!one_upload(data)) return;
+    Device::copy_within_device(targets_.data(), activations_.data(), data.y.size(), context_);
+    if (data.blank != nullptr) Device::blank_rectangle(activations_.data(), batch, input_dims, *data.blank, context_);
   }
   // The batch's input and target into the model's buffers.
-  void upload_batch(std::span<const T> x, std::span<const T> y) {
-    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
-    if (same_memory(x, y)) Device::copy_within_device(targets_.data(), activations_.data(), y.size(), context_);
-    else Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+  void upload_batch(const HostBatch& data, int batch) {
+    upload_input(data, batch);
+    if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
   }
 
   template <class Loss>
-  double compute_loss(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, bool training,
-                      const char* where) {
-    check_span(x, batch, input_dims, where, "x");
-    check_span(y, batch, output_dims, where, "y");
+  double compute_loss(const HostBatch& data, int batch, const Loss& loss, bool training, const char* where) {
+    check_span(data.x, batch, input_dims, where, "x");
+    check_span(data.y, batch, output_dims, where, "y");
     validate_pixel_weights(loss.pixel_weights, output_dims);
-    const bool target_is_input = same_memory(x, y);
-    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
-    if (target_is_input) Device::copy_within_device(targets_.data(), activations_.data(), y.size(), context_);
+    upload_input(data, batch);
     const ModeScope mode(training_, training);
     const BasicTensor<const T> prediction = forward(batch);
     // Queued after the forward pass: on a GPU the host copies the target while that runs.
-    if (!target_is_input) Device::copy_to_device(targets_.data(), y.data(), y.size(), context_);
+    if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
                                          loss.pixel_weights, output_gradient(), last_step_);

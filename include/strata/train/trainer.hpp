@@ -262,7 +262,8 @@ class Trainer {
     for (int k = batches_done_; k < total; ++k) {
       const auto batch = train_batches_.next();
       try {
-        const float value = model_.train_step(batch.input, batch.target, batch.size, loss(), adam_);
+        // The input is the target with the hole blanked, on the device: one upload per batch.
+        const float value = model_.train_step(batch.target, config_.hole.input_blank(), batch.size, loss(), adam_);
         epoch_metrics_.add(value, host_predictions(batch.size), batch.target, batch.size, image_dims, config_.hole);
       } catch (const NonFiniteError& e) {
         const std::string where = "epoch " + std::to_string(epoch) + ", batch " + std::to_string(k + 1) + ": ";
@@ -293,7 +294,7 @@ class Trainer {
     for (int k = 0; k < validation_batches_.batch_count(); ++k) {
       if (k > 0 && stop_requested()) return std::nullopt;
       const auto batch = validation_batches_.next();
-      const float value = model_.evaluate(batch.input, batch.target, batch.size, loss());
+      const float value = model_.evaluate(batch.target, config_.hole.input_blank(), batch.size, loss());
       const auto predicted = host_predictions(batch.size);
       metrics.add(value, predicted, batch.target, batch.size, image_dims, config_.hole);
       if (k == 0 && samples > 0) {

@@ -240,6 +240,28 @@ TEST_CASE("max pooling (ties after a ReLU go to the first maximum) and upsamplin
   check_parity<Sequential<Dims3x12x10, Upsample<3>>>("Upsample<3>");
 }
 
+TEST_CASE("an inpainting step blanks the input's hole on the device as the CPU does, and trains alike") {
+  using Net = Sequential<Dims3x12x12, Conv<6, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 3;
+  const BlankRectangle hole{.top = 3, .left = 2, .height = 5, .width = 7, .fill = 0.5f};
+  const auto images = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 61, 0.0, 1.0);
+  Model<Net, Cpu> cpu(batch, 9);
+  Model<Net, Cuda> gpu(batch, 9);
+  Adam a_cpu, a_gpu;
+  for (int step = 0; step < 3; ++step) {
+    const double c = cpu.train_step(images, hole, batch, BinaryCrossEntropy{}, a_cpu);
+    const double g = gpu.train_step(images, hole, batch, BinaryCrossEntropy{}, a_gpu);
+    INFO("step " << step << ": cpu " << c << ", cuda " << g);
+    CHECK(std::abs(g - c) <= 1e-4 * std::abs(c));
+  }
+  const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
+  const auto input = to_host(gpu.input(batch).data, in_size);
+  CHECK(std::equal(input.begin(), input.end(), cpu.input(batch).data));  // blanked exactly
+  const double c = cpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
+  const double g = gpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
+  CHECK(std::abs(g - c) <= 1e-4 * std::abs(c));
+}
+
 TEST_CASE("batch normalization in training and eval, with and without an input gradient") {
   using Net = Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>;
   check_parity<Net>("Conv, BatchNorm: training (cuDNN forward)", {.batch = 4});

@@ -14,6 +14,7 @@
 
 #include "strata/backend/cpu/activation.hpp"
 #include "strata/backend/cpu/batch_norm.hpp"
+#include "strata/backend/cpu/blank.hpp"
 #include "strata/backend/cpu/conv.hpp"
 #include "strata/backend/cpu/dropout.hpp"
 #include "strata/backend/cpu/finite.hpp"
@@ -63,6 +64,11 @@ struct Cpu {
   static void copy_to_host(T* host, const T* device, std::size_t n, Context&) { copy_to_host(host, device, n); }
   template <class T>
   static void copy_within_device(T* to, const T* from, std::size_t n, Context&) { std::copy(from, from + n, to); }
+  // A rectangle of every plane of a batch set to one value (Model's inpainting train_step).
+  template <class T>
+  static void blank_rectangle(T* images, int batch, Dims dims, const BlankRectangle& r, Context&) {
+    cpu::blank_rectangle(images, batch, dims, r);
+  }
 
   // Layers.
   static constexpr auto conv2d_scratch_floats = [](auto&&... a) { return cpu::conv2d_scratch_floats(a...); };

@@ -18,6 +18,7 @@
 
 #include "strata/backend/cuda/activation.cuh"
 #include "strata/backend/cuda/batch_norm.cuh"
+#include "strata/backend/cuda/blank.cuh"
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv.hpp"
@@ -64,6 +65,11 @@ struct Cuda {
   template <class T>
   static void copy_within_device(T* to, const T* from, std::size_t n, Context& context) {
     context.copy_on_device(to, from, n);
+  }
+  // A rectangle of every plane of a batch set to one value (Model's inpainting train_step).
+  template <class T>
+  static void blank_rectangle(T* images, int batch, Dims dims, const BlankRectangle& r, Context& context) {
+    cuda::blank_rectangle(images, batch, dims, r, context.stream());
   }
 
   // Layers.
