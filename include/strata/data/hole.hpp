@@ -47,13 +47,13 @@ struct Hole {
   // The hole as the rectangle Model blanks in every channel of its input on the device.
   BlankRectangle input_blank(float fill = 0.0f) const { return {top, left, height, width, fill}; }
 
-  // Sets the hole of every channel of one CHW float image to `fill`.
+  // Sets the hole of every channel of one CHW float image to `fill`, by the rule the model's
+  // backends blank their input with (core/blank.hpp).
   void blank(float* chw, int channels, int image_height, int image_width, float fill = 0.0f) const {
+    const std::size_t plane = static_cast<std::size_t>(image_height) * static_cast<std::size_t>(image_width);
     for (int c = 0; c < channels; ++c)
-      for (int y = top; y < top + height; ++y) {
-        float* row = chw + (static_cast<std::size_t>(c) * image_height + y) * image_width;
-        for (int x = left; x < left + width; ++x) row[x] = fill;
-      }
+      for (int i = 0; i < height * width; ++i)
+        chw[c * plane + blank_pixel_offset(top, left, width, image_width, i)] = fill;
   }
 };
 

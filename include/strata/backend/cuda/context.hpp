@@ -221,10 +221,9 @@ class Context : public DeviceContext {
     std::string text;
     for (const auto& p : state_->conv_plans) {
       const ConvKey& k = p->key;
-      text += "conv " + std::to_string(k.in.c) + "x" + std::to_string(k.in.h) + "x" + std::to_string(k.in.w) +
-              " -> " + std::to_string(k.out.c) + "x" + std::to_string(k.out.h) + "x" + std::to_string(k.out.w) +
-              ", kernel " + std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) +
-              ", precision " + std::to_string(static_cast<int>(k.precision)) + ", fused ReLU " +
+      text += "conv " + k.in.to_string() + " -> " + k.out.to_string() + ", kernel " +
+              std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) + ", precision " +
+              std::to_string(static_cast<int>(k.precision)) + ", fused ReLU " +
               (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
               (p->padded ? ", explicitly padded" : "") + "\n" + p->search_log;
     }
