@@ -13,7 +13,8 @@
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
 // then times one epoch of N images of v1 at --epoch-batch in each precision and mode:
 //   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
-// bf16 is not implemented in strata yet: its rows say so instead of a number. A graph row whose
+// bf16 trains Model<Net, Cuda, bfloat16> (bf16 activations, fp32 master weights), as the twin's
+// autocast does; fp32 and tf32 train Model<Net, Cuda> with that convolution precision. A graph row whose
 // steps were not all replayed (recording failed: training fell back to eager) has the mode
 // graph-fallback, and a comment line gives the reason. --profile 1 brackets the timed steps with
 // cudaProfilerStart/Stop, for `ncu --profile-from-start off` (check.sh's profile phase);
@@ -110,8 +111,17 @@ std::vector<std::vector<float>> synthetic_batches(int count, int batch, Dims d) 
   return batches;
 }
 
-template <class Net>
-bool apply_precision(Model<Net, Cuda>& model, const std::string& precision) {
+// Calls run.template operator()<T>() with the activation scalar `precision` trains in.
+template <class Run>
+void with_activation_scalar(const std::string& precision, Run&& run) {
+  if (precision == "bf16") run.template operator()<bfloat16>();
+  else run.template operator()<float>();
+}
+
+// Sets the convolution precision; false for a precision this model's scalar does not train in.
+template <class Net, class T>
+bool apply_precision(Model<Net, Cuda, T>& model, const std::string& precision) {
+  if constexpr (is_bfloat16<T>) return precision == "bf16";
   if (precision == "fp32") model.device_context().set_precision(cuda::Precision::fp32);
   else if (precision == "tf32") model.device_context().set_precision(cuda::Precision::tf32);
   else return false;
@@ -119,16 +129,16 @@ bool apply_precision(Model<Net, Cuda>& model, const std::string& precision) {
 }
 
 // Turns graphs on for mode "graph"; false for an unknown mode.
-template <class Net>
-bool apply_mode(Model<Net, Cuda>& model, const std::string& mode) {
+template <class Net, class T>
+bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
   if (mode != "eager" && mode != "graph") return false;
   model.device_context().set_step_graphs(mode == "graph");
   return true;
 }
 
 // The mode a row reports: "graph" only if every timed step was a replay.
-template <class Net>
-std::string mode_done(Model<Net, Cuda>& model, const std::string& mode, std::uint64_t replays_before,
+template <class Net, class T>
+std::string mode_done(Model<Net, Cuda, T>& model, const std::string& mode, std::uint64_t replays_before,
                       long timed_steps) {
   if (mode != "graph") return mode;
   auto& context = model.device_context();
@@ -140,10 +150,10 @@ std::string mode_done(Model<Net, Cuda>& model, const std::string& mode, std::uin
   return "graph-fallback";
 }
 
-template <class Net>
+template <class Net, class T>
 void bench_steps(const std::string& arch, int batch, const std::string& precision, const std::string& mode,
                  const Options& o) {
-  Model<Net, Cuda> model(batch, 1);
+  Model<Net, Cuda, T> model(batch, 1);
   if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
     std::printf("step,%s,%d,%s,not-implemented,,,%s\n", arch.c_str(), batch, precision.c_str(), mode.c_str());
     return;
@@ -179,9 +189,10 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
 }
 
 // One epoch of `images` images at `batch` (the last batch smaller), batches copied from host.
+template <class T>
 void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode) {
   using Net = inpainting::ConvNetV1;
-  Model<Net, Cuda> model(batch, 1);
+  Model<Net, Cuda, T> model(batch, 1);
   if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
     std::printf("epoch,v1,%d,%s,not-implemented,%ld,%s\n", batch, precision.c_str(), images, mode.c_str());
     return;
@@ -234,14 +245,17 @@ int main(int argc, char** argv) {
     for (const auto& arch : o.archs)
       for (int batch : o.batches)
         for (const auto& precision : o.precisions)
-          for (const auto& mode : o.modes) {
-            if (arch == "v1") bench_steps<inpainting::ConvNetV1>(arch, batch, precision, mode, o);
-            else if (arch == "v2") bench_steps<inpainting::ConvNetV2>(arch, batch, precision, mode, o);
-            else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
-          }
+          for (const auto& mode : o.modes)
+            with_activation_scalar(precision, [&]<class T>() {
+              if (arch == "v1") bench_steps<inpainting::ConvNetV1, T>(arch, batch, precision, mode, o);
+              else if (arch == "v2") bench_steps<inpainting::ConvNetV2, T>(arch, batch, precision, mode, o);
+              else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
+            });
     if (o.epoch > 0)
       for (const auto& precision : o.precisions)
-        for (const auto& mode : o.modes) bench_epoch(o.epoch, o.epoch_batch, precision, mode);
+        for (const auto& mode : o.modes)
+          with_activation_scalar(precision,
+                                 [&]<class T>() { bench_epoch<T>(o.epoch, o.epoch_batch, precision, mode); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
     return 1;

@@ -17,9 +17,10 @@
 #      same grid
 #   4. times one epoch of 82,782 v1 images (batch 64) per precision and mode
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
-#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes (when carried prebuilt)
+#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
+#      (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
-#      batch 256, fp32 and tf32, for strata (ncu) and strata's algorithm choices (strata_kernels.txt,
+#      batch 256, fp32, tf32 and bf16, for strata (ncu) and strata's algorithm choices (strata_kernels.txt,
 #      strata_algorithms.txt); with profile-torch too, the PyTorch twin's (torch.profiler,
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
@@ -27,8 +28,10 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 90, 90, 75, 25, and 200 for the build: 8 minutes in all), so
-# a hang costs that phase only. On an H200 with prebuilt programs they took 32, 37, 52 and 4 s. Exit status: 0 when the parity tests passed (benchmarks failing are
+# _INPAINT_LIMIT seconds; by default 80, 90, 75, 15 for each of the two trainer runs, and 200 for
+# the build: 8 minutes in all), so a hang costs that phase only. On an H200 with prebuilt programs
+# they took 32, 37, 52 and 4 s before bf16 was added (its tests, benchmark rows and trainer run add
+# perhaps a third). Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
 #
 # Device time is scarce: STRATA_GPU_PREBUILT=DIR skips the build when DIR holds strata_cuda_tests
@@ -154,7 +157,7 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-90}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-80}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
   say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
@@ -180,11 +183,17 @@ fi
 if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-25}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
     --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
   say "strata-inpaint train --device cuda: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
   last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
   [ -n "$last" ] && cp "$last" "$OUT/inpaint_samples.png"
+  start=$SECONDS
+  rm -rf "$bin/inpaint-run-bf16"
+  echo "## --precision bf16" >>"$OUT/inpaint.log"
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --precision bf16 --arch v1 \
+    --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
+  say "strata-inpaint train --device cuda --precision bf16: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
 fi
 
 # ---- 7. where a step's time goes ----
@@ -192,7 +201,7 @@ if want profile && [ "$bench_built" = 0 ]; then
   start=$SECONDS
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   : >"$OUT/strata_kernels.txt"
-  for precision in fp32 tf32; do
+  for precision in fp32 tf32 bf16; do
     if [ -n "$ncu" ]; then
       timeout 60 "$ncu" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv \
         --page raw "$bin/strata_gpu_bench" --arch v1 --batch 256 --precision $precision --mode eager --steps 2 \
@@ -203,12 +212,12 @@ if want profile && [ "$bench_built" = 0 ]; then
       echo "ncu not found" >>"$OUT/strata_kernels.txt"
     fi
   done
-  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32 --mode eager --steps 10 \
+  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 --mode eager --steps 10 \
     --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
   if want profile-torch && [ "$have_torch" = 1 ]; then
     : >"$OUT/torch_kernels.txt"
     for layout in nhwc nchw; do
-      timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1 --batch 256 --precision fp32,tf32 --steps 3 --warmup 3 \
+      timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1 --batch 256 --precision fp32,tf32,bf16 --steps 3 --warmup 3 \
         --layout $layout --profile >/dev/null 2>>"$OUT/torch_kernels.txt"
     done
     timeout 60 "$PYTHON" bench/gpu/twin.py --arch v1,v2 --batch 64,256 --precision fp32,tf32 --layout nchw \

@@ -2,7 +2,7 @@
 //
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
 //                        [--lr X] [--out RUN_DIR] [--seed N]
-//                        [--device cpu|cuda [--precision fp32|tf32] [--cuda-graph on|off]]
+//                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -73,7 +73,7 @@ struct TrainOptions {
   std::string out = "runs/inpaint";
   std::uint64_t seed = 1;
   std::string device = "cpu";
-  std::string precision;  // cuda only: fp32 (default) or tf32
+  std::string precision;  // cuda only: fp32 (default), tf32 or bf16
   std::string cuda_graph;  // cuda only: on (default) or off
   int threads = 0;
   std::string resume;
@@ -149,8 +149,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
   train::TrainingResult result;
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") {
-    const auto precision = o.precision == "tf32" ? cuda::Precision::tf32 : cuda::Precision::fp32;
-    result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, precision,
+    result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout,
+                                       o.precision.empty() ? "fp32" : o.precision,
                                        o.cuda_graph != "off", install_stop_handlers);
   }
 #endif
@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--device", t.device, "cpu (this build has no CUDA backend)")
       ->check(no_cuda)->check(CLI::IsMember({"cpu"}))->capture_default_str();
 #endif
-  train_cmd->add_option("--precision", t.precision, "with --device cuda: fp32 (default) or tf32 (tensor-core convolutions, about 1e-2 relative)")
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+  train_cmd->add_option("--precision", t.precision, "with --device cuda: fp32 (default), tf32 (tensor-core convolutions, about 1e-2 relative) or bf16 (bf16 activations with fp32 master weights, about 3e-2 relative)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (default: record each training step once as a CUDA graph and replay it) or off (launch each step's kernels)")
       ->check(CLI::IsMember({"on", "off"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));

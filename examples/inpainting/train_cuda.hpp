@@ -9,7 +9,6 @@
 #include <ostream>
 #include <string>
 
-#include <strata/backend/cuda/precision.hpp>
 #include <strata/data/image_set.hpp>
 #include <strata/train/trainer.hpp>
 
@@ -21,8 +20,8 @@ void require_cuda_device();
 
 // Trains the architecture called `arch` (an entry of Architectures) with
 // Trainer<Net, strata::Cuda> on the current GPU: what the CPU path does with Trainer<Net, Cpu>,
-// returning the same result. `precision` is set on the model before training (tf32: tensor-core
-// convolutions), and `graphs` (each training step recorded once as a CUDA graph and replayed;
+// returning the same result. `precision`: fp32; tf32 (tensor-core convolutions); or bf16
+// (Trainer<Net, Cuda, bfloat16>: bf16 activations, fp32 master weights). `graphs` (each training step recorded once as a CUDA graph and replayed;
 // if recording fails, training goes on eagerly and a line on `out` says why); `started` is
 // called once the model is on the GPU, just before training begins.
 // Throws std::invalid_argument for an unknown name, strata::DeviceError (DeviceOutOfMemory) for a
@@ -30,7 +29,7 @@ void require_cuda_device();
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,
                                             const strata::data::ImageSet& validation, std::ostream& out,
-                                            strata::cuda::Precision precision, bool graphs,
+                                            const std::string& precision, bool graphs,
                                             const std::function<void()>& started);
 
 }  // namespace inpainting

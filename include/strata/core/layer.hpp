@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/compile_text.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/tensor.hpp"
@@ -53,29 +54,33 @@ struct StepInfo {
   DeviceContext* context = nullptr;  // the Model's Device::Context (CUDA: stream, cuDNN handle)
 };
 
+// T is the scalar of the activations and their gradients; parameters, persistent state, what is
+// saved and the scratch memory are in P = parameter_t<T> (float for a bfloat16 model, else T).
 template <class T>
 struct ForwardArgs {
+  using P = parameter_t<T>;
   BasicTensor<const T> x;   // input
   BasicTensor<T> y;         // output
-  const T* params = nullptr;
-  T* state = nullptr;       // persistent, non-trainable (BatchNorm running statistics)
-  T* saved = nullptr;       // written here, read by backward in the same step
-  T* scratch = nullptr;     // transient; valid only during this call
+  const P* params = nullptr;
+  P* state = nullptr;       // persistent, non-trainable (BatchNorm running statistics)
+  P* saved = nullptr;       // written here, read by backward in the same step
+  P* scratch = nullptr;     // transient; valid only during this call
   int index = 0;            // position in the stack (streams dropout randomness)
   StepInfo step{};
 };
 
 template <class T>
 struct BackwardArgs {
+  using P = parameter_t<T>;
   BasicTensor<const T> x;   // the forward input
   BasicTensor<const T> y;   // the forward output
   BasicTensor<const T> dy;  // gradient of the loss with respect to y
   BasicTensor<T> dx;        // written; dx.data == nullptr when no input gradient is needed
-  const T* params = nullptr;
-  T* param_grads = nullptr; // written (not accumulated)
-  const T* state = nullptr;
-  const T* saved = nullptr;
-  T* scratch = nullptr;
+  const P* params = nullptr;
+  P* param_grads = nullptr; // written (not accumulated)
+  const P* state = nullptr;
+  const P* saved = nullptr;
+  P* scratch = nullptr;
   int index = 0;
   StepInfo step{};
 };

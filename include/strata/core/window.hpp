@@ -20,13 +20,13 @@ STRATA_HOST_DEVICE inline T upsample_nearest(const T* in, int in_w, int oy, int 
 }
 
 // Gradient of input pixel (iy, ix): the sum of its f x f block of output gradients, row by row
-// (the CPU backend's order, so both round alike).
-template <class T>
-STRATA_HOST_DEVICE inline T upsample_nearest_backward(const T* dy, int out_w, int iy, int ix, int f) {
-  T sum = T(0);
+// (the CPU backend's order, so both round alike), added in Sum (float for bfloat16 gradients).
+template <class T, class Sum = T>
+STRATA_HOST_DEVICE inline Sum upsample_nearest_backward(const T* dy, int out_w, int iy, int ix, int f) {
+  Sum sum = Sum(0);
   for (int r = 0; r < f; ++r) {
     const T* row = dy + (iy * f + r) * out_w + ix * f;
-    for (int c = 0; c < f; ++c) sum += row[c];
+    for (int c = 0; c < f; ++c) sum += static_cast<Sum>(row[c]);
   }
   return sum;
 }

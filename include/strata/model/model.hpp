@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/blank.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
@@ -119,10 +120,18 @@ class NonFiniteError : public std::runtime_error {
 
 template <class Net, class Device, class T = float>
 class Model {
+  // Parameters, optimizer state, persistent buffers, scratch and host data: float for a bfloat16
+  // model (fp32 master weights, core/bfloat16.hpp), else T.
+  using P = parameter_t<T>;
+  static_assert(!is_bfloat16<T> || requires { requires Device::bfloat16_activations; },
+                "Model<Net, Device, bfloat16>: this backend keeps activations in float only; bfloat16 "
+                "activations are a strata::Cuda mode (Model<Net, strata::Cuda, strata::bfloat16>)");
+
  public:
   using network = Net;
   using device = Device;
-  using scalar = T;
+  using scalar = T;             // of the activations and their gradients
+  using parameter_scalar = P;   // of the parameters and of host data
   static constexpr std::size_t layer_count = Net::layer_count;
   static constexpr Dims input_dims = Net::dims_at(0);
   static constexpr Dims output_dims = Net::dims_at(layer_count);
@@ -245,7 +254,7 @@ class Model {
 
   // ---- one-call API on host data (NCHW float) ----
   template <class Loss, class Optimizer>
-  T train_step(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss, Optimizer& optimizer) {
+  P train_step(std::span<const P> x, std::span<const P> y, int batch, const Loss& loss, Optimizer& optimizer) {
     return train_step(HostBatch{x, y, nullptr}, batch, loss, optimizer);
   }
 
@@ -253,7 +262,7 @@ class Model {
   // channel, the target `images` itself. The batch crosses to the device once and the hole is
   // blanked there; the step is the one train_step(blanked copy, images, ...) takes.
   template <class Loss, class Optimizer>
-  T train_step(std::span<const T> images, const BlankRectangle& hole, int batch, const Loss& loss,
+  P train_step(std::span<const P> images, const BlankRectangle& hole, int batch, const Loss& loss,
                Optimizer& optimizer) {
     check_blank(hole, "train_step");
     return train_step(HostBatch{images, images, &hole}, batch, loss, optimizer);
@@ -261,21 +270,21 @@ class Model {
 
   // Loss of a batch in eval mode (no update): for validation.
   template <class Loss>
-  T evaluate(std::span<const T> x, std::span<const T> y, int batch, const Loss& loss) {
-    return static_cast<T>(compute_loss(HostBatch{x, y, nullptr}, batch, loss, /*training=*/false, "evaluate"));
+  P evaluate(std::span<const P> x, std::span<const P> y, int batch, const Loss& loss) {
+    return static_cast<P>(compute_loss(HostBatch{x, y, nullptr}, batch, loss, /*training=*/false, "evaluate"));
   }
   // ... of whole images whose input has `hole` blanked (as train_step above).
   template <class Loss>
-  T evaluate(std::span<const T> images, const BlankRectangle& hole, int batch, const Loss& loss) {
+  P evaluate(std::span<const P> images, const BlankRectangle& hole, int batch, const Loss& loss) {
     check_blank(hole, "evaluate");
-    return static_cast<T>(
+    return static_cast<P>(
         compute_loss(HostBatch{images, images, &hole}, batch, loss, /*training=*/false, "evaluate"));
   }
 
   // Output of a batch in eval mode, copied to `out`.
-  void predict(std::span<const T> x, int batch, std::span<T> out) {
+  void predict(std::span<const P> x, int batch, std::span<P> out) {
     check_span(x, batch, input_dims, "predict", "x");
-    check_span(std::span<const T>(out.data(), out.size()), batch, output_dims, "predict", "out");
+    check_span(std::span<const P>(out.data(), out.size()), batch, output_dims, "predict", "out");
     Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
     const ModeScope eval_mode(training_, false);
     const BasicTensor<const T> result = forward(batch);
@@ -284,14 +293,14 @@ class Model {
 
   // ---- parameters and state ----
   // Trainable tensors in order ("0.conv.weight", "0.conv.bias", ...), then the buffers.
-  const std::vector<NamedTensor<T>>& parameters() const { return parameter_tensors_; }
-  const std::vector<NamedTensor<T>>& buffers() const { return buffer_tensors_; }
+  const std::vector<NamedTensor<P>>& parameters() const { return parameter_tensors_; }
+  const std::vector<NamedTensor<P>>& buffers() const { return buffer_tensors_; }
   // Flat device memory, parameter_count (or buffer_count) values, in the order above.
-  std::span<T> parameter_data() { return {parameters_.data(), parameter_count}; }
-  std::span<T> gradient_data() { return {gradients_.data(), parameter_count}; }
-  std::span<T> buffer_data() { return {buffers_.data(), buffer_count}; }
+  std::span<P> parameter_data() { return {parameters_.data(), parameter_count}; }
+  std::span<P> gradient_data() { return {gradients_.data(), parameter_count}; }
+  std::span<P> buffer_data() { return {buffers_.data(), buffer_count}; }
   // Two slots of parameter_count values: Adam's m then v, or Sgd's velocity.
-  std::span<T> optimizer_state() { return {optimizer_state_.data(), kOptimizerSlots * parameter_count}; }
+  std::span<P> optimizer_state() { return {optimizer_state_.data(), kOptimizerSlots * parameter_count}; }
 
  private:
   static constexpr std::size_t kOptimizerSlots = 2;
@@ -392,6 +401,14 @@ class Model {
 
   int planned_threads() const { return planned_threads_; }
 
+  // Layer outputs start 256 bytes apart or more (64 values), so every one is as aligned for
+  // vector loads and tensor-core kernels as the allocation (2-byte bfloat16 sizes may be odd).
+  static constexpr std::size_t aligned_values(std::size_t n) { return (n + 63) / 64 * 64; }
+  // The input's share of activations_, at max_batch.
+  std::size_t input_values() const {
+    return aligned_values(static_cast<std::size_t>(max_batch_) * input_dims.size());
+  }
+
   template <class... Ls>
   void plan(type_list<Ls...>) {
     planned_threads_ = threads_;
@@ -414,13 +431,13 @@ class Model {
       p.activation_offset = layers_[i - 1].activation_offset;  // a fused ReLU: the layer before writes it
     } else {
       p.activation_offset = activation_floats_;
-      activation_floats_ += static_cast<std::size_t>(max_batch_) * Net::dims_at(i + 1).size();
+      activation_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * Net::dims_at(i + 1).size());
     }
     if (i > 0) gradient_floats_ = std::max(gradient_floats_, static_cast<std::size_t>(max_batch_) * in.size());
   }
 
   void add_tensor(std::size_t layer, const char* kind, const TensorInfo& info, bool trainable) {
-    NamedTensor<T> t;
+    NamedTensor<P> t;
     t.name = std::to_string(layer) + "." + kind + "." + std::string(info.name);
     t.shape.assign(info.extent, info.extent + info.rank);
     t.size = info.size();
@@ -433,19 +450,18 @@ class Model {
   }
 
   void allocate() {
-    using Buffer = typename Device::template Buffer<T>;
-    parameters_ = Buffer(parameter_count);
-    gradients_ = Buffer(parameter_count);
-    optimizer_state_ = Buffer(kOptimizerSlots * parameter_count);
-    buffers_ = Buffer(buffer_count);
+    parameters_ = ParameterBuffer(parameter_count);
+    gradients_ = ParameterBuffer(parameter_count);
+    optimizer_state_ = ParameterBuffer(kOptimizerSlots * parameter_count);
+    buffers_ = ParameterBuffer(buffer_count);
     // activations_ holds the input, then every layer's output.
-    activations_ = Buffer(static_cast<std::size_t>(max_batch_) * input_dims.size() + activation_floats_);
+    activations_ = Buffer(input_values() + activation_floats_);
     gradient_a_ = Buffer(gradient_floats_);
     gradient_b_ = Buffer(gradient_floats_);
     output_gradient_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
     targets_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
-    saved_ = Buffer(saved_floats_);
-    scratch_ = Buffer(scratch_floats_);
+    saved_ = ParameterBuffer(saved_floats_);
+    scratch_ = ParameterBuffer(scratch_floats_);
     if (input_gradient_enabled_) input_gradient_ = Buffer(static_cast<std::size_t>(max_batch_) * input_dims.size());
     for (auto& t : parameter_tensors_) t.data = parameters_.data() + t.offset;
     for (auto& t : buffer_tensors_) t.data = buffers_.data() + t.offset;
@@ -454,18 +470,18 @@ class Model {
   // Each tensor draws from its own stream (its position in the list), so adding a layer at the
   // end does not change the initial weights of the others.
   void initialise(Init init) {
-    std::vector<T> host;
-    auto fill = [&](std::vector<NamedTensor<T>>& tensors, const std::vector<TensorInfo>& infos,
+    std::vector<P> host;
+    auto fill = [&](std::vector<NamedTensor<P>>& tensors, const std::vector<TensorInfo>& infos,
                     std::uint64_t stream_base) {
       for (std::size_t k = 0; k < tensors.size(); ++k) {
         const TensorInfo& info = infos[k];
-        host.assign(tensors[k].size, T(0));
-        if (info.init == InitRole::ones) std::fill(host.begin(), host.end(), T(1));
+        host.assign(tensors[k].size, P(0));
+        if (info.init == InitRole::ones) std::fill(host.begin(), host.end(), P(1));
         if (info.init == InitRole::weight) {
           const double limit = init == Init::he_uniform ? std::sqrt(6.0 / info.fan_in)
                                                         : std::sqrt(6.0 / (info.fan_in + info.fan_out));
           for (std::size_t e = 0; e < host.size(); ++e)
-            host[e] = static_cast<T>((2.0 * uniform01(seed_, stream_base + k, e) - 1.0) * limit);
+            host[e] = static_cast<P>((2.0 * uniform01(seed_, stream_base + k, e) - 1.0) * limit);
         }
         Device::copy_to_device(tensors[k].data, host.data(), host.size());
       }
@@ -477,7 +493,7 @@ class Model {
   BasicTensor<T> activation(std::size_t i, int batch) const {
     T* base = activations_.data();
     if (i == 0) return {base, batch, input_dims};
-    const std::size_t input_floats = static_cast<std::size_t>(max_batch_) * input_dims.size();
+    const std::size_t input_floats = input_values();
     return {base + input_floats + layers_[i - 1].activation_offset, batch, Net::dims_at(i)};
   }
 
@@ -500,7 +516,7 @@ class Model {
   }
 
   std::string first_non_finite_weight(const StepInfo& check) const {
-    for (const NamedTensor<T>& t : parameter_tensors_) {
+    for (const NamedTensor<P>& t : parameter_tensors_) {
       const std::size_t bad = Device::count_non_finite(t.data, t.size, check);
       if (bad > 0) return "the weights " + t.name + " (" + std::to_string(bad) + " values)";
     }
@@ -529,7 +545,7 @@ class Model {
     }
     if (!gradient) return "the loss itself (every layer output is finite: check the targets)";
     for (std::size_t k = parameter_tensors_.size(); k-- > 0;) {
-      const NamedTensor<T>& t = parameter_tensors_[k];
+      const NamedTensor<P>& t = parameter_tensors_[k];
       bad = Device::count_non_finite(gradients_.data() + t.offset, t.size, last_step_);
       if (bad > 0) return "the gradient of " + t.name + " (" + std::to_string(bad) + " values)";
     }
@@ -541,11 +557,12 @@ class Model {
   // that does not: BatchNorm's saved statistics, the CPU's per-thread scratch).
   ModelMemory memory_plan() const {
     const std::size_t batch = static_cast<std::size_t>(max_batch_);
-    const std::size_t fixed = (2 + kOptimizerSlots) * parameter_count + buffer_count;
-    const std::size_t growing = batch * input_dims.size() * (input_gradient_enabled_ ? 2 : 1) + activation_floats_ +
-                                2 * gradient_floats_ + 2 * batch * output_dims.size() + saved_floats_ +
-                                scratch_floats_;
-    return {max_batch_, input_dims, output_dims, (fixed + growing) * sizeof(T), growing * sizeof(T) / batch};
+    const std::size_t fixed = ((2 + kOptimizerSlots) * parameter_count + buffer_count) * sizeof(P);
+    const std::size_t growing =
+        (input_values() + (input_gradient_enabled_ ? batch * input_dims.size() : 0) + activation_floats_ +
+         2 * gradient_floats_ + 2 * batch * output_dims.size()) * sizeof(T) +
+        (saved_floats_ + scratch_floats_) * sizeof(P);
+    return {max_batch_, input_dims, output_dims, fixed + growing, growing / batch};
   }
 
   void check_batch(int batch, const char* where) const {
@@ -554,7 +571,7 @@ class Model {
                                   std::to_string(max_batch_) + " (max_batch), got " + std::to_string(batch));
   }
 
-  void check_span(std::span<const T> s, int batch, Dims dims, const char* where, const char* what) const {
+  void check_span(std::span<const P> s, int batch, Dims dims, const char* where, const char* what) const {
     check_batch(batch, where);
     const std::size_t expected = static_cast<std::size_t>(batch) * dims.size();
     if (s.size() != expected)
@@ -566,8 +583,8 @@ class Model {
   // A batch in host memory: input x and target y; or, with `blank`, whole images (x and y both)
   // whose input is the image with that rectangle blanked on the device.
   struct HostBatch {
-    std::span<const T> x;
-    std::span<const T> y;
+    std::span<const P> x;
+    std::span<const P> y;
     const BlankRectangle* blank = nullptr;
   };
 
@@ -580,7 +597,7 @@ class Model {
   }
 
   template <class Loss, class Optimizer>
-  T train_step(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
+  P train_step(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
     static_assert(Optimizer::state_per_parameter <= kOptimizerSlots,
                   "Model keeps at most two values of optimizer state per parameter");
     if constexpr (has_step_graphs<Device> && records_in_step_graphs<Optimizer>) {
@@ -591,7 +608,7 @@ class Model {
 
   // train_step, one call after another (every backend).
   template <class Loss, class Optimizer>
-  T train_step_eager(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
+  P train_step_eager(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
     // BatchNorm updates its running statistics during the forward pass; keep them (a few values
     // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
     if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
@@ -615,7 +632,7 @@ class Model {
       reject(value, NonFiniteKind::gradient);
     optimizer.template update<Device>(parameters_.data(), gradients_.data(), optimizer_state_.data(),
                                       parameter_count, last_step_);
-    return static_cast<T>(value);
+    return static_cast<P>(value);
   }
 
   // train_step recorded once as a graph and replayed (a Device with step graphs, turned on in its
@@ -623,14 +640,14 @@ class Model {
   // train_step_eager. The device keeps the verdict of the checks and skips the optimizer's update
   // of a rejected step; the host reads the loss and the verdict once, after the replay.
   template <class Loss, class Optimizer>
-  T train_step_graph(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
+  P train_step_graph(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
     check_span(data.x, batch, input_dims, "train_step", "x");
     check_span(data.y, batch, output_dims, "train_step", "y");
     validate_pixel_weights(loss.pixel_weights, output_dims);
     const StepGraphKey key = context_.step_graph_key(batch, Loss::function, loss.pixel_weights, &type_tag<Optimizer>);
     const auto [action, entry] = context_.step_graph_cache().plan(key);
     if (action == StepGraphAction::eager) {  // the key's first step chooses the convolution algorithms
-      const T value = train_step_eager(data, batch, loss, optimizer);
+      const P value = train_step_eager(data, batch, loss, optimizer);
       context_.step_graph_cache().warmed(key);
       return value;
     }
@@ -666,7 +683,7 @@ class Model {
     last_step_ = StepInfo{true, seed_, step_, threads_, &context_};
     const StepGraphResult result = Device::replay_step(context_, *entry, seed_, step_, update);
     const auto verdict = static_cast<StepVerdict>(result.verdict);
-    if (verdict == StepVerdict::accepted) return static_cast<T>(result.loss);
+    if (verdict == StepVerdict::accepted) return static_cast<P>(result.loss);
     // Rejected: no weight changed on the device. Put the rest back, then diagnose as the eager
     // path does, from what the replay left in the buffers.
     if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
@@ -713,7 +730,8 @@ class Model {
                                          loss.pixel_weights, output_gradient(), last_step_);
   }
 
-  using Buffer = typename Device::template Buffer<T>;
+  using Buffer = typename Device::template Buffer<T>;           // activations and their gradients
+  using ParameterBuffer = typename Device::template Buffer<P>;  // everything else
 
   // Sets the mode for one call and restores it however the call ends.
   class ModeScope {
@@ -739,8 +757,8 @@ class Model {
   StepInfo last_step_{};
 
   std::array<LayerPlan, layer_count> layers_{};
-  std::vector<NamedTensor<T>> parameter_tensors_;
-  std::vector<NamedTensor<T>> buffer_tensors_;
+  std::vector<NamedTensor<P>> parameter_tensors_;
+  std::vector<NamedTensor<P>> buffer_tensors_;
   std::vector<TensorInfo> parameter_init_;
   std::vector<TensorInfo> buffer_init_;
   std::size_t parameter_cursor_ = 0;
@@ -752,10 +770,10 @@ class Model {
 
   // Before the buffers: constructed first, destroyed last.
   typename Device::Context context_{};
-  Buffer parameters_, gradients_, optimizer_state_, buffers_;
-  Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_, saved_, scratch_;
+  ParameterBuffer parameters_, gradients_, optimizer_state_, buffers_, saved_, scratch_;
+  Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_;
   Buffer input_gradient_;
-  std::vector<T> buffers_backup_ = std::vector<T>(buffer_count);  // host copy; see train_step
+  std::vector<P> buffers_backup_ = std::vector<P>(buffer_count);  // host copy; see train_step
 };
 
 }  // namespace strata

@@ -103,10 +103,12 @@ class RunMismatch : public TrainingError {
   using TrainingError::TrainingError;
 };
 
-template <class Net, class Device>
+// T: the model's activation scalar (bfloat16 for Model<Net, Cuda, bfloat16>: bf16 activations,
+// fp32 weights; the data, metrics and checkpoints are float either way).
+template <class Net, class Device, class T = float>
 class Trainer {
  public:
-  using ModelType = Model<Net, Device>;
+  using ModelType = Model<Net, Device, T>;
   static constexpr Dims image_dims = ModelType::input_dims;
 
   Trainer(TrainerConfig config, const data::ImageSet& train, const data::ImageSet& validation, std::ostream& out)

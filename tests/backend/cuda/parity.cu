@@ -7,7 +7,8 @@
 // losses, the optimizers, and 10 training steps of ConvNet v1 (losses within 1e-3 relative).
 // Training steps recorded as CUDA graphs and replayed: the eager steps' weights bit for bit
 // (deterministic algorithms), dropout and BatchNorm, non-finite steps rejected as eagerly, and the
-// fallback when a step cannot be recorded.
+// fallback when a step cannot be recorded. Models of bfloat16 activations against the CPU's fp32
+// within their documented tolerances (kBf16Tolerance; losses of 10 ConvNet v1 steps within 1e-2).
 // Where the build has stb (strata::images; CMake defines STRATA_CUDA_TEST_TRAINER), also the
 // inpainting Trainer<Net, Cuda> against Trainer<Net, Cpu>, and its resume.
 //
@@ -47,10 +48,29 @@ using testing::synthetic_images;
 namespace {
 
 constexpr double kFp32Tolerance = 1e-4;
+// bf16 activations (7 stored mantissa bits, rounding error 2^-9 per value) against the CPU's fp32:
+// layer outputs and gradients within 3e-2 of their largest value (fp32 accumulation keeps sums
+// from drifting further), the losses of a training run within 1e-2 relative.
+constexpr double kBf16Tolerance = 3e-2;
+constexpr double kBf16LossTolerance = 1e-2;
 
 std::vector<float> to_host(const float* device, std::size_t n) {
   std::vector<float> v(n);
   Cuda::copy_to_host(v.data(), device, n);
+  return v;
+}
+
+// n activations of a model (float or bfloat16 on the device) as floats on the host.
+template <class Net, class T>
+std::vector<float> activations_to_host(Model<Net, Cuda, T>& m, const T* device, std::size_t n) {
+  std::vector<float> v(n);
+  Cuda::copy_to_host(v.data(), device, n, m.device_context());
+  return v;
+}
+
+// The values as a bfloat16 model stores them (rounded to bf16 and back).
+std::vector<float> rounded_to_bf16(std::vector<float> v) {
+  for (float& x : v) x = static_cast<float>(bfloat16(x));
   return v;
 }
 
@@ -73,13 +93,15 @@ struct ParityOptions {
   cuda::AlgorithmSearch search = cuda::AlgorithmSearch::benchmark;
 };
 
-// One forward and backward pass of Net on both backends from identical state.
-template <class Net>
+// One forward and backward pass of Net on both backends from identical state; the CUDA model's
+// activations are T (float or bfloat16: then the input and upstream gradient are bf16 values on
+// both sides, so that only the model's own rounding differs).
+template <class Net, class T = float>
 void check_parity(const char* what, const ParityOptions& o = {}) {
-  INFO(std::string(what));
+  INFO(std::string(what) << (is_bfloat16<T> ? " (bf16 activations)" : ""));
   const std::uint64_t seed = 17;
   Model<Net, Cpu> cpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
-  Model<Net, Cuda> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
+  Model<Net, Cuda, T> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
   gpu.device_context().set_precision(o.precision);
   gpu.device_context().set_algorithm_search(o.search);
   if (!o.training) {
@@ -103,16 +125,27 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
 
   const std::size_t in_size = static_cast<std::size_t>(o.batch) * Net::input_shape::size;
   const std::size_t out_size = static_cast<std::size_t>(o.batch) * Net::output_shape::size;
-  const auto x = random_vector(in_size, seed + 1, o.input_low, o.input_high);
-  const auto upstream = random_vector(out_size, seed + 2, -1.0, 1.0);
+  auto x = random_vector(in_size, seed + 1, o.input_low, o.input_high);
+  auto upstream = random_vector(out_size, seed + 2, -1.0, 1.0);
+  if constexpr (is_bfloat16<T>) {
+    x = rounded_to_bf16(std::move(x));
+    upstream = rounded_to_bf16(std::move(upstream));
+  }
   std::copy(x.begin(), x.end(), cpu.input(o.batch).data);
-  Cuda::copy_to_device(gpu.input(o.batch).data, x.data(), in_size);
+  Cuda::copy_to_device(gpu.input(o.batch).data, x.data(), in_size, gpu.device_context());
   cpu.set_step_count(41);
   gpu.set_step_count(41);
 
   const auto y_cpu = cpu.forward(o.batch);
-  const auto y_gpu = to_host(gpu.forward(o.batch).data, out_size);
-  CHECK(relative_difference(y_gpu, y_cpu.data, out_size) <= o.tolerance);
+  const auto y_gpu = activations_to_host(gpu, gpu.forward(o.batch).data, out_size);
+  // The worst difference of each kind, printed for bf16 (whose tolerance is an estimate until
+  // measured on a GPU).
+  std::string measured;
+  auto note = [&](const std::string& kind, double value) {
+    measured += (measured.empty() ? "" : ", ") + kind + " " + std::to_string(value);
+    return value;
+  };
+  CHECK(note("output", relative_difference(y_gpu, y_cpu.data, out_size)) <= o.tolerance);
   if (Net::buffer_count > 0) {
     const auto buffers = to_host(gpu.buffer_data().data(), Net::buffer_count);
     CHECK_MESSAGE(relative_difference(buffers, cpu.buffer_data().data(), Net::buffer_count) <= o.tolerance,
@@ -120,12 +153,13 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   }
 
   std::copy(upstream.begin(), upstream.end(), cpu.output_gradient().data);
-  Cuda::copy_to_device(gpu.output_gradient().data, upstream.data(), out_size);
+  Cuda::copy_to_device(gpu.output_gradient().data, upstream.data(), out_size, gpu.device_context());
   cpu.backward(cpu.output_gradient());
   gpu.backward(gpu.output_gradient());
   if (o.input_gradient) {
-    const auto dx = to_host(gpu.input_gradient().data, in_size);
-    CHECK_MESSAGE(relative_difference(dx, cpu.input_gradient().data, in_size) <= o.tolerance, "input gradient");
+    const auto dx = activations_to_host(gpu, gpu.input_gradient().data, in_size);
+    CHECK_MESSAGE(note("input gradient", relative_difference(dx, cpu.input_gradient().data, in_size)) <= o.tolerance,
+                  "input gradient");
   }
   // Each gradient relative to its own largest value, except a bias right before a BatchNorm in
   // training: its gradient is exactly zero in exact arithmetic, so the computed values are
@@ -150,8 +184,9 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
       if (u.name == t.name || (layer_scale && layer_of(u.name) == layer_of(t.name)))
         for (std::size_t i = 0; i < u.size; ++i) scale = std::max(scale, std::abs(double{expected[u.offset + i]}));
     INFO("gradient of " << t.name << (layer_scale ? ", relative to its layer's largest" : ""));
-    CHECK(diff / scale <= o.tolerance);
+    CHECK(note(t.name, diff / scale) <= o.tolerance);
   }
+  if (is_bfloat16<T>) MESSAGE(what << " in bf16, worst relative differences: " << measured);
 }
 
 using Dims3x12x10 = Input<3, 12, 10>;
@@ -360,6 +395,107 @@ TEST_CASE("10 training steps of ConvNet v1 give the same losses on both backends
 TEST_CASE("tf32 convolutions stay within their documented 1e-2") {
   check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, ReLU, Conv<32, 3>>>(
       "tf32", {.batch = 8, .tolerance = 1e-2, .precision = cuda::Precision::tf32});
+}
+
+TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's fp32") {
+  constexpr ParityOptions bf16{.tolerance = kBf16Tolerance};
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>>, bfloat16>("Conv<8, 3>", bf16);
+  check_parity<Sequential<Dims3x12x10, Conv<6, 3, 2>>, bfloat16>("Conv<6, 3, 2>: explicitly padded", bf16);
+  check_parity<Sequential<Dims3x12x10, Conv<5, 2>>, bfloat16>("Conv<5, 2>: even kernel", bf16);
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<4, 3>>, bfloat16>("Conv, ReLU (fused pair), Conv", bf16);
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, ReLU, Conv<32, 3>>, bfloat16>(
+      "Conv<64, 3>, ReLU, Conv<32, 3> at 32x32x32, batch 8", {.batch = 8, .tolerance = kBf16Tolerance});
+  check_parity<Sequential<Dims3x12x12, ReLU, MaxPool<2>, Upsample<2>>, bfloat16>("ReLU, MaxPool<2>, Upsample<2>",
+                                                                                 bf16);
+  check_parity<Sequential<Dims3x12x10, Sigmoid>, bfloat16>(
+      "Sigmoid", {.input_low = -8.0, .input_high = 8.0, .tolerance = kBf16Tolerance});
+  check_parity<Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>, bfloat16>(
+      "Conv, BatchNorm: training (cuDNN forward)", {.batch = 4, .tolerance = kBf16Tolerance});
+  check_parity<Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>, bfloat16>(
+      "Conv, BatchNorm: eval", {.batch = 4, .training = false, .tolerance = kBf16Tolerance});
+  check_parity<Sequential<Dims3x12x10, Dropout<30>>, bfloat16>("Dropout<30> training", bf16);
+}
+
+TEST_CASE("bf16 activations: 10 training steps of ConvNet v1 within 1e-2 of the CPU's losses; predict agrees") {
+  using Net = testing::ConvNetV1;
+  const int batch = 8;
+  Model<Net, Cpu> cpu(batch, 1);
+  Model<Net, Cuda, bfloat16> gpu(batch, 1);
+  Adam a_cpu, a_gpu;
+  double worst = 0.0;
+  for (int step = 0; step < 10; ++step) {
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 100 + step);
+    const double a = cpu.train_step(x, x, batch, BinaryCrossEntropy{}, a_cpu);
+    const double b = gpu.train_step(x, x, batch, BinaryCrossEntropy{}, a_gpu);
+    INFO("step " << step << ": cpu " << a << ", cuda bf16 " << b);
+    worst = std::max(worst, std::abs(a - b) / std::abs(a));
+    CHECK(std::abs(a - b) <= kBf16LossTolerance * std::abs(a));
+  }
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 7);
+  std::vector<float> p_cpu(x.size()), p_gpu(x.size());
+  cpu.predict(x, batch, p_cpu);
+  gpu.predict(x, batch, p_gpu);
+  const double prediction = relative_difference(p_gpu, p_cpu, p_cpu.size());
+  MESSAGE("ConvNet v1 in bf16: worst relative loss difference over 10 steps " << worst << ", prediction "
+                                                                              << prediction);
+  CHECK(prediction <= kBf16Tolerance);
+}
+
+TEST_CASE("bf16 activations keep fp32 master weights: updates far below a bf16 step accumulate") {
+  // With a learning rate of 1e-6, Adam moves each weight by about 1e-6 a step: bf16 weights
+  // (7-bit mantissa) would not move at all, or by a whole bf16 step (8e-4 at 0.2).
+  using Net = Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  Model<Net, Cuda, bfloat16> gpu(batch, 5);
+  const auto before = to_host(gpu.parameter_data().data(), Net::parameter_count);
+  Adam adam;
+  adam.lr = 1e-6;
+  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 71, 0.0, 1.0);
+  for (int step = 0; step < 3; ++step) gpu.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  const auto after = to_host(gpu.parameter_data().data(), Net::parameter_count);
+  std::size_t large = 0, moved_finely = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    if (std::abs(before[i]) < 0.05f) continue;  // biases start at 0; tiny weights have tiny bf16 steps
+    ++large;
+    const double change = std::abs(static_cast<double>(after[i]) - before[i]);
+    const double bf16_step = std::ldexp(1.0, std::ilogb(before[i]) - 7);
+    if (change > 0.0 && change < bf16_step / 16) ++moved_finely;
+  }
+  INFO(moved_finely << " of " << large << " weights above 0.05 moved by less than 1/16 of a bf16 step");
+  CHECK(large > 100);
+  CHECK(moved_finely > large * 9 / 10);
+}
+
+TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, rounded; graphs replay eager steps") {
+  using Net = Sequential<Dims3x12x12, Conv<6, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 3;
+  const BlankRectangle hole{.top = 3, .left = 2, .height = 5, .width = 7, .fill = 0.5f};
+  const auto images = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 61, 0.0, 1.0);
+  Model<Net, Cpu> cpu(batch, 9);
+  Model<Net, Cuda, bfloat16> eager(batch, 9), graph(batch, 9);
+  for (auto* m : {&eager, &graph}) {
+    m->device_context().set_deterministic(true);
+    m->device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
+  }
+  graph.device_context().set_step_graphs(true);
+  Adam a_cpu, a_eager, a_graph;
+  for (int step = 0; step < 4; ++step) {
+    const double c = cpu.train_step(images, hole, batch, BinaryCrossEntropy{}, a_cpu);
+    const float e = eager.train_step(images, hole, batch, BinaryCrossEntropy{}, a_eager);
+    const float g = graph.train_step(images, hole, batch, BinaryCrossEntropy{}, a_graph);
+    INFO("step " << step << ": cpu " << c << ", bf16 eager " << e << ", bf16 graph " << g);
+    CHECK(std::abs(e - c) <= kBf16LossTolerance * std::abs(c));
+    CHECK(g == e);
+  }
+  INFO("graph fallback: " << graph.device_context().step_graph_fallback());
+  CHECK(graph.device_context().step_graph_cache().replays() == 3);  // every step but the first
+  const auto eager_weights = to_host(eager.parameter_data().data(), Net::parameter_count);
+  const auto graph_weights = to_host(graph.parameter_data().data(), Net::parameter_count);
+  CHECK(std::memcmp(eager_weights.data(), graph_weights.data(), eager_weights.size() * sizeof(float)) == 0);
+  const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
+  const auto input = activations_to_host(eager, static_cast<const bfloat16*>(eager.input(batch).data), in_size);
+  const auto expected = rounded_to_bf16(std::vector<float>(cpu.input(batch).data, cpu.input(batch).data + in_size));
+  CHECK(input == expected);
 }
 
 TEST_CASE("a model too large for the GPU is refused with the max_batch that would fit") {

@@ -153,29 +153,36 @@ class Context : public DeviceContext {
   // Through pinned staging: the host data is copied into a staging slot and the transfer runs
   // asynchronously; a slot is reused only once its previous transfer has finished. The copy
   // goes in chunks, so the copy engine sends one while the host copies the next: a batch costs
-  // about one host memcpy, not a memcpy and then a transfer.
-  template <class T>
-  void upload(T* device, const T* host, std::size_t n) {
-    static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+  // about one host memcpy, not a memcpy and then a transfer. Float host data bound for a bfloat16
+  // buffer is rounded on the way into staging (half the bytes cross).
+  template <class T, class H>
+  void upload(T* device, const H* host, std::size_t n) {
+    static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
+                  "strata::Cuda uploads float host data into float or bfloat16 buffers");
     require_eager("Context::upload");
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
     if (n > slot.buffer.size()) {  // larger than a batch: a plain (blocking) copy
-      STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
-      synchronize();
-      return;
+      if constexpr (!std::is_same_v<T, H>)
+        throw std::invalid_argument("Context::upload: " + std::to_string(n) + " values are more than a batch; a "
+                                    "bfloat16 buffer is filled a batch at a time");
+      else {
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
+        synchronize();
+        return;
+      }
     }
     STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
-    constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
-    const auto* from = reinterpret_cast<const unsigned char*>(host);
-    auto* staged = reinterpret_cast<unsigned char*>(slot.buffer.data());
-    auto* to = reinterpret_cast<unsigned char*>(device);
-    for (std::size_t offset = 0; offset < bytes; offset += kChunkBytes) {
-      const std::size_t size = std::min(kChunkBytes, bytes - offset);
-      std::memcpy(staged + offset, from + offset, size);
-      STRATA_CUDA_CHECK(
-          cudaMemcpyAsync(to + offset, staged + offset, size, cudaMemcpyHostToDevice, state_->stream));
+    constexpr std::size_t kChunk = (std::size_t{1} << 20) / sizeof(T);  // values per 1 MiB chunk
+    T* staged = reinterpret_cast<T*>(slot.buffer.data());
+    for (std::size_t offset = 0; offset < n; offset += kChunk) {
+      const std::size_t count = std::min(kChunk, n - offset);
+      if constexpr (std::is_same_v<T, H>) std::memcpy(staged + offset, host + offset, count * sizeof(T));
+      else
+        for (std::size_t i = offset; i < offset + count; ++i) staged[i] = T(host[i]);
+      STRATA_CUDA_CHECK(cudaMemcpyAsync(device + offset, staged + offset, count * sizeof(T), cudaMemcpyHostToDevice,
+                                        state_->stream));
     }
     STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
   }
@@ -186,29 +193,41 @@ class Context : public DeviceContext {
     STRATA_CUDA_CHECK(cudaMemcpyAsync(to, from, n * sizeof(T), cudaMemcpyDeviceToDevice, state_->stream));
   }
 
-  // Waits for the model's queued work, then copies n values to the host.
-  template <class T>
-  void download(T* host, const T* device, std::size_t n) {
-    static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+  // Waits for the model's queued work, then copies n values to the host (a bfloat16 buffer's
+  // widened to float, exactly).
+  template <class H, class T>
+  void download(H* host, const T* device, std::size_t n) {
+    static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
+                  "strata::Cuda downloads float or bfloat16 buffers into float host data");
     require_eager("Context::download");
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
     if (n > slot.buffer.size()) {
-      STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
-      synchronize();
-      return;
+      if constexpr (!std::is_same_v<T, H>)
+        throw std::invalid_argument("Context::download: " + std::to_string(n) + " values are more than a batch; a "
+                                    "bfloat16 buffer is read a batch at a time");
+      else {
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
+        synchronize();
+        return;
+      }
     }
     STRATA_CUDA_CHECK(cudaMemcpyAsync(slot.buffer.data(), device, bytes, cudaMemcpyDeviceToHost, state_->stream));
     STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
     STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
-    std::memcpy(host, slot.buffer.data(), bytes);
+    if constexpr (std::is_same_v<T, H>) std::memcpy(host, slot.buffer.data(), bytes);
+    else {
+      const T* staged = reinterpret_cast<const T*>(slot.buffer.data());
+      for (std::size_t i = 0; i < n; ++i) host[i] = static_cast<H>(staged[i]);
+    }
   }
 
   // ---- caches ----
   // The plan of a convolution shape at a batch size and the current precision.
-  ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch) {
-    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic};
+  // bfloat16: a model of bfloat16 activations (its convolutions run in bf16 whatever the precision).
+  ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch, bool bfloat16 = false) {
+    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
@@ -223,18 +242,18 @@ class Context : public DeviceContext {
       const ConvKey& k = p->key;
       text += "conv " + k.in.to_string() + " -> " + k.out.to_string() + ", kernel " +
               std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) + ", precision " +
-              std::to_string(static_cast<int>(k.precision)) + ", fused ReLU " +
+              (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
               (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
               (p->padded ? ", explicitly padded" : "") + "\n" + p->search_log;
     }
     return text;
   }
 
-  // A descriptor of a batch of images.
-  cudnnTensorDescriptor_t tensor(int batch, Dims d) {
+  // A descriptor of a batch of images of scalar `type`.
+  cudnnTensorDescriptor_t tensor(int batch, Dims d, cudnnDataType_t type = CUDNN_DATA_FLOAT) {
     for (auto& t : state_->tensors)
-      if (t.batch == batch && t.dims == d) return t.descriptor.get();
-    state_->tensors.push_back({batch, d, tensor_descriptor(batch, d)});
+      if (t.batch == batch && t.dims == d && t.type == type) return t.descriptor.get();
+    state_->tensors.push_back({batch, d, type, tensor_descriptor(batch, d, type)});
     return state_->tensors.back().descriptor.get();
   }
 
@@ -274,6 +293,7 @@ class Context : public DeviceContext {
   struct CachedTensor {
     int batch;
     Dims dims;
+    cudnnDataType_t type;
     TensorDescriptor descriptor;
   };
 

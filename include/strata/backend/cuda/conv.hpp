@@ -20,6 +20,11 @@
 // whatever its activation descriptor says, strata's pass (the CPU's ReLU) turns it into 0. The
 // pair's backward (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass
 // that sums the bias gradient, into scratch, and runs cuDNN's two backward passes on that.
+//
+// A bfloat16 model (core/bfloat16.hpp): x, y and the gradients are bf16; cuDNN convolves bf16
+// with fp32 accumulation on tensor cores, reading a bf16 copy of the float weights made in
+// scratch before each pass, and writing a bf16 weight gradient that is widened into the float
+// gradient (convert.cuh). Bias and ReLU always run as strata's pass (float bias, float math).
 #pragma once
 
 #include <optional>
@@ -32,6 +37,7 @@
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
+#include "strata/backend/cuda/convert.cuh"
 #include "strata/backend/cuda/padding.cuh"
 #include "strata/core/tensor.hpp"
 #include "strata/layers/conv.hpp"
@@ -48,7 +54,7 @@ namespace detail {
 // The first (fastest, as cuDNN orders them) usable result: it ran, its workspace fits, and its
 // math is allowed: never fp16 down-conversion; tensor-core (TF32) math only in tf32 precision;
 // a deterministic algorithm when the context asks for one (Context::set_deterministic).
-// In fp32 the descriptor keeps CUDNN_FMA_MATH; in tf32 it takes the chosen algorithm's math.
+// In fp32 the descriptor keeps CUDNN_FMA_MATH; in tf32 and bf16 it takes the chosen algorithm's math.
 // Every candidate and the choice go into the plan's search log (Context::describe_convolutions).
 template <class Perf>
 auto pick_algorithm(const char* search, const Perf* results, int count, std::size_t budget, ConvPlan& plan,
@@ -66,8 +72,8 @@ auto pick_algorithm(const char* search, const Perf* results, int count, std::siz
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > budget) continue;
     if (key.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     if (r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
-    if (precision == Precision::fp32 && r.mathType == CUDNN_TENSOR_OP_MATH) continue;
-    if (precision == Precision::tf32) STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(conv, r.mathType));
+    if (precision == Precision::fp32 && !key.bfloat16 && r.mathType == CUDNN_TENSOR_OP_MATH) continue;
+    if (precision == Precision::tf32 || key.bfloat16) STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(conv, r.mathType));
     chosen = ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory};
     log += "  <- chosen";
   }
@@ -79,8 +85,8 @@ auto pick_algorithm(const char* search, const Perf* results, int count, std::siz
                     "this is a strata bug or an unsupported shape; report the layer and the GPU");
 }
 
-inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, ConvPlan& p, const float* x,
-                                                                 const float* w, float* y, void* workspace,
+inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, ConvPlan& p, const void* x,
+                                                                 const void* w, void* y, void* workspace,
                                                                  std::size_t bytes) {
   cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int count = 0;
@@ -97,8 +103,8 @@ inline ChosenAlgorithm<cudnnConvolutionFwdAlgo_t> choose_forward(Context& ctx, C
   return pick_algorithm("choosing a forward convolution algorithm", results, count, bytes, p, conv);
 }
 
-inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Context& ctx, ConvPlan& p, const float* w,
-                                                                           const float* dy, float* dx,
+inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Context& ctx, ConvPlan& p, const void* w,
+                                                                           const void* dy, void* dx,
                                                                            void* workspace, std::size_t bytes) {
   cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   int count = 0;
@@ -117,8 +123,8 @@ inline ChosenAlgorithm<cudnnConvolutionBwdDataAlgo_t> choose_backward_data(Conte
 }
 
 inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(Context& ctx, ConvPlan& p,
-                                                                               const float* x, const float* dy,
-                                                                               float* dw, void* workspace,
+                                                                               const void* x, const void* dy,
+                                                                               void* dw, void* workspace,
                                                                                std::size_t bytes) {
   cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   int count = 0;
@@ -136,60 +142,94 @@ inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(C
   return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p, conv);
 }
 
-// The scratch regions of one call.
+// The scratch regions of one call, for activations of scalar T.
+template <class T>
 struct ConvBuffers {
-  float* padded_input;
-  float* padded_gradient;
-  float* masked_gradient;
+  T* padded_input;
+  T* padded_gradient;
+  T* masked_gradient;
   double* bias_partials;
+  bfloat16* weight_copy;      // a bfloat16 model's weights in bf16
+  bfloat16* weight_gradient;  // ... and cuDNN's bf16 weight gradient
+  std::size_t weight_count;
   void* workspace;
   std::size_t workspace_bytes;
 };
 
-inline ConvBuffers conv_buffers(float* scratch, Dims in, Dims out, const ConvGeometry& g, int batch) {
+// Every region starts 256-byte aligned: each is a multiple of 64 floats.
+template <class T, class P>
+ConvBuffers<T> conv_buffers(P* scratch_memory, Dims in, Dims out, const ConvGeometry& g, int batch) {
+  static_assert(std::is_same_v<P, float>, "strata::Cuda's scratch memory is float");
   const ConvScratch s = conv_scratch_layout(in, out, g, batch);
-  float* padded_gradient = scratch + s.padded_input;
+  float* padded_gradient = scratch_memory + s.padded_input;
   float* masked_gradient = padded_gradient + s.padded_gradient;
-  float* bias_partials = masked_gradient + s.masked_gradient;  // 256-byte aligned: a multiple of 64 floats in
-  return {scratch,
-          padded_gradient,
-          masked_gradient,
+  float* bias_partials = masked_gradient + s.masked_gradient;
+  float* weights = bias_partials + s.bias_partials;
+  const std::size_t weight_count = conv_weight_count(in, out, g);
+  return {reinterpret_cast<T*>(scratch_memory),
+          reinterpret_cast<T*>(padded_gradient),
+          reinterpret_cast<T*>(masked_gradient),
           reinterpret_cast<double*>(bias_partials),
-          bias_partials + s.bias_partials,
+          reinterpret_cast<bfloat16*>(weights),
+          reinterpret_cast<bfloat16*>(weights + bf16_weight_region(weight_count)),
+          weight_count,
+          weights + s.weights,
           s.workspace * sizeof(float)};
 }
 
 // The input cuDNN convolves: x itself, or its zero-padded copy in scratch.
-inline const float* conv_input(const ConvPlan& p, const float* x, const ConvBuffers& b, cudaStream_t stream) {
+template <class T>
+const T* conv_input(const ConvPlan& p, const T* x, const ConvBuffers<T>& b, cudaStream_t stream) {
   if (!p.padded) return x;
   pad_input(x, b.padded_input, p.key.batch, p.key.in, p.conv_input, p.key.geometry.pad_top, p.key.geometry.pad_left,
             stream);
   return b.padded_input;
 }
 
+// The weights cuDNN reads: the float parameters, or (bfloat16 model) their bf16 copy in scratch.
+template <class T>
+const T* conv_weights(const float* weight, const ConvBuffers<T>& b, cudaStream_t stream) {
+  if constexpr (is_bfloat16<T>) {
+    convert(weight, b.weight_copy, b.weight_count, stream);
+    return b.weight_copy;
+  } else {
+    return weight;
+  }
+}
+
+// The plan of this call's convolution (a bfloat16 model's convolutions have their own).
+template <class T>
+ConvPlan& plan_of(Context& ctx, Dims in, Dims out, const ConvGeometry& g, int batch) {
+  static_assert(std::is_same_v<T, float> || is_bfloat16<T>, "strata::Cuda runs float or bfloat16 activations");
+  return ctx.conv_plan(in, out, g, batch, is_bfloat16<T>);
+}
+
 }  // namespace detail
 
-template <class T>
-void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias, const ConvGeometry& g,
-                    T* scratch, const StepInfo& step) {
-  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+template <class T, class P>
+void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, const P* bias, const ConvGeometry& g,
+                    P* scratch, const StepInfo& step) {
   Context& ctx = context_of(step);
-  ConvPlan& p = ctx.conv_plan(x.dims, y.dims, g, x.batch);
-  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
-  const float* input = detail::conv_input(p, x.data, b, ctx.stream());
-  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
+  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
+  const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
+  const T* input = detail::conv_input(p, x.data, b, ctx.stream());
+  const T* w = detail::conv_weights(weight, b, ctx.stream());
+  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
   const float one = 1.0f;
   const float zero = 0.0f;
-  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
-                                            p.forward_conv.get(), p.forward->algorithm, b.workspace,
-                                            b.workspace_bytes, &zero, p.y.get(), y.data));
-  STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
+  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), w, p.forward_conv.get(),
+                                            p.forward->algorithm, b.workspace, b.workspace_bytes, &zero, p.y.get(),
+                                            y.data));
+  if constexpr (is_bfloat16<T>)
+    bias_add(y.data, bias, x.batch, y.dims.c, y.dims.plane(), ctx.stream());
+  else
+    STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
 }
 
 namespace detail {
 
 // y = relu(conv(x, W) + b) by cudnnConvolutionBiasActivationForward; cuDNN's status.
-inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<float>& b, const float* input,
                                         const float* weight, const float* bias, float* y) {
   const float one = 1.0f;
   const float zero = 0.0f;
@@ -201,8 +241,9 @@ inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuf
 }
 
 // The same as the chosen convolution, then strata's bias + ReLU pass.
-inline void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
-                                 const float* weight, const float* bias, float* y) {
+template <class T>
+void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* weight,
+                          const float* bias, T* y) {
   const float one = 1.0f;
   const float zero = 0.0f;
   STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
@@ -243,7 +284,7 @@ float time_on_stream(Context& ctx, int runs, Run&& run) {
 // than the convolution followed by strata's bias + ReLU pass. (On an H200 in TF32 at batch 64,
 // the two steps were faster for 3 of ConvNet v1's 6 pairs.) Returns whether y already holds
 // the result. A refusal (any status but a failed execution, which is an error) means two steps.
-inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, const float* input,
+inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers<float>& b, const float* input,
                                const float* weight, const float* bias, float* y) {
   ctx.require_eager("choosing whether cuDNN fuses a convolution's bias and ReLU (its first step runs eagerly)");
   const cudnnStatus_t status = fused_forward_relu(ctx, p, b, input, weight, bias, y);
@@ -271,46 +312,53 @@ inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers& b, 
 
 // y = relu(conv(x, W) + b): the convolution with its bias and the following ReLU, either in one
 // cuDNN call or as the convolution then one pass of strata's (see the header comment).
-template <class T>
-void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const T* weight, const T* bias,
-                         const ConvGeometry& g, T* scratch, const StepInfo& step) {
-  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+template <class T, class P>
+void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, const P* bias,
+                         const ConvGeometry& g, P* scratch, const StepInfo& step) {
   Context& ctx = context_of(step);
-  ConvPlan& p = ctx.conv_plan(x.dims, y.dims, g, x.batch);
-  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, y.dims, g, x.batch);
-  const float* input = detail::conv_input(p, x.data, b, ctx.stream());
-  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, weight, y.data, b.workspace, b.workspace_bytes);
-  if (p.relu_fusion == ReluFusion::untried && detail::choose_relu_fusion(ctx, p, b, input, weight, bias, y.data))
-    return;
-  if (p.relu_fusion == ReluFusion::fused)
-    check(detail::fused_forward_relu(ctx, p, b, input, weight, bias, y.data), "cudnnConvolutionBiasActivationForward");
-  else
-    detail::unfused_forward_relu(ctx, p, b, input, weight, bias, y.data);
+  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
+  const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
+  const T* input = detail::conv_input(p, x.data, b, ctx.stream());
+  const T* w = detail::conv_weights(weight, b, ctx.stream());
+  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
+  if constexpr (is_bfloat16<T>) {
+    p.relu_fusion = ReluFusion::unfused;  // cuDNN's fused call wants its bias in bf16: strata's pass keeps it float
+  } else {
+    if (p.relu_fusion == ReluFusion::untried && detail::choose_relu_fusion(ctx, p, b, input, w, bias, y.data)) return;
+    if (p.relu_fusion == ReluFusion::fused) {
+      check(detail::fused_forward_relu(ctx, p, b, input, w, bias, y.data), "cudnnConvolutionBiasActivationForward");
+      return;
+    }
+  }
+  detail::unfused_forward_relu(ctx, p, b, input, w, bias, y.data);
 }
 
 namespace detail {
 
 // The weight and input gradients from the output gradient dy (bias done by the caller).
-template <class T>
-void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuffers& b, BasicTensor<const T> x,
-                                       const T* dy, BasicTensor<T> dx, const T* weight, T* dweight,
+template <class T, class P>
+void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, BasicTensor<const T> x,
+                                       const T* dy, BasicTensor<T> dx, const P* weight, P* dweight,
                                        const ConvGeometry& g) {
   const float one = 1.0f;
   const float zero = 0.0f;
-  const float* input = conv_input(p, x.data, b, ctx.stream());
+  const T* input = conv_input(p, x.data, b, ctx.stream());
+  void* weight_gradient = dweight;
+  if constexpr (is_bfloat16<T>) weight_gradient = b.weight_gradient;
   if (!p.backward_filter)
-    p.backward_filter = choose_backward_filter(ctx, p, input, dy, dweight, b.workspace, b.workspace_bytes);
+    p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
   STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
                                                    p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
-                                                   b.workspace_bytes, &zero, p.w.get(), dweight));
+                                                   b.workspace_bytes, &zero, p.w.get(), weight_gradient));
+  if constexpr (is_bfloat16<T>) convert(b.weight_gradient, dweight, b.weight_count, ctx.stream());
 
   if (dx.data == nullptr) return;
-  float* target = p.padded ? b.padded_gradient : dx.data;
-  if (!p.backward_data)
-    p.backward_data = choose_backward_data(ctx, p, weight, dy, target, b.workspace, b.workspace_bytes);
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), weight, p.y.get(), dy,
-                                                 p.data_conv.get(), p.backward_data->algorithm, b.workspace,
-                                                 b.workspace_bytes, &zero, p.x.get(), target));
+  const T* w = conv_weights(weight, b, ctx.stream());
+  T* target = p.padded ? b.padded_gradient : dx.data;
+  if (!p.backward_data) p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
+  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), w, p.y.get(), dy, p.data_conv.get(),
+                                                 p.backward_data->algorithm, b.workspace, b.workspace_bytes, &zero,
+                                                 p.x.get(), target));
   if (p.padded)
     unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left, ctx.stream());
 }
@@ -318,29 +366,27 @@ void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuff
 }  // namespace detail
 
 // Writes dweight and dbias (not accumulated); writes dx unless dx.data is null.
-template <class T>
-void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTensor<T> dx, const T* weight, T* dweight,
-                     T* dbias, const ConvGeometry& g, T* scratch, const StepInfo& step) {
-  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
+template <class T, class P>
+void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTensor<T> dx, const P* weight, P* dweight,
+                     P* dbias, const ConvGeometry& g, P* scratch, const StepInfo& step) {
   Context& ctx = context_of(step);
-  ConvPlan& p = ctx.conv_plan(x.dims, dy.dims, g, x.batch);
-  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, dy.dims, g, x.batch);
-  bias_gradient<T>(dy.data, nullptr, nullptr, dy.batch, dy.dims.c, dy.dims.plane(), b.bias_partials, dbias,
+  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, dy.dims, g, x.batch);
+  const auto b = detail::conv_buffers<T>(scratch, x.dims, dy.dims, g, x.batch);
+  bias_gradient<T, P>(dy.data, nullptr, nullptr, dy.batch, dy.dims.c, dy.dims.plane(), b.bias_partials, dbias,
                    ctx.stream());
   detail::conv2d_backward_weights_and_input(ctx, p, b, x, dy.data, dx, weight, dweight, g);
 }
 
 // The backward pass of conv2d_forward_relu's pair: relu_output is the pair's output, dy the
 // gradient with respect to it. The gradient through the ReLU goes to scratch on the way.
-template <class T>
+template <class T, class P>
 void conv2d_backward_relu(BasicTensor<const T> x, BasicTensor<const T> relu_output, BasicTensor<const T> dy,
-                          BasicTensor<T> dx, const T* weight, T* dweight, T* dbias, const ConvGeometry& g, T* scratch,
+                          BasicTensor<T> dx, const P* weight, P* dweight, P* dbias, const ConvGeometry& g, P* scratch,
                           const StepInfo& step) {
-  static_assert(std::is_same_v<T, float>, "strata::Cuda runs float models");
   Context& ctx = context_of(step);
-  ConvPlan& p = ctx.conv_plan(x.dims, dy.dims, g, x.batch);
-  const detail::ConvBuffers b = detail::conv_buffers(scratch, x.dims, dy.dims, g, x.batch);
-  bias_gradient<T>(dy.data, relu_output.data, b.masked_gradient, dy.batch, dy.dims.c, dy.dims.plane(),
+  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, dy.dims, g, x.batch);
+  const auto b = detail::conv_buffers<T>(scratch, x.dims, dy.dims, g, x.batch);
+  bias_gradient<T, P>(dy.data, relu_output.data, b.masked_gradient, dy.batch, dy.dims.c, dy.dims.plane(),
                    b.bias_partials, dbias, ctx.stream());
   detail::conv2d_backward_weights_and_input(ctx, p, b, x, b.masked_gradient, dx, weight, dweight, g);
 }

@@ -5,7 +5,9 @@
 // the Model hands it through StepInfo, so a training step queues its work without waiting,
 // except for reading the loss (Model checks it is finite before updating weights), or, with
 // Context::set_step_graphs(true), is recorded once as a CUDA graph and replayed with one wait.
-// Tensors are device memory (cudaMalloc), float only.
+// Tensors are device memory (cudaMalloc): float, or for Model<Net, Cuda, bfloat16> bf16
+// activations and gradients with float parameters (core/bfloat16.hpp; conv.hpp says how the
+// convolutions run).
 //
 // Copies: the three-argument copy_to_device / copy_to_host (weights, checkpoints, tests) wait
 // for the whole device and copy synchronously, so they are always safe; the Model's own batch
@@ -41,6 +43,9 @@ struct Cuda {
   using Buffer = cuda::Buffer<T>;
   using Context = cuda::Context;
 
+  // Model<Net, Cuda, bfloat16> is allowed: bf16 activations, fp32 master weights.
+  static constexpr bool bfloat16_activations = true;
+
   // The GPU's parallelism is not counted in host threads.
   static int default_threads() { return 1; }
 
@@ -54,12 +59,13 @@ struct Cuda {
     STRATA_CUDA_CHECK(cudaDeviceSynchronize());
     STRATA_CUDA_CHECK(cudaMemcpy(host, device, n * sizeof(T), cudaMemcpyDeviceToHost));
   }
-  template <class T>
-  static void copy_to_device(T* device, const T* host, std::size_t n, Context& context) {
+  // Float host data to and from float or bfloat16 device buffers (rounded on the way up).
+  template <class T, class H>
+  static void copy_to_device(T* device, const H* host, std::size_t n, Context& context) {
     context.upload(device, host, n);
   }
-  template <class T>
-  static void copy_to_host(T* host, const T* device, std::size_t n, Context& context) {
+  template <class H, class T>
+  static void copy_to_host(H* host, const T* device, std::size_t n, Context& context) {
     context.download(host, device, n);
   }
   template <class T>

@@ -1,5 +1,5 @@
-// strata/backend/cuda/descriptors.hpp: owning cuDNN descriptors for NCHW float tensors,
-// filters and convolutions.
+// strata/backend/cuda/descriptors.hpp: owning cuDNN descriptors for NCHW tensors (float or
+// bfloat16), filters and convolutions.
 //
 // cuDNN describes every operand by a descriptor object that must be created and destroyed. These
 // own one each (move-only) so the per-layer plans in the context (context.hpp) free theirs. The
@@ -8,11 +8,13 @@
 // bias + activation epilogues.
 #pragma once
 
+#include <type_traits>
 #include <utility>
 
 #include <cudnn.h>
 
 #include "strata/backend/cuda/check.hpp"
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/shape.hpp"
 
 namespace strata::cuda {
@@ -47,10 +49,17 @@ using ConvolutionDescriptor =
 using ActivationDescriptor =
     Descriptor<cudnnActivationDescriptor_t, &cudnnCreateActivationDescriptor, &cudnnDestroyActivationDescriptor>;
 
-// A batch of C x H x W float images, NCHW.
-inline TensorDescriptor tensor_descriptor(int batch, Dims d) {
+// cuDNN's name for the scalar T (float or strata::bfloat16).
+template <class T>
+constexpr cudnnDataType_t data_type() {
+  static_assert(std::is_same_v<T, float> || is_bfloat16<T>, "strata::Cuda stores float or bfloat16 tensors");
+  return is_bfloat16<T> ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
+// A batch of C x H x W images, NCHW.
+inline TensorDescriptor tensor_descriptor(int batch, Dims d, cudnnDataType_t type = CUDNN_DATA_FLOAT) {
   TensorDescriptor t;
-  STRATA_CUDA_CHECK(cudnnSetTensor4dDescriptor(t.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, batch, d.c, d.h, d.w));
+  STRATA_CUDA_CHECK(cudnnSetTensor4dDescriptor(t.get(), CUDNN_TENSOR_NCHW, type, batch, d.c, d.h, d.w));
   return t;
 }
 
@@ -58,10 +67,10 @@ inline TensorDescriptor tensor_descriptor(int batch, Dims d) {
 inline TensorDescriptor channel_descriptor(int channels) { return tensor_descriptor(1, Dims{channels, 1, 1}); }
 
 // Weights [filters, channels, k, k] (strata's OIHW layout).
-inline FilterDescriptor filter_descriptor(int filters, int channels, int kernel) {
+inline FilterDescriptor filter_descriptor(int filters, int channels, int kernel,
+                                          cudnnDataType_t type = CUDNN_DATA_FLOAT) {
   FilterDescriptor f;
-  STRATA_CUDA_CHECK(
-      cudnnSetFilter4dDescriptor(f.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, filters, channels, kernel, kernel));
+  STRATA_CUDA_CHECK(cudnnSetFilter4dDescriptor(f.get(), type, CUDNN_TENSOR_NCHW, filters, channels, kernel, kernel));
   return f;
 }
 

@@ -12,6 +12,7 @@
 
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/elementwise.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/random.hpp"
@@ -22,14 +23,15 @@ namespace strata::cuda {
 
 // values: null when run eagerly; in a recorded step, where its seed and step are.
 template <class T>
-__global__ void dropout_kernel(const T* x, T* y, std::size_t n, T rate, std::uint64_t seed, std::uint64_t stream,
+__global__ void dropout_kernel(const T* x, T* y, std::size_t n, compute_t<T> rate, std::uint64_t seed,
+                               std::uint64_t stream,
                                const StepGraphValues* values, int layer_index) {
   if (values != nullptr) {
     seed = values->seed;
     stream = dropout_stream(values->step, layer_index);
   }
   for (std::size_t i = first_index(); i < n; i += grid_stride())
-    y[i] = x[i] * elementwise::dropout_scale(uniform01(seed, stream, i), rate);
+    y[i] = to_scalar<T>(static_cast<compute_t<T>>(x[i]) * elementwise::dropout_scale(uniform01(seed, stream, i), rate));
 }
 
 // y = x * mask / (1 - rate) in training, y = x in eval. Also the backward pass (x = dy, y = dx).
@@ -44,7 +46,7 @@ void dropout_apply(BasicTensor<const T> x, BasicTensor<T> y, float rate, const S
       STRATA_CUDA_CHECK(cudaMemcpyAsync(y.data, x.data, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
     return;
   }
-  launch("dropout_kernel", n, stream, &dropout_kernel<T>, x.data, y.data, n, static_cast<T>(rate), step.seed,
+  launch("dropout_kernel", n, stream, &dropout_kernel<T>, x.data, y.data, n, static_cast<compute_t<T>>(rate), step.seed,
          dropout_stream(step.step, layer_index),
          ctx.graph_phase() == GraphPhase::recording ? static_cast<const StepGraphValues*>(ctx.device_values())
                                                     : nullptr,

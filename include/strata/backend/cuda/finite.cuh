@@ -11,6 +11,7 @@
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/backend/cuda/loss.cuh"
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/elementwise.hpp"
 
 namespace strata::cuda {
@@ -18,7 +19,8 @@ namespace strata::cuda {
 template <class T>
 __global__ void non_finite_kernel(const T* data, std::size_t n, double* partials) {
   double bad = 0.0;
-  for (std::size_t i = first_index(); i < n; i += grid_stride()) bad += elementwise::is_finite(data[i]) ? 0.0 : 1.0;
+  for (std::size_t i = first_index(); i < n; i += grid_stride())
+    bad += elementwise::is_finite(static_cast<compute_t<T>>(data[i])) ? 0.0 : 1.0;
   const double block = block_sum(bad);
   if (threadIdx.x == 0) partials[blockIdx.x] = block;
 }

@@ -15,25 +15,29 @@
 
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/elementwise.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/losses/loss.hpp"
 
 namespace strata::cuda {
 
-template <LossFunction F, class T>
-__global__ void loss_kernel(const T* p, const T* t, const float* weights, std::size_t plane, std::size_t n, T scale,
+// Computed in C = compute_t<T> (float for a bfloat16 model's prediction, target and gradient).
+template <LossFunction F, class T, class C = compute_t<T>>
+__global__ void loss_kernel(const T* p, const T* t, const float* weights, std::size_t plane, std::size_t n, C scale,
                             T* g, double* partials) {
   namespace ew = strata::elementwise;
   double sum = 0.0;
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const T w = weights == nullptr ? T(1) : static_cast<T>(weights[i % plane]);
+    const C w = weights == nullptr ? C(1) : static_cast<C>(weights[i % plane]);
+    const C prediction = static_cast<C>(p[i]);
+    const C target = static_cast<C>(t[i]);
     if constexpr (F == LossFunction::binary_cross_entropy) {
-      sum += static_cast<double>(w * ew::binary_cross_entropy(p[i], t[i]));
-      g[i] = w * scale * ew::binary_cross_entropy_gradient(p[i], t[i]);
+      sum += static_cast<double>(w * ew::binary_cross_entropy(prediction, target));
+      g[i] = to_scalar<T>(w * scale * ew::binary_cross_entropy_gradient(prediction, target));
     } else {
-      sum += static_cast<double>(w * ew::squared_error(p[i], t[i]));
-      g[i] = w * scale * ew::squared_error_gradient(p[i], t[i]);
+      sum += static_cast<double>(w * ew::squared_error(prediction, target));
+      g[i] = to_scalar<T>(w * scale * ew::squared_error_gradient(prediction, target));
     }
   }
   const double block = block_sum(sum);
@@ -58,7 +62,7 @@ double loss_forward_backward(LossFunction function, BasicTensor<const T> predict
   const Dims d = prediction.dims;
   const std::size_t plane = d.plane();
   const double denominator = loss_denominator(pixel_weights, prediction.batch, d);
-  const T scale = static_cast<T>(1.0 / denominator);
+  const auto scale = static_cast<compute_t<T>>(1.0 / denominator);
   const float* weights = ctx.pixel_weights(pixel_weights.data(), pixel_weights.size());
 
   const std::size_t n = prediction.size();

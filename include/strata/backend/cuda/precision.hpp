@@ -8,9 +8,9 @@
 // tf32: convolutions may run on tensor cores with inputs rounded to TF32 (10-bit mantissa) and
 //   fp32 accumulation, about 4x the fp32 rate on an H100/H200. Expect layer outputs within 1e-2
 //   relative of fp32. NVIDIA_TF32_OVERRIDE=0 in the environment turns it off everywhere.
-// Element-wise layers, losses and optimizers always run in fp32. bf16 activations with fp32
-// master weights are not implemented yet (they need Model to hold activations in a second
-// scalar type).
+// Element-wise layers, losses and optimizers always run in fp32. bf16 is not a Precision but a
+// model type, Model<Net, Cuda, bfloat16> (core/bfloat16.hpp): bf16 activations and gradients with
+// fp32 master weights; its convolutions run in bf16 on tensor cores whatever the precision says.
 #pragma once
 
 namespace strata::cuda {

@@ -9,6 +9,7 @@
 
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
+#include "strata/core/bfloat16.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/core/window.hpp"
 
@@ -29,7 +30,7 @@ __global__ void upsample_backward_kernel(const T* dy, T* dx, Dims in, Dims out, 
   const T* source = dy + static_cast<std::size_t>(blockIdx.x) * out.plane();
   T* target = dx + static_cast<std::size_t>(blockIdx.x) * in_plane;
   for (int r = static_cast<int>(threadIdx.x); r < in_plane; r += static_cast<int>(blockDim.x))
-    target[r] = window::upsample_nearest_backward(source, out.w, r / in.w, r % in.w, f);
+    target[r] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, r / in.w, r % in.w, f));
 }
 
 template <class T>
