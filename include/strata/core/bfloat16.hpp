@@ -15,31 +15,15 @@
 // the rounding the GPU does.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <type_traits>
 
+#include "strata/core/float_bits.hpp"
 #include "strata/core/host_device.hpp"
 
 namespace strata {
 
 namespace detail {
-
-STRATA_HOST_DEVICE inline std::uint32_t float_bits(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  return std::bit_cast<std::uint32_t>(f);
-#endif
-}
-
-STRATA_HOST_DEVICE inline float float_from_bits(std::uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  return std::bit_cast<float>(u);
-#endif
-}
 
 // The upper 16 bits of f rounded to nearest, ties to even; a NaN keeps its sign and turns quiet.
 STRATA_HOST_DEVICE inline std::uint16_t bfloat16_bits_from_float(float f) {
@@ -59,7 +43,7 @@ struct bfloat16 {
   STRATA_HOST_DEVICE explicit bfloat16(float f) : bits(detail::bfloat16_bits_from_float(f)) {}
   // Exact: every bfloat16 is a float.
   STRATA_HOST_DEVICE operator float() const {  // NOLINT(google-explicit-constructor)
-    return detail::float_from_bits(static_cast<std::uint32_t>(bits) << 16);
+    return float_from_bits(static_cast<std::uint32_t>(bits) << 16);
   }
 
   STRATA_HOST_DEVICE static bfloat16 from_bits(std::uint16_t b) {

@@ -44,6 +44,7 @@
 #include "strata/core/blank.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
+#include "strata/core/output_sums.hpp"
 #include "strata/core/random.hpp"
 #include "strata/core/step_graph.hpp"
 #include "strata/core/tensor.hpp"
@@ -191,6 +192,7 @@ class Model {
   // Runs every layer on input(batch) in the current mode; returns the output.
   BasicTensor<const T> forward(int batch) {
     check_batch(batch, "forward");
+    output_has_targets_ = false;  // until a train_step or evaluate puts its target beside the output
     if (training_) ++step_;
     const StepInfo step{training_, seed_, step_, threads_, &context_};
     for (std::size_t i = 0; i < layer_count; ++i) {
@@ -289,6 +291,23 @@ class Model {
     const ModeScope eval_mode(training_, false);
     const BasicTensor<const T> result = forward(batch);
     Device::copy_to_host(out.data(), result.data, result.size(), context_);
+  }
+
+  // Per image of the last train_step or evaluate, how the output compares with that call's
+  // target (core/output_sums.hpp): values with round(output) == round(target), and the sums of
+  // |output - target| and its square over `region` of every channel. The output stays where it
+  // is: on a GPU only these numbers are copied. `out` needs one element per image of that batch.
+  void output_sums(const BlankRectangle& region, std::span<OutputSums> out) {
+    if (!output_has_targets_)
+      throw std::logic_error("Model::output_sums: call train_step or evaluate first (forward and predict do not set "
+                             "a target)");
+    if (const std::string why = region.check(output_dims); !why.empty())
+      throw std::invalid_argument("Model::output_sums: " + why);
+    if (out.size() < static_cast<std::size_t>(last_batch_))
+      throw std::invalid_argument("Model::output_sums: room for " + std::to_string(out.size()) +
+                                  " images, the last batch had " + std::to_string(last_batch_));
+    Device::output_sums(output(), BasicTensor<const T>{targets_.data(), last_batch_, output_dims}, region, out.data(),
+                        context_);
   }
 
   // ---- parameters and state ----
@@ -682,6 +701,7 @@ class Model {
     last_batch_ = batch;
     last_step_ = StepInfo{true, seed_, step_, threads_, &context_};
     const StepGraphResult result = Device::replay_step(context_, *entry, seed_, step_, update);
+    output_has_targets_ = true;
     const auto verdict = static_cast<StepVerdict>(result.verdict);
     if (verdict == StepVerdict::accepted) return static_cast<P>(result.loss);
     // Rejected: no weight changed on the device. Put the rest back, then diagnose as the eager
@@ -725,6 +745,7 @@ class Model {
     const BasicTensor<const T> prediction = forward(batch);
     // Queued after the forward pass: on a GPU the host copies the target while that runs.
     if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
+    output_has_targets_ = true;
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
                                          loss.pixel_weights, output_gradient(), last_step_);
@@ -752,6 +773,7 @@ class Model {
   int planned_threads_ = 1;
   bool input_gradient_enabled_;
   bool training_ = true;
+  bool output_has_targets_ = false;  // targets_ holds the target of the last forward's batch
   std::uint64_t step_ = 0;
   int last_batch_ = 0;
   StepInfo last_step_{};

@@ -1,5 +1,6 @@
-// strata/train/metrics.hpp: what the trainer reports, computed on the host from a batch's
-// predictions and targets.
+// strata/train/metrics.hpp: what the trainer reports, accumulated on the host from the per-image
+// sums the model makes where its output is (Model::output_sums, core/output_sums.hpp), or from a
+// batch's predictions and targets on the host.
 //
 //   binary accuracy   mean over all values of round(prediction) == round(target) (Keras-style)
 //   hole L1, L2       mean |p - t| and (p - t)^2 over the hole's pixels and channels
@@ -8,17 +9,17 @@
 // Sums are accumulated over an epoch and divided once.
 #pragma once
 
-#include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
-#include <cstdint>
 #include <cstdio>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "strata/core/output_sums.hpp"
 #include "strata/core/shape.hpp"
+#include "strata/core/tensor.hpp"
 #include "strata/data/hole.hpp"
 
 namespace strata::train {
@@ -31,58 +32,31 @@ struct Metrics {
   double hole_psnr = 0.0;
 };
 
-// std::round(x) (halves away from zero) on the float's bits, so that the accuracy loop
-// vectorises: binary accuracy rounds 2 x 786,432 values per v1 batch of 64, which through libm's
-// roundf took longer than a GPU training step (GCC vectorises neither roundf nor, under its
-// default -ftrapping-math, truncf or a conversion to int). For 0 <= exponent < 23, half an
-// integer unit is added to the magnitude and the fraction bits cleared (a carry into the
-// exponent is right); [0.5, 1) rounds to 1, smaller magnitudes to 0; from 2^23 on a float is
-// whole, infinite or NaN and stays as it is. The sign is kept, as std::round keeps it (-0.3 -> -0).
-inline float round_half_away(float x) {
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
-  const std::uint32_t sign = bits & 0x80000000u;
-  const std::uint32_t magnitude = bits ^ sign;
-  const int exponent = static_cast<int>(magnitude >> 23) - 127;
-  const int fraction_bits = std::clamp(23 - exponent, 1, 23);  // only used where 0 <= exponent < 23
-  const std::uint32_t fraction_mask = (std::uint32_t{1} << fraction_bits) - 1u;
-  const std::uint32_t rounded = (magnitude + (std::uint32_t{1} << (fraction_bits - 1))) & ~fraction_mask;
-  const std::uint32_t result = exponent >= 23   ? magnitude
-                               : exponent >= 0  ? rounded
-                               : exponent == -1 ? 0x3F800000u  // 1.0f
-                                                : 0u;
-  return std::bit_cast<float>(result | sign);
-}
-
 class MetricsAccumulator {
  public:
-  // A batch: its loss (a mean over the batch) and its predictions and targets (NCHW).
+  // A batch: its loss (a mean over the batch) and, per image, the sums of its output against its
+  // target over the hole (Model::output_sums, core/output_sums.hpp) for images of `dims`.
+  void add(double batch_loss, std::span<const OutputSums> images, Dims dims, const data::Hole& hole) {
+    const int batch = static_cast<int>(images.size());
+    loss_sum_ += batch_loss * batch;
+    images_ += static_cast<std::size_t>(batch);
+    const double count = static_cast<double>(hole.pixels()) * dims.c;
+    for (const OutputSums& s : images) {
+      correct_ += s.matching;
+      values_ += static_cast<double>(dims.size());
+      l1_sum_ += s.l1 / count;
+      l2_sum_ += s.l2 / count;
+      psnr_sum_ += psnr(s.l2 / count);
+    }
+  }
+
+  // The same from a batch's predictions and targets on the host (NCHW).
   void add(double batch_loss, std::span<const float> prediction, std::span<const float> target, int batch, Dims dims,
            const data::Hole& hole) {
-    loss_sum_ += batch_loss * batch;
-    images_ += batch;
-    const std::size_t sample = dims.size();
-    for (int n = 0; n < batch; ++n) {
-      const float* p = prediction.data() + n * sample;
-      const float* t = target.data() + n * sample;
-      std::uint32_t correct = 0;  // a sample has fewer than 2^32 values (Dims are ints)
-      for (std::size_t i = 0; i < sample; ++i)
-        correct += static_cast<std::uint32_t>(round_half_away(p[i]) == round_half_away(t[i]));
-      correct_ += static_cast<double>(correct);
-      values_ += static_cast<double>(sample);
-      double l1 = 0.0, l2 = 0.0;
-      for (int c = 0; c < dims.c; ++c)
-        for (int y = hole.top; y < hole.top + hole.height; ++y)
-          for (int x = hole.left; x < hole.left + hole.width; ++x) {
-            const std::size_t i = (static_cast<std::size_t>(c) * dims.h + y) * dims.w + x;
-            const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
-            l1 += std::abs(d);
-            l2 += d * d;
-          }
-      const double count = static_cast<double>(hole.pixels()) * dims.c;
-      l1_sum_ += l1 / count;
-      l2_sum_ += l2 / count;
-      psnr_sum_ += psnr(l2 / count);
-    }
+    std::vector<OutputSums> sums(static_cast<std::size_t>(batch));
+    host_output_sums(BasicTensor<const float>{prediction.data(), batch, dims},
+                     BasicTensor<const float>{target.data(), batch, dims}, hole.input_blank(), sums.data());
+    add(batch_loss, sums, dims, hole);
   }
 
   static double psnr(double mse) { return mse <= 1e-10 ? 100.0 : 10.0 * std::log10(1.0 / mse); }

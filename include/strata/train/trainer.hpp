@@ -119,7 +119,8 @@ class Trainer {
         model_(config_.batch, config_.seed, ModelOptions{.threads = config_.threads}),
         train_batches_(train, config_.batch, config_.hole),
         validation_batches_(validation, config_.batch, config_.hole),
-        predictions_(static_cast<std::size_t>(config_.batch) * image_dims.size()) {
+        predictions_(static_cast<std::size_t>(config_.batch) * image_dims.size()),
+        output_sums_(static_cast<std::size_t>(config_.batch)) {
     static_assert(ModelType::input_dims == ModelType::output_dims && ModelType::input_dims.c == 3,
                   "the inpainting trainer needs a network whose output has the shape of its RGB input");
     if (config_.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
@@ -228,6 +229,14 @@ class Trainer {
 
   BinaryCrossEntropy loss() const { return BinaryCrossEntropy{hole_weights_}; }
 
+  // Per image of the last step, its output against its target (what the metrics need), made where
+  // the model runs: a GPU sends these few numbers, not the batch's output.
+  std::span<const OutputSums> output_sums(int batch) {
+    const std::span<OutputSums> sums(output_sums_.data(), static_cast<std::size_t>(batch));
+    model_.output_sums(config_.hole.input_blank(), sums);
+    return sums;
+  }
+
   std::span<const float> host_predictions(int batch) {
     const auto out = model_.output();
     Device::copy_to_host(predictions_.data(), out.data, out.size(), model_.device_context());  // on the model's stream
@@ -266,7 +275,7 @@ class Trainer {
       try {
         // The input is the target with the hole blanked, on the device: one upload per batch.
         const float value = model_.train_step(batch.target, config_.hole.input_blank(), batch.size, loss(), adam_);
-        epoch_metrics_.add(value, host_predictions(batch.size), batch.target, batch.size, image_dims, config_.hole);
+        epoch_metrics_.add(value, output_sums(batch.size), image_dims, config_.hole);
       } catch (const NonFiniteError& e) {
         const std::string where = "epoch " + std::to_string(epoch) + ", batch " + std::to_string(k + 1) + ": ";
         if (config_.on_nan == OnNan::stop || e.kind() == NonFiniteKind::weights)  // bad weights cannot be skipped
@@ -297,15 +306,15 @@ class Trainer {
       if (k > 0 && stop_requested()) return std::nullopt;
       const auto batch = validation_batches_.next();
       const float value = model_.evaluate(batch.target, config_.hole.input_blank(), batch.size, loss());
-      const auto predicted = host_predictions(batch.size);
-      metrics.add(value, predicted, batch.target, batch.size, image_dims, config_.hole);
+      metrics.add(value, output_sums(batch.size), image_dims, config_.hole);
       if (k == 0 && samples > 0) {
         const int shown = std::min(samples, batch.size);
         const std::size_t n = static_cast<std::size_t>(shown) * image_dims.size();
         char name[64];
         std::snprintf(name, sizeof name, "samples_epoch%03d.png", epoch);
-        save_sample_grid(config_.run_dir / name, batch.input.first(n), predicted.first(n), batch.target.first(n), shown,
-                         image_dims, config_.architecture + ", epoch " + std::to_string(epoch));
+        save_sample_grid(config_.run_dir / name, batch.input.first(n), host_predictions(batch.size).first(n),
+                         batch.target.first(n), shown, image_dims,
+                         config_.architecture + ", epoch " + std::to_string(epoch));
       }
     }
     return metrics.result();
@@ -586,6 +595,7 @@ class Trainer {
   data::BatchPrefetcher train_batches_;
   data::BatchPrefetcher validation_batches_;
   std::vector<float> predictions_;
+  std::vector<OutputSums> output_sums_;
   std::vector<float> hole_weights_;
   std::vector<EpochRecord> history_;
   int epochs_done_ = 0;

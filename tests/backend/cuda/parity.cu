@@ -295,6 +295,17 @@ TEST_CASE("an inpainting step blanks the input's hole on the device as the CPU d
   const double c = cpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
   const double g = gpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
   CHECK(std::abs(g - c) <= 1e-4 * std::abs(c));
+  // The trainer's metrics, summed on the device (output_sums.cuh) against the CPU's sums.
+  std::vector<OutputSums> on_cpu(batch), on_gpu(batch);
+  cpu.output_sums(hole, on_cpu);
+  gpu.output_sums(hole, on_gpu);
+  for (int n = 0; n < batch; ++n) {
+    INFO("image " << n);
+    CHECK(std::abs(on_gpu[n].matching - on_cpu[n].matching) <= 2.0);  // an output within 1e-6 of 0.5 may round apart
+    CHECK(on_gpu[n].matching > 0.0);
+    CHECK(std::abs(on_gpu[n].l1 - on_cpu[n].l1) <= 1e-4 * on_cpu[n].l1);
+    CHECK(std::abs(on_gpu[n].l2 - on_cpu[n].l2) <= 1e-4 * on_cpu[n].l2);
+  }
 }
 
 TEST_CASE("batch normalization in training and eval, with and without an input gradient") {

@@ -26,6 +26,7 @@
 #include "strata/backend/cpu/upsample.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
+#include "strata/core/output_sums.hpp"
 
 namespace strata {
 
@@ -97,6 +98,13 @@ struct Cpu {
 
   // Checks.
   static constexpr auto count_non_finite = [](auto&&... a) { return cpu::count_non_finite(cpu::threads_of(a)...); };
+
+  // Per image: binary-accuracy matches and the error over a rectangle (Model::output_sums).
+  template <class T>
+  static void output_sums(BasicTensor<const T> output, BasicTensor<const T> target, const BlankRectangle& r,
+                          OutputSums* out, Context&) {
+    host_output_sums(output, target, r, out);
+  }
 };
 
 }  // namespace strata

@@ -37,6 +37,7 @@
 #include "strata/backend/cuda/precision.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
+#include "strata/core/output_sums.hpp"
 #include "strata/core/step_graph.hpp"
 #include "strata/losses/loss.hpp"
 
@@ -138,6 +139,8 @@ class Context : public DeviceContext {
     s.pixel_weights = Buffer<float>(m.output.plane());
     s.uploaded_weights.assign(m.output.plane(), 0.0f);
     s.weights_uploaded = false;
+    s.output_sums_device = Buffer<OutputSums>(static_cast<std::size_t>(m.max_batch));
+    s.output_sums_host = PinnedBuffer<OutputSums>(static_cast<std::size_t>(m.max_batch));
     s.loss_partials = Buffer<double>(kLossBlocks);
     s.loss_total = Buffer<double>(1);
     s.loss_host = PinnedBuffer<double>(1);
@@ -273,6 +276,22 @@ class Context : public DeviceContext {
     }
     return s.pixel_weights.data();
   }
+  // Room for one OutputSums per image of a batch (output_sums.cuh).
+  OutputSums* output_sums_device(int batch) const {
+    if (batch > static_cast<int>(state_->output_sums_device.size()))
+      throw std::logic_error("Context::output_sums_device: batch " + std::to_string(batch) + " is above max_batch");
+    return state_->output_sums_device.data();
+  }
+  // Waits for the stream, then copies the first `batch` sums to `out`.
+  void download_output_sums(OutputSums* out, int batch) {
+    State& s = *state_;
+    require_eager("reading output sums");
+    const std::size_t bytes = static_cast<std::size_t>(batch) * sizeof(OutputSums);
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(s.output_sums_host.data(), s.output_sums_device.data(), bytes,
+                                      cudaMemcpyDeviceToHost, s.stream));
+    synchronize();
+    std::memcpy(out, s.output_sums_host.data(), bytes);
+  }
   double* loss_partials() const { return state_->loss_partials.data(); }
   double* loss_total() const { return state_->loss_total.data(); }
   // Waits for the loss and returns it.
@@ -311,6 +330,8 @@ class Context : public DeviceContext {
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;
     bool weights_uploaded = false;
+    Buffer<OutputSums> output_sums_device;
+    PinnedBuffer<OutputSums> output_sums_host;
     Buffer<double> loss_partials, loss_total;
     PinnedBuffer<double> loss_host;
     std::uint64_t weights_version = 0;  // uploads of pixel_weights so far

@@ -30,6 +30,7 @@
 #include "strata/backend/cuda/max_pool.cuh"
 #include "strata/backend/cuda/memory.hpp"
 #include "strata/backend/cuda/optimizer.cuh"
+#include "strata/backend/cuda/output_sums.cuh"
 #include "strata/backend/cuda/precision.hpp"
 #include "strata/backend/cuda/step_graph.cuh"
 #include "strata/backend/cuda/upsample.cuh"
@@ -104,6 +105,9 @@ struct Cuda {
 
   // Checks.
   static constexpr auto count_non_finite = [](auto&&... a) { return cuda::count_non_finite(a...); };
+
+  // Per image: binary-accuracy matches and the error over a rectangle (Model::output_sums).
+  static constexpr auto output_sums = [](auto&&... a) { cuda::output_sums(a...); };
 
   // Training steps recorded as CUDA graphs and replayed (core/step_graph.hpp, step_graph.cuh):
   // Model::train_step uses these when Context::set_step_graphs(true).
