@@ -111,11 +111,17 @@ std::vector<std::vector<float>> synthetic_batches(int count, int batch, Dims d) 
   return batches;
 }
 
-// Calls run.template operator()<T>() with the activation scalar `precision` trains in.
+// Calls run.template operator()<T>() with the activation scalar `precision` trains in. A row that
+// fails (a cuDNN refusal, say) prints an error row and a comment, and the others still run.
 template <class Run>
-void with_activation_scalar(const std::string& precision, Run&& run) {
-  if (precision == "bf16") run.template operator()<bfloat16>();
-  else run.template operator()<float>();
+void with_activation_scalar(const std::string& what, const std::string& precision, Run&& run) {
+  try {
+    if (precision == "bf16") run.template operator()<bfloat16>();
+    else run.template operator()<float>();
+  } catch (const std::exception& e) {
+    std::printf("# error in %s %s: %s\n", what.c_str(), precision.c_str(), e.what());
+    std::fflush(stdout);
+  }
 }
 
 // Sets the convolution precision; false for a precision this model's scalar does not train in.
@@ -246,7 +252,8 @@ int main(int argc, char** argv) {
       for (int batch : o.batches)
         for (const auto& precision : o.precisions)
           for (const auto& mode : o.modes)
-            with_activation_scalar(precision, [&]<class T>() {
+            with_activation_scalar("step " + arch + " batch " + std::to_string(batch) + " " + mode, precision,
+                                   [&]<class T>() {
               if (arch == "v1") bench_steps<inpainting::ConvNetV1, T>(arch, batch, precision, mode, o);
               else if (arch == "v2") bench_steps<inpainting::ConvNetV2, T>(arch, batch, precision, mode, o);
               else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
@@ -254,7 +261,7 @@ int main(int argc, char** argv) {
     if (o.epoch > 0)
       for (const auto& precision : o.precisions)
         for (const auto& mode : o.modes)
-          with_activation_scalar(precision,
+          with_activation_scalar("epoch " + mode, precision,
                                  [&]<class T>() { bench_epoch<T>(o.epoch, o.epoch_batch, precision, mode); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
