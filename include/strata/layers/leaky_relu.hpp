@@ -4,11 +4,15 @@
 //   The default slope is Keras' LeakyReLU default (alpha = 0.3), because the experiments strata
 //   reproduces were written in Keras; PyTorch's default is 0.01 (write LeakyReLU<0.01f>).
 //   requires 0 < Slope < 1, so the sign of y equals the sign of x and backward needs only y.
+//   A float template argument is C++20 (P1907): GCC 11+, clang 18+. An older compiler (Debian
+//   12's clang 14) builds the rest of strata; LeakyReLU there stops with a message saying so.
 #pragma once
 
 #include "strata/layers/activation.hpp"
 
 namespace strata {
+
+#if defined(__cpp_nontype_template_args) && __cpp_nontype_template_args >= 201911L
 
 namespace detail {
 // "0.3", "0.01": a slope in (0, 1) with up to four decimals, for names and messages.
@@ -37,5 +41,20 @@ struct LeakyReLU : ActivationLayer<LeakyReLU<Slope>> {
     return {};
   }
 };
+
+#else
+
+namespace detail {
+template <int>
+inline constexpr bool float_template_arguments = false;
+}  // namespace detail
+
+template <int Unsupported = 0>
+struct LeakyReLU {
+  static_assert(detail::float_template_arguments<Unsupported>,
+                "LeakyReLU<Slope> needs float template arguments (C++20): GCC 11 or later, clang 18 or later");
+};
+
+#endif
 
 }  // namespace strata
