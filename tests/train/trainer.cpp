@@ -3,12 +3,14 @@
 
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <strata/data/procedural.hpp>
@@ -389,4 +391,36 @@ TEST_CASE("a non-finite loss stops the run naming the batch, step and layer, or 
                                            "first non-finite values: the weights 0.conv.weight (1 values)"),
                          train::TrainingError);
   }
+}
+
+TEST_CASE("a periodic checkpoint keeps the epoch's time so far, so a run killed after it loses only what followed") {
+  const RunFolder folder("strata_test_trainer_epoch_time");
+  const data::ImageSet train_set = data::procedural_images(44, 0, 16);  // 6 batches
+  const data::ImageSet val_set = data::procedural_images(12, 1000, 16);
+  std::ostringstream log;
+  struct Killed {};
+  auto c = trainer_config(folder.path, 1);
+  c.checkpoint_every = 2;
+  int checks = 0;
+  // Each batch takes at least 20 ms; the run dies (an exception nobody catches in the trainer)
+  // after batch 5, past the checkpoint of batch 4 and without writing another.
+  c.stop_requested = [&checks] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (++checks == 5) throw Killed{};
+    return false;
+  };
+  {
+    train::Trainer<Tiny, Cpu> t(c, train_set, val_set, log);
+    CHECK_THROWS_AS(t.run(), Killed);
+  }
+  const io::SafetensorsFile checkpoint = io::read_safetensors(folder.path / "checkpoint.safetensors");
+  CHECK(checkpoint.meta("batches_done") == "4");
+  CHECK(std::stod(checkpoint.meta("epoch_seconds").value_or("0")) >= 0.08);
+
+  auto resumed = trainer_config(folder.path, 1);
+  resumed.resume = true;
+  train::Trainer<Tiny, Cpu> t(resumed, train_set, val_set, log);
+  const train::TrainingResult result = t.run();
+  REQUIRE(result.history.size() == 1);
+  CHECK(result.history[0].seconds >= 0.08);  // the 4 batches before the checkpoint count
 }

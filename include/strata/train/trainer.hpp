@@ -154,9 +154,9 @@ class Trainer {
       EpochRecord record;
       record.epoch = epoch;
       record.learning_rate = adam_.lr;
-      const auto started = std::chrono::steady_clock::now();
+      epoch_started_ = std::chrono::steady_clock::now();
+      epoch_running_ = true;
       auto interrupt = [&] {
-        epoch_seconds_ += seconds_since(started);
         save_checkpoint();
         out_ << "stopped on request in epoch " << epoch << " after batch " << batches_done_
              << "; checkpoint written: continue with --resume " << config_.run_dir.string() << std::endl;
@@ -173,12 +173,13 @@ class Trainer {
         break;
       }
       record.validation = *validation;
-      record.seconds = epoch_seconds_ + seconds_since(started);
+      record.seconds = epoch_seconds();
       history_.push_back(record);
       epochs_done_ = epoch;
       batches_done_ = 0;
       epoch_metrics_ = {};
       epoch_seconds_ = 0.0;
+      epoch_running_ = false;
       const bool improved = record.validation.loss < best_loss_ - config_.min_delta;
       if (improved) {
         best_loss_ = record.validation.loss;
@@ -242,6 +243,10 @@ class Trainer {
     Device::copy_to_host(predictions_.data(), out.data, out.size(), model_.device_context());  // on the model's stream
     return {predictions_.data(), static_cast<std::size_t>(batch) * image_dims.size()};
   }
+
+  // Seconds spent on the current epoch, over every run of it: what a checkpoint taken now keeps,
+  // so that a run killed after a periodic checkpoint loses only the time since that checkpoint.
+  double epoch_seconds() const { return epoch_seconds_ + (epoch_running_ ? seconds_since(epoch_started_) : 0.0); }
 
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -381,7 +386,7 @@ class Trainer {
             {"epoch", std::to_string(epochs_done_)},
             {"batches_done", std::to_string(batches_done_)},
             {"epoch_metrics", epoch_metrics_.to_text()},
-            {"epoch_seconds", std::to_string(epoch_seconds_)},
+            {"epoch_seconds", std::to_string(epoch_seconds())},
             {"train_images", std::to_string(train_.count())},
             {"max_batches_per_epoch", std::to_string(config_.max_batches_per_epoch)},
             {"checkpoint_sequence", std::to_string(checkpoint_sequence_ + 1)},
@@ -602,6 +607,8 @@ class Trainer {
   int batches_done_ = 0;                 // training batches done in epoch epochs_done_ + 1
   MetricsAccumulator epoch_metrics_;     // of those batches
   double epoch_seconds_ = 0.0;           // spent on that epoch before the last resume
+  std::chrono::steady_clock::time_point epoch_started_{};  // when this run began the current epoch
+  bool epoch_running_ = false;
   std::uint64_t checkpoint_sequence_ = 0;  // checkpoints written in the run so far
   std::chrono::steady_clock::time_point last_checkpoint_{};
   double best_loss_ = 1e300;
