@@ -473,6 +473,7 @@ class Model {
     gradients_ = ParameterBuffer(parameter_count);
     optimizer_state_ = ParameterBuffer(kOptimizerSlots * parameter_count);
     buffers_ = ParameterBuffer(buffer_count);
+    buffers_backup_ = ParameterBuffer(buffer_count);
     // activations_ holds the input, then every layer's output.
     activations_ = Buffer(input_values() + activation_floats_);
     gradient_a_ = Buffer(gradient_floats_);
@@ -576,7 +577,7 @@ class Model {
   // that does not: BatchNorm's saved statistics, the CPU's per-thread scratch).
   ModelMemory memory_plan() const {
     const std::size_t batch = static_cast<std::size_t>(max_batch_);
-    const std::size_t fixed = ((2 + kOptimizerSlots) * parameter_count + buffer_count) * sizeof(P);
+    const std::size_t fixed = ((2 + kOptimizerSlots) * parameter_count + 2 * buffer_count) * sizeof(P);
     const std::size_t growing =
         (input_values() + (input_gradient_enabled_ ? batch * input_dims.size() : 0) + activation_floats_ +
          2 * gradient_floats_ + 2 * batch * output_dims.size()) * sizeof(T) +
@@ -630,7 +631,8 @@ class Model {
   P train_step_eager(const HostBatch& data, int batch, const Loss& loss, Optimizer& optimizer) {
     // BatchNorm updates its running statistics during the forward pass; keep them (a few values
     // per channel) so that a batch with a non-finite loss leaves the model exactly as it was.
-    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
+    if constexpr (buffer_count > 0)
+      Device::copy_within_device(buffers_backup_.data(), buffers_.data(), buffer_count, context_);
     const std::uint64_t step_before = step_;
     // ReLU turns a NaN into 0, so a NaN weight could otherwise train on unnoticed for ever.
     const StepInfo check{true, seed_, step_, threads_, &context_};
@@ -638,7 +640,8 @@ class Model {
       throw NonFiniteError(NonFiniteKind::weights, step_ + 1, std::nan(""), first_non_finite_weight(check));
     auto reject = [&](double value, NonFiniteKind kind) {
       // The model first, so that it is as it was even if the diagnosis below fails.
-      if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
+      if constexpr (buffer_count > 0)
+        Device::copy_within_device(buffers_.data(), buffers_backup_.data(), buffer_count, context_);
       step_ = step_before;
       std::string origin = first_non_finite(batch, kind == NonFiniteKind::gradient);
       throw NonFiniteError(kind, step_before + 1, value, std::move(origin));
@@ -670,7 +673,8 @@ class Model {
       context_.step_graph_cache().warmed(key);
       return value;
     }
-    if constexpr (buffer_count > 0) Device::copy_to_host(buffers_backup_.data(), buffers_.data(), buffer_count);
+    if constexpr (buffer_count > 0)
+      Device::copy_within_device(buffers_backup_.data(), buffers_.data(), buffer_count, context_);
     const std::uint64_t step_before = step_;
     const Optimizer optimizer_before = optimizer;
     upload_batch(data, batch);
@@ -706,7 +710,8 @@ class Model {
     if (verdict == StepVerdict::accepted) return static_cast<P>(result.loss);
     // Rejected: no weight changed on the device. Put the rest back, then diagnose as the eager
     // path does, from what the replay left in the buffers.
-    if constexpr (buffer_count > 0) Device::copy_to_device(buffers_.data(), buffers_backup_.data(), buffer_count);
+    if constexpr (buffer_count > 0)
+      Device::copy_within_device(buffers_.data(), buffers_backup_.data(), buffer_count, context_);
     step_ = step_before;
     optimizer = optimizer_before;
     if (verdict == StepVerdict::weights)
@@ -795,7 +800,7 @@ class Model {
   ParameterBuffer parameters_, gradients_, optimizer_state_, buffers_, saved_, scratch_;
   Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_;
   Buffer input_gradient_;
-  std::vector<P> buffers_backup_ = std::vector<P>(buffer_count);  // host copy; see train_step
+  ParameterBuffer buffers_backup_;  // the buffers before a step, on the device (no wait); see train_step
 };
 
 }  // namespace strata

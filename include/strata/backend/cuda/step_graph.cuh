@@ -22,8 +22,8 @@
 //     same stream before each replay.
 // A recording that fails (an unsupported call, an error) is abandoned: graphs are turned off for
 // the model with the reason (Context::step_graph_fallback) and the step runs eagerly. A model
-// with BatchNorm still copies its running statistics to the host before each step (a wait), so
-// that a rejected step can put them back, as the eager path does.
+// with BatchNorm copies its running statistics aside on the device before each step (no wait),
+// so that a rejected step can put them back, as the eager path does.
 #pragma once
 
 #include <algorithm>
