@@ -14,7 +14,17 @@
 
 #include <algorithm>
 
+// Eigen's AVX-512 packet code, built on GCC 12's intrinsics, trips -Wmaybe-uninitialized
+// wherever it is inlined (GCC bug 105593; see gemm_avx512.hpp): off for Eigen's own code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include "strata/backend/cpu/gemm_avx512.hpp"
 

@@ -31,6 +31,15 @@
 #include <cstddef>
 #include <type_traits>
 
+// GCC 12's AVX-512 intrinsics (_mm512_undefined_ps and what is built on it) initialise a value
+// with itself, which -Wuninitialized reports wherever they are inlined into these kernels (GCC
+// bug 105593, fixed in GCC 13): thousands of lines in every build log. Off for this file only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace strata::cpu::avx512 {
 
 inline constexpr int kTileRows = 6;
@@ -486,6 +495,10 @@ inline void gemm_abt(int m, int n, int k, const float* a, int lda, const float* 
 }
 
 }  // namespace strata::cpu::avx512
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #if defined(__NVCC__)
 #pragma nv_diag_default 1675

@@ -30,7 +30,7 @@ inline int default_threads() {
 template <class Body>
 int parallel_for(int count, int threads, Body&& body) {
   if (count <= 0) return 0;
-  const int workers = std::max(1, std::min(threads, count));
+  [[maybe_unused]] const int workers = std::max(1, std::min(threads, count));  // unused without OpenMP
 #if defined(_OPENMP)
   if (workers > 1) {
     int team_size = 1;
