@@ -112,13 +112,15 @@ std::vector<std::vector<float>> synthetic_batches(int count, int batch, Dims d) 
 }
 
 // Calls run.template operator()<T>() with the activation scalar `precision` trains in. A row that
-// fails (a cuDNN refusal, say) prints an error row and a comment, and the others still run.
+// fails (a cuDNN refusal, say) prints a comment saying why and counts in `failures` (the exit
+// status), and the others still run.
 template <class Run>
-void with_activation_scalar(const std::string& what, const std::string& precision, Run&& run) {
+void with_activation_scalar(const std::string& what, const std::string& precision, int& failures, Run&& run) {
   try {
     if (precision == "bf16") run.template operator()<bfloat16>();
     else run.template operator()<float>();
   } catch (const std::exception& e) {
+    ++failures;
     std::printf("# error in %s %s: %s\n", what.c_str(), precision.c_str(), e.what());
     std::fflush(stdout);
   }
@@ -240,6 +242,7 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  int failures = 0;
   try {
     cudaDeviceProp p{};
     STRATA_CUDA_CHECK(cudaGetDeviceProperties(&p, 0));
@@ -253,7 +256,7 @@ int main(int argc, char** argv) {
         for (const auto& precision : o.precisions)
           for (const auto& mode : o.modes)
             with_activation_scalar("step " + arch + " batch " + std::to_string(batch) + " " + mode, precision,
-                                   [&]<class T>() {
+                                   failures, [&]<class T>() {
               if (arch == "v1") bench_steps<inpainting::ConvNetV1, T>(arch, batch, precision, mode, o);
               else if (arch == "v2") bench_steps<inpainting::ConvNetV2, T>(arch, batch, precision, mode, o);
               else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
@@ -261,11 +264,12 @@ int main(int argc, char** argv) {
     if (o.epoch > 0)
       for (const auto& precision : o.precisions)
         for (const auto& mode : o.modes)
-          with_activation_scalar("epoch " + mode, precision,
+          with_activation_scalar("epoch " + mode, precision, failures,
                                  [&]<class T>() { bench_epoch<T>(o.epoch, o.epoch_batch, precision, mode); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
     return 1;
   }
-  return 0;
+  if (failures > 0) std::fprintf(stderr, "strata_gpu_bench: %d rows failed (see the # error lines)\n", failures);
+  return failures > 0 ? 1 : 0;
 }

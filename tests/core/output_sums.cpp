@@ -53,6 +53,7 @@ TEST_CASE("image_output_sums counts matches over the image and the error over th
   moved[0] = 1.0f - moved[0] > 0.5f ? 1.0f : 0.0f;
   const OutputSums before = image_output_sums(p.data(), t.data(), d, r);
   const OutputSums after = image_output_sums(moved.data(), t.data(), d, r);
+  CHECK(after.matching != before.matching);
   CHECK(after.l1 == before.l1);
   CHECK(after.l2 == before.l2);
 }
@@ -81,8 +82,12 @@ TEST_CASE("Model::output_sums describes the last train_step or evaluate against 
   const auto target = testing::synthetic_images(2, d, 12);
   model.evaluate(std::span<const float>(images).first(2 * d.size()), target, 2, BinaryCrossEntropy{});
   model.output_sums(hole, sums);
-  const OutputSums want = recount(model.output().sample(1), target.data() + d.size(), d, hole);
-  CHECK(sums[1].l2 == want.l2);
+  for (int n = 0; n < 2; ++n) {
+    const OutputSums want = recount(model.output().sample(n), target.data() + n * d.size(), d, hole);
+    CHECK(sums[n].matching == want.matching);
+    CHECK(sums[n].l1 == want.l1);
+    CHECK(sums[n].l2 == want.l2);
+  }
 
   std::vector<OutputSums> one(1);
   CHECK_THROWS_AS(model.output_sums(hole, one), std::invalid_argument);  // the last batch had 2 images

@@ -11,6 +11,7 @@
 // digits.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -55,7 +56,7 @@ OutputSums image_output_sums(const T* output, const T* target, Dims d, const Bla
   for (int i = 0; i < values; ++i) {
     const std::size_t at = rectangle_value_offset(r, d, i);
     const double diff = static_cast<double>(output[at]) - static_cast<double>(target[at]);
-    s.l1 += diff < 0.0 ? -diff : diff;
+    s.l1 += std::abs(diff);
     s.l2 += diff * diff;
   }
   return s;

@@ -6,13 +6,22 @@
 //   requires 0 < Slope < 1, so the sign of y equals the sign of x and backward needs only y.
 //   A float template argument is C++20 (P1907): GCC 11+, clang 18+. An older compiler (Debian
 //   12's clang 14) builds the rest of strata; LeakyReLU there stops with a message saying so.
+//   STRATA_HAS_LEAKY_RELU says which. (Clang 18+ still reports __cpp_nontype_template_args
+//   201411, so its version is asked too.)
 #pragma once
 
 #include "strata/layers/activation.hpp"
 
+#if (defined(__cpp_nontype_template_args) && __cpp_nontype_template_args >= 201911L) || \
+    (defined(__clang__) && !defined(__apple_build_version__) && __clang_major__ >= 18)
+#define STRATA_HAS_LEAKY_RELU 1
+#else
+#define STRATA_HAS_LEAKY_RELU 0
+#endif
+
 namespace strata {
 
-#if defined(__cpp_nontype_template_args) && __cpp_nontype_template_args >= 201911L
+#if STRATA_HAS_LEAKY_RELU
 
 namespace detail {
 // "0.3", "0.01": a slope in (0, 1) with up to four decimals, for names and messages.

@@ -729,6 +729,7 @@ class Model {
   // The input into the model's input buffer, with the target too where it is the same images
   // (copied before the hole is blanked).
   void upload_input(const HostBatch& data, int batch) {
+    output_has_targets_ = false;  // the input and target change: until the output is made from them
     Device::copy_to_device(activations_.data(), data.x.data(), data.x.size(), context_);
     if (!one_upload(data)) return;
     Device::copy_within_device(targets_.data(), activations_.data(), data.y.size(), context_);

@@ -24,6 +24,8 @@
 
 namespace strata::train {
 
+using elementwise::round_half_away;  // its home until it moved to core/elementwise.hpp
+
 struct Metrics {
   double loss = 0.0;
   double accuracy = 0.0;

@@ -104,7 +104,8 @@ class RunMismatch : public TrainingError {
 };
 
 // T: the model's activation scalar (bfloat16 for Model<Net, Cuda, bfloat16>: bf16 activations,
-// fp32 weights; the data, metrics and checkpoints are float either way).
+// fp32 weights; the data and checkpoints are float either way; the metrics compare the output
+// with the target as the model holds it, rounded to bf16 there).
 template <class Net, class Device, class T = float>
 class Trainer {
  public:

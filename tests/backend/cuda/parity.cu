@@ -749,6 +749,11 @@ TEST_CASE("Trainer<Net, Cuda>: one epoch on procedural images gives the CPU's lo
   CHECK(relative(b.validation.loss, a.validation.loss) <= 1e-3);
   CHECK(relative(b.train.loss, a.train.loss) <= 1e-3);
   CHECK(relative(b.validation.hole_psnr, a.validation.hole_psnr) <= 1e-3);
+  // The metrics the GPU sums per image (output_sums.cuh), in training and validation.
+  CHECK(relative(b.train.hole_psnr, a.train.hole_psnr) <= 1e-3);
+  CHECK(relative(b.train.hole_l1, a.train.hole_l1) <= 1e-3);
+  CHECK(std::abs(b.train.accuracy - a.train.accuracy) <= 1e-3);
+  CHECK(std::abs(b.validation.accuracy - a.validation.accuracy) <= 1e-3);
   const auto w_cpu = weights_of(root / "cpu" / "model.safetensors");
   const auto w_gpu = weights_of(root / "cuda" / "model.safetensors");
   REQUIRE(w_gpu.size() == w_cpu.size());
@@ -775,6 +780,9 @@ TEST_CASE("Trainer<Net, Cuda> with CUDA graphs: two epochs (dropout, validation 
     // Not bit for bit: the trainer lets cuDNN pick non-deterministic algorithms.
     CHECK(relative(graph.history[e].validation.loss, eager.history[e].validation.loss) <= 1e-4);
     CHECK(relative(graph.history[e].train.loss, eager.history[e].train.loss) <= 1e-4);
+    // The metrics of replayed steps, summed on the device from the graph's output.
+    CHECK(relative(graph.history[e].train.hole_psnr, eager.history[e].train.hole_psnr) <= 1e-4);
+    CHECK(std::abs(graph.history[e].train.accuracy - eager.history[e].train.accuracy) <= 1e-4);
   }
 }
 

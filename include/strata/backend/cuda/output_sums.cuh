@@ -32,7 +32,7 @@ __global__ void output_sums_kernel(const T* output, const T* target, Dims d, Bla
   for (int i = static_cast<int>(threadIdx.x); i < values; i += static_cast<int>(blockDim.x)) {
     const std::size_t at = rectangle_value_offset(r, d, i);
     const double diff = static_cast<double>(o[at]) - static_cast<double>(t[at]);
-    l1 += diff < 0.0 ? -diff : diff;
+    l1 += fabs(diff);
     l2 += diff * diff;
   }
   const double total_matching = block_sum(matching);
