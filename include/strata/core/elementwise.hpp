@@ -76,6 +76,23 @@ STRATA_HOST_DEVICE inline T squared_error(T p, T t) { return (p - t) * (p - t); 
 template <class T>
 STRATA_HOST_DEVICE inline T squared_error_gradient(T p, T t) { return T(2) * (p - t); }
 
+// ---- batch normalization, per channel, in double ----
+// y = x * scale + shift: scale = gamma * inv_std, shift = beta - mean * gamma * inv_std, each
+// rounded once to the parameters' type P.
+template <class P>
+struct BatchNormAffine {
+  P scale, shift;
+};
+template <class P>
+STRATA_HOST_DEVICE inline BatchNormAffine<P> batch_norm_affine(double gamma, double beta, double mean,
+                                                               double inv_std) {
+  return {static_cast<P>(gamma * inv_std), static_cast<P>(beta - mean * gamma * inv_std)};
+}
+// The running statistics' update from a batch's value.
+STRATA_HOST_DEVICE inline double running_average(double running, double batch_value, double momentum) {
+  return momentum * running + (1.0 - momentum) * batch_value;
+}
+
 // ---- metrics ----
 // std::round(x) (halves away from zero) on the float's bits, so that the binary-accuracy loop
 // vectorises on the CPU (2 x 786,432 values per v1 batch of 64, which through libm's roundf took

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "strata/backend/cpu/parallel.hpp"
+#include "strata/core/elementwise.hpp"
 #include "strata/core/tensor.hpp"
 
 namespace strata::cpu {
@@ -38,8 +39,8 @@ void batch_norm_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* gamma
         }
         var /= static_cast<double>(count);
         const double unbiased = count > 1 ? var * static_cast<double>(count) / static_cast<double>(count - 1) : var;
-        running_mean[c] = static_cast<T>(momentum * static_cast<double>(running_mean[c]) + (1.0 - momentum) * mean);
-        running_var[c] = static_cast<T>(momentum * static_cast<double>(running_var[c]) + (1.0 - momentum) * unbiased);
+        running_mean[c] = static_cast<T>(elementwise::running_average(running_mean[c], mean, momentum));
+        running_var[c] = static_cast<T>(elementwise::running_average(running_var[c], unbiased, momentum));
       } else {
         mean = static_cast<double>(running_mean[c]);
         var = static_cast<double>(running_var[c]);
@@ -47,8 +48,7 @@ void batch_norm_forward(BasicTensor<const T> x, BasicTensor<T> y, const T* gamma
       const double inv_std = 1.0 / std::sqrt(var + static_cast<double>(epsilon));
       saved_mean[c] = static_cast<T>(mean);
       saved_inv_std[c] = static_cast<T>(inv_std);
-      const T scale = static_cast<T>(static_cast<double>(gamma[c]) * inv_std);
-      const T shift = static_cast<T>(static_cast<double>(beta[c]) - mean * static_cast<double>(gamma[c]) * inv_std);
+      const auto [scale, shift] = elementwise::batch_norm_affine<T>(gamma[c], beta[c], mean, inv_std);
       for (int n = 0; n < x.batch; ++n) {
         const T* p = x.sample(n) + c * plane;
         T* q = y.sample(n) + c * plane;

@@ -21,6 +21,7 @@
 
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
+#include "strata/core/elementwise.hpp"
 #include "strata/core/bfloat16.hpp"
 #include "strata/core/tensor.hpp"
 
@@ -37,8 +38,7 @@ __global__ void batch_norm_eval_kernel(const T* x, T* y, std::size_t n, int chan
     const int c = static_cast<int>((i / plane) % static_cast<std::size_t>(channels));
     const double mean = static_cast<double>(running_mean[c]);
     const double inv_std = 1.0 / sqrt(static_cast<double>(running_var[c]) + epsilon);
-    const P scale = static_cast<P>(static_cast<double>(gamma[c]) * inv_std);
-    const P shift = static_cast<P>(static_cast<double>(beta[c]) - mean * static_cast<double>(gamma[c]) * inv_std);
+    const auto [scale, shift] = elementwise::batch_norm_affine<P>(gamma[c], beta[c], mean, inv_std);
     y[i] = to_scalar<T>(static_cast<P>(x[i]) * scale + shift);
     if (i < static_cast<std::size_t>(channels)) {
       saved_mean[i] = static_cast<P>(static_cast<double>(running_mean[i]));
@@ -78,8 +78,8 @@ __global__ void batch_norm_statistics_kernel(const T* x, int batch, int channels
   if (threadIdx.x == 0) {
     const double var = total / count;
     const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-    running_mean[c] = static_cast<P>(momentum * static_cast<double>(running_mean[c]) + (1.0 - momentum) * m);
-    running_var[c] = static_cast<P>(momentum * static_cast<double>(running_var[c]) + (1.0 - momentum) * unbiased);
+    running_mean[c] = static_cast<P>(elementwise::running_average(running_mean[c], m, momentum));
+    running_var[c] = static_cast<P>(elementwise::running_average(running_var[c], unbiased, momentum));
     saved_mean[c] = static_cast<P>(m);
     saved_inv_std[c] = static_cast<P>(1.0 / sqrt(var + epsilon));
   }
@@ -93,8 +93,7 @@ __global__ void batch_norm_apply_kernel(const T* x, T* y, std::size_t n, int cha
     const int c = static_cast<int>((i / plane) % static_cast<std::size_t>(channels));
     const double mean = static_cast<double>(saved_mean[c]);
     const double inv_std = static_cast<double>(saved_inv_std[c]);
-    const P scale = static_cast<P>(static_cast<double>(gamma[c]) * inv_std);
-    const P shift = static_cast<P>(static_cast<double>(beta[c]) - mean * static_cast<double>(gamma[c]) * inv_std);
+    const auto [scale, shift] = elementwise::batch_norm_affine<P>(gamma[c], beta[c], mean, inv_std);
     y[i] = to_scalar<T>(static_cast<P>(x[i]) * scale + shift);
   }
 }
