@@ -306,6 +306,7 @@ void check_fusion_changes_nothing() {
   static_assert(Fused::fuses_relu_after(0) && Fused::fuses_relu_after(3) && Fused::fuses_relu_after(6));
   static_assert(!Fused::fuses_relu_after(1) && !Fused::fuses_relu_after(9) && !Fused::fuses_relu_after(10));
   static_assert(!Unfused::fuses_relu_after(0));
+  static_assert(Fused::fuses_relu_backward_after(0) && !Fused::fuses_relu_backward_after(1));
   const int batch = 3;
   Fused fused(batch, 4, ModelOptions{.threads = 2});
   Unfused unfused(batch, 4, ModelOptions{.threads = 2});

@@ -32,6 +32,7 @@ struct ModelMemory {
   Dims output{};                     // one sample's output
   std::size_t bytes = 0;             // everything the Model allocates for max_batch
   std::size_t bytes_per_sample = 0;  // the part of `bytes` that grows with the batch, per sample
+  bool bfloat16_activations = false;  // activations stored in bfloat16 (host data stays float)
 };
 
 // A failed device call. what(): "<call> failed in <layer>: <status>. <advice>".

@@ -6,8 +6,12 @@
 // training loop nothing but a hand-over. The order of images is given per epoch by the caller.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -75,6 +79,15 @@ class BatchPrefetcher {
 
   int batch_count() const { return batch_count_; }
 
+  // Hands each batch buffer to `lock` (std::span<float> -> std::shared_ptr<void>) and keeps what
+  // it returns for the prefetcher's life: a GPU backend page-locks them (Cuda::lock_host_memory),
+  // so that its copy engine reads batches without a staging copy. Before the first epoch.
+  template <class Lock>
+  void lock_buffers(Lock&& lock) {
+    for (auto& slot : slots_)
+      for (auto* buffer : {&slot.input, &slot.target}) locks_.push_back(lock(std::span<float>(*buffer)));
+  }
+
   // A different hole for the epochs started from now on (a resumed run uses its own).
   void set_hole(const Hole& hole) {
     stop();
@@ -99,10 +112,32 @@ class BatchPrefetcher {
   }
 
  private:
+  // Whole pages of floats, so that page-locking one buffer never touches another's pages.
+  class PageAlignedFloats {
+   public:
+    void resize(std::size_t count) {
+      constexpr std::size_t kPage = 4096;
+      const std::size_t bytes = (count * sizeof(float) + kPage - 1) / kPage * kPage;
+      data_.reset(static_cast<float*>(std::aligned_alloc(kPage, std::max(bytes, kPage))));
+      if (data_ == nullptr) throw std::bad_alloc();
+      size_ = count;
+    }
+    float* data() const { return data_.get(); }
+    std::size_t size() const { return size_; }
+    operator std::span<float>() const { return {data_.get(), size_}; }  // NOLINT(google-explicit-constructor)
+
+   private:
+    struct Free {
+      void operator()(float* p) const { std::free(p); }
+    };
+    std::unique_ptr<float, Free> data_;
+    std::size_t size_ = 0;
+  };
+
   struct Slot {
     enum class State { free, filling, ready };
     State state = State::free;
-    std::vector<float> input, target;
+    PageAlignedFloats input, target;
     std::span<const std::size_t> indices;
     int size = 0;
   };
@@ -143,6 +178,7 @@ class BatchPrefetcher {
   int max_batch_;
   Hole hole_;
   Slot slots_[2];
+  std::vector<std::shared_ptr<void>> locks_;  // after slots_: released before the memory they lock
   std::vector<std::size_t> order_;
   int batch_ = 1;
   int batch_count_ = 0;

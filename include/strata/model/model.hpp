@@ -175,6 +175,10 @@ class Model {
   bool is_training() const { return training_; }
   // Whether layer i's forward pass also applies the ReLU after it (see fused_relu_ below).
   static constexpr bool fuses_relu_after(std::size_t i) { return i < layer_count && fused_relu_[i]; }
+  // ... and whether its backward pass also takes the ReLU's (see fused_relu_backward_).
+  static constexpr bool fuses_relu_backward_after(std::size_t i) {
+    return i < layer_count && fused_relu_backward_[i];
+  }
 
   // Training forward passes so far; it varies the dropout masks, and checkpoints keep it.
   std::uint64_t step_count() const { return step_; }
@@ -339,15 +343,22 @@ class Model {
 
   // A layer that can store its output through a ReLU (Conv's forward_relu), on a backend that
   // fuses (conv2d_forward_relu: the CPU's GEMM applies it as it stores each tile).
+  // Asked as a call, not as `&L::template forward_relu<Device, T>`: nvcc 13's front end answers
+  // false to that address form inside Model while the host compiler answers true, and then
+  // compiles no device code for the kernels only the fused path launches (a bfloat16 model's
+  // bias + ReLU failed with cudaErrorInvalidDeviceFunction). tests/model/model.cpp (g++) and
+  // tests/backend/cuda/parity.cu (nvcc) assert that the pairs are fused.
   template <class L>
   static constexpr bool has_relu_epilogue =
-      requires { &L::template forward_relu<Device, T>; } && requires { Device::conv2d_forward_relu; };
+      requires(const ForwardArgs<T>& a) { L::template forward_relu<Device, T>(a); } &&
+      requires { Device::conv2d_forward_relu; };
 
   // ... and its backward through the ReLU (conv2d_backward_relu: the CPU masks each image's
   // gradient in cache instead of in a pass over the batch).
   template <class L>
   static constexpr bool has_relu_backward =
-      requires { &L::template backward_relu<Device, T>; } && requires { Device::conv2d_backward_relu; };
+      requires(const BackwardArgs<T>& a) { L::template backward_relu<Device, T>(a); } &&
+      requires { Device::conv2d_backward_relu; };
 
   template <class L>
   static constexpr auto forward_relu_of() {
@@ -582,7 +593,7 @@ class Model {
         (input_values() + (input_gradient_enabled_ ? batch * input_dims.size() : 0) + activation_floats_ +
          2 * gradient_floats_ + 2 * batch * output_dims.size()) * sizeof(T) +
         (saved_floats_ + scratch_floats_) * sizeof(P);
-    return {max_batch_, input_dims, output_dims, fixed + growing, growing / batch};
+    return {max_batch_, input_dims, output_dims, fixed + growing, growing / batch, is_bfloat16<T>};
   }
 
   void check_batch(int batch, const char* where) const {

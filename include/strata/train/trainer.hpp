@@ -30,6 +30,7 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -124,6 +125,11 @@ class Trainer {
         output_sums_(static_cast<std::size_t>(config_.batch)) {
     static_assert(ModelType::input_dims == ModelType::output_dims && ModelType::input_dims.c == 3,
                   "the inpainting trainer needs a network whose output has the shape of its RGB input");
+    if constexpr (requires(std::span<float> memory) { Device::lock_host_memory(memory); }) {
+      // A GPU's copy engine reads the batches without staging copies.
+      train_batches_.lock_buffers(&Device::lock_host_memory);
+      validation_batches_.lock_buffers(&Device::lock_host_memory);
+    }
     if (config_.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
     if (train.count() == 0 || validation.count() == 0)
       throw std::invalid_argument("the training and validation sets must both hold images");

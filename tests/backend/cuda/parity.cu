@@ -20,9 +20,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -52,12 +54,17 @@ constexpr double kFp32Tolerance = 1e-4;
 // layer outputs and gradients within 3e-2 of their largest value, the losses of a training run
 // within 1e-2 relative. A CPU emulation of bf16 storage (bf16_emulation.py, beside this file)
 // found 2e-3 to 5e-3 for the layer cases below and 5e-4 to 3e-3 for the losses of 10 ConvNet v1
-// steps. Not covered by these bounds: a ReLU after a wide convolution (Conv<64, 3>, ReLU,
-// Conv<32, 3> at batch 8: input gradient 8e-2), because rounding moves some of the convolution's
-// outputs across zero and the ReLU then passes or stops their gradients differently; and
+// steps. Gradients through a ReLU have a wider bound (below): rounding moves some of the
+// convolution's outputs across zero and the ReLU then passes or stops their gradients
+// differently (Conv<64, 3>, ReLU, Conv<32, 3> at batch 8: input gradient 8e-2). Not covered: 
 // predictions after separate training runs (4e-2 to 1.3e-1: Adam's steps do not depend on the
 // gradients' size, so small differences change the weights), hence compared with equal weights.
 constexpr double kBf16Tolerance = 3e-2;
+// Gradients through a ReLU whose input was rounded to bf16 (the first H200 run measured 4.8e-2 for
+// the input gradient of Conv<8, 3>, ReLU, Conv<4, 3> and 2.3e-2 for its first weights; the
+// emulation 8e-2 for the wide pair above): within 1e-1 of their largest value. The outputs keep
+// kBf16Tolerance.
+constexpr double kBf16ReluGradientTolerance = 1e-1;
 constexpr double kBf16LossTolerance = 1e-2;
 
 std::vector<float> to_host(const float* device, std::size_t n) {
@@ -95,6 +102,7 @@ struct ParityOptions {
   double input_low = -1.0;
   double input_high = 1.0;
   double tolerance = kFp32Tolerance;
+  double gradient_tolerance = -1.0;  // of the input and parameter gradients, when not `tolerance`
   cuda::Precision precision = cuda::Precision::fp32;
   cuda::AlgorithmSearch search = cuda::AlgorithmSearch::benchmark;
 };
@@ -104,7 +112,7 @@ struct ParityOptions {
 // both sides, so that only the model's own rounding differs).
 template <class Net, class T = float>
 void check_parity(const char* what, const ParityOptions& o = {}) {
-  INFO(std::string(what) << (is_bfloat16<T> ? " (bf16 activations)" : ""));
+  INFO(std::string(what) << std::string(is_bfloat16<T> ? " (bf16 activations)" : ""));
   const std::uint64_t seed = 17;
   Model<Net, Cpu> cpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
   Model<Net, Cuda, T> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
@@ -158,13 +166,15 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
                   "running statistics");
   }
 
+  const double gradient_tolerance = o.gradient_tolerance >= 0.0 ? o.gradient_tolerance : o.tolerance;
   std::copy(upstream.begin(), upstream.end(), cpu.output_gradient().data);
   Cuda::copy_to_device(gpu.output_gradient().data, upstream.data(), out_size, gpu.device_context());
   cpu.backward(cpu.output_gradient());
   gpu.backward(gpu.output_gradient());
   if (o.input_gradient) {
     const auto dx = activations_to_host(gpu, gpu.input_gradient().data, in_size);
-    CHECK_MESSAGE(note("input gradient", relative_difference(dx, cpu.input_gradient().data, in_size)) <= o.tolerance,
+    CHECK_MESSAGE(note("input gradient", relative_difference(dx, cpu.input_gradient().data, in_size)) <=
+                      gradient_tolerance,
                   "input gradient");
   }
   // Each gradient relative to its own largest value, except a bias right before a BatchNorm in
@@ -189,10 +199,10 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
     for (const auto& u : cpu.parameters())
       if (u.name == t.name || (layer_scale && layer_of(u.name) == layer_of(t.name)))
         for (std::size_t i = 0; i < u.size; ++i) scale = std::max(scale, std::abs(double{expected[u.offset + i]}));
-    INFO("gradient of " << t.name << (layer_scale ? ", relative to its layer's largest" : ""));
-    CHECK(note(t.name, diff / scale) <= o.tolerance);
+    INFO("gradient of " << t.name << std::string(layer_scale ? ", relative to its layer's largest" : ""));
+    CHECK(note(t.name, diff / scale) <= gradient_tolerance);
   }
-  if (is_bfloat16<T>) MESSAGE(what << " in bf16, worst relative differences: " << measured);
+  if (is_bfloat16<T>) MESSAGE(std::string(what) << " in bf16, worst relative differences: " << measured);
 }
 
 using Dims3x12x10 = Input<3, 12, 10>;
@@ -245,7 +255,7 @@ void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precis
                               step);
     const auto fused = to_host(y.data(), out_size);
     const cuda::ConvPlan& plan = m.device_context().conv_plan(in, out, g, batch);
-    MESSAGE(what << ": " << (plan.relu_fusion == cuda::ReluFusion::fused ? "fused by cuDNN" : "unfused fallback")
+    MESSAGE(std::string(what) << ": " << std::string(plan.relu_fusion == cuda::ReluFusion::fused ? "fused by cuDNN" : "unfused fallback")
                  << (plan.relu_fusion == cuda::ReluFusion::unfused ? std::string(" (") + plan.relu_fusion_status + ")"
                                                                   : std::string()));
     CHECK(plan.relu_fusion != cuda::ReluFusion::untried);
@@ -257,6 +267,15 @@ void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precis
 }
 
 }  // namespace
+
+// What nvcc's front end sees, asked where it compiles: it generates device code only for the
+// kernels of the paths it believes Model takes, so a Conv + ReLU pair it did not see fused would
+// launch kernels that do not exist on the GPU (cudaErrorInvalidDeviceFunction).
+using ReluPairNet = Sequential<Input<3, 8, 8>, Conv<4, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+static_assert(Model<ReluPairNet, Cuda>::fuses_relu_after(0) && Model<ReluPairNet, Cuda>::fuses_relu_backward_after(0));
+static_assert(Model<ReluPairNet, Cuda, bfloat16>::fuses_relu_after(0) &&
+              Model<ReluPairNet, Cuda, bfloat16>::fuses_relu_backward_after(0));
+static_assert(!Model<ReluPairNet, Cuda>::fuses_relu_after(2));
 
 TEST_CASE("a convolution with its ReLU fused (cudnnConvolutionBiasActivationForward, or the unfused fallback)") {
   check_fused_relu<Conv<8, 3>>("Conv<8, 3>");
@@ -685,6 +704,62 @@ TEST_CASE("CUDA graphs: a step that cannot be recorded runs eagerly and graphs t
   CHECK(o_graph.sgd.steps == o_eager.sgd.steps);
 }
 
+namespace {
+
+// Batches from page-locked host memory cross without the pinned staging (a bfloat16 model's are
+// rounded on the device): the same values on the device, the same losses and predictions, bit
+// for bit, as from pageable memory. The input is cudaMallocHost memory, the second target
+// ordinary memory page-locked by Cuda::lock_host_memory (as the trainer locks its batches).
+template <class T>
+void check_page_locked_batches() {
+  using Net = Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  const std::size_t n = static_cast<std::size_t>(batch) * Net::input_shape::size;
+  const auto x = random_vector(n, 81, 0.0, 1.0);
+  const auto y = random_vector(n, 82, 0.0, 1.0);
+  cuda::PinnedBuffer<float> locked_x(n), locked_out(n);
+  std::copy(x.begin(), x.end(), locked_x.data());
+  constexpr std::size_t kPage = 4096;  // whole pages: no other allocation shares the locked ones
+  const std::unique_ptr<float, decltype(&std::free)> registered_y(
+      static_cast<float*>(std::aligned_alloc(kPage, (n * sizeof(float) + kPage - 1) / kPage * kPage)), &std::free);
+  std::copy(y.begin(), y.end(), registered_y.get());
+  const std::shared_ptr<void> lock = Cuda::lock_host_memory(std::span<float>(registered_y.get(), n));
+  REQUIRE(lock != nullptr);
+  const std::span<const float> px(locked_x.data(), n), py(registered_y.get(), n);
+  auto locked_values = [&] { return std::vector<float>(locked_out.data(), locked_out.data() + n); };
+
+  Model<Net, Cuda, T> pageable(batch, 3), locked(batch, 3);
+  for (auto* m : {&pageable, &locked}) {  // the same algorithms in both
+    m->device_context().set_deterministic(true);
+    m->device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
+  }
+  // The copies alone: up one way, back the other.
+  Cuda::copy_to_device(pageable.input(batch).data, x.data(), n, pageable.device_context());
+  Cuda::copy_to_device(locked.input(batch).data, px.data(), n, locked.device_context());
+  std::vector<float> back(n);
+  Cuda::copy_to_host(back.data(), locked.input(batch).data, n, locked.device_context());
+  CHECK(same_bits(back, is_bfloat16<T> ? rounded_to_bf16(x) : x));
+  Cuda::copy_to_host(locked_out.data(), pageable.input(batch).data, n, pageable.device_context());
+  CHECK(same_bits(locked_values(), back));
+
+  Adam a, b;
+  for (int step = 0; step < 3; ++step) {  // step 1 has a target of its own, uploaded during the forward pass
+    const float p = pageable.train_step(x, step == 1 ? y : x, batch, BinaryCrossEntropy{}, a);
+    const float q = locked.train_step(px, step == 1 ? py : px, batch, BinaryCrossEntropy{}, b);
+    INFO("step " << step << ": pageable " << p << ", page-locked " << q);
+    CHECK(std::memcmp(&p, &q, sizeof p) == 0);
+  }
+  pageable.predict(x, batch, back);
+  locked.predict(px, batch, std::span<float>(locked_out.data(), n));
+  CHECK(same_bits(locked_values(), back));
+}
+
+}  // namespace
+
+TEST_CASE("batches from page-locked host memory skip the staging and give the same steps bit for bit") {
+  check_page_locked_batches<float>();
+}
+
 #ifdef STRATA_CUDA_TEST_TRAINER
 namespace {
 
@@ -837,7 +912,8 @@ TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's
   check_parity<Sequential<Dims3x12x10, Conv<8, 3>>, bfloat16>("Conv<8, 3>", bf16);
   check_parity<Sequential<Dims3x12x10, Conv<6, 3, 2>>, bfloat16>("Conv<6, 3, 2>: explicitly padded", bf16);
   check_parity<Sequential<Dims3x12x10, Conv<5, 2>>, bfloat16>("Conv<5, 2>: even kernel", bf16);
-  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<4, 3>>, bfloat16>("Conv, ReLU (fused pair), Conv", bf16);
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<4, 3>>, bfloat16>(
+      "Conv, ReLU (fused pair), Conv", {.tolerance = kBf16Tolerance, .gradient_tolerance = kBf16ReluGradientTolerance});
   check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, Conv<32, 3>>, bfloat16>(
       "Conv<64, 3>, Conv<32, 3> at 32x32x32, batch 8", {.batch = 8, .tolerance = kBf16Tolerance});
   check_parity<Sequential<Dims3x12x12, ReLU, MaxPool<2>, Upsample<2>>, bfloat16>("ReLU, MaxPool<2>, Upsample<2>",
@@ -934,6 +1010,10 @@ TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, r
   const auto input = activations_to_host(eager, static_cast<const bfloat16*>(eager.input(batch).data), in_size);
   const auto expected = rounded_to_bf16(std::vector<float>(cpu.input(batch).data, cpu.input(batch).data + in_size));
   CHECK(input == expected);
+}
+
+TEST_CASE("bf16 activations: batches from page-locked host memory are rounded on the device, bit for bit") {
+  check_page_locked_batches<bfloat16>();
 }
 
 int main(int argc, char** argv) {

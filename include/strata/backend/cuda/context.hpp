@@ -4,7 +4,9 @@
 // call of the model runs on, a cuDNN handle bound to it, the cache of convolution plans and
 // algorithms (conv_plan.hpp), cached tensor descriptors, pinned host staging for batches, and
 // the small device buffers of the loss, and the training steps recorded as CUDA graphs
-// (core/step_graph.hpp, step_graph.cuh). The stream and handle are created with the context; the
+// (core/step_graph.hpp, step_graph.cuh). Batches cross from pageable host memory through the
+// pinned staging, from page-locked memory (cudaMallocHost, cudaHostRegister, PyTorch's
+// pin_memory) straight, with no host copy. The stream and handle are created with the context; the
 // rest is allocated in reserve(), which the Model calls before allocating its own buffers, so
 // nothing is allocated on the device inside a training step. (The plan cache grows on the host
 // the first time a layer runs at a given batch size; a graph is instantiated the second time a
@@ -31,6 +33,7 @@
 
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
+#include "strata/backend/cuda/convert.cuh"
 #include "strata/backend/cuda/descriptors.hpp"
 #include "strata/backend/cuda/graph.hpp"
 #include "strata/backend/cuda/memory.hpp"
@@ -120,7 +123,8 @@ class Context : public DeviceContext {
                                        std::max(m.input.size(), m.output.size());
     const std::size_t free = free_device_memory();
     // Leave room for cuDNN's and the CUDA runtime's own allocations, and this context's.
-    const std::size_t margin = std::size_t{256} << 20;
+    const std::size_t margin =
+        (std::size_t{256} << 20) + (m.bfloat16_activations ? staging_floats * sizeof(float) : 0);
     if (m.bytes + margin > free) {
       const int fits = largest_batch_that_fits(
           ModelMemory{m.max_batch, m.input, m.output, m.bytes + margin, m.bytes_per_sample}, free);
@@ -132,6 +136,8 @@ class Context : public DeviceContext {
               (fits > 0 ? "max_batch " + std::to_string(fits) + " would fit"
                         : "not even max_batch 1 fits: free GPU memory held by other processes (nvidia-smi)"));
     }
+    // A bfloat16 model widens or rounds a batch from page-locked host memory on the device.
+    s.float_staging = Buffer<float>(m.bfloat16_activations ? staging_floats : 0);
     for (Staging& slot : s.staging) {
       slot.buffer = PinnedBuffer<float>(staging_floats);
       if (slot.done == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
@@ -153,11 +159,14 @@ class Context : public DeviceContext {
   }
 
   // ---- host <-> device copies of batches, ordered on the model's stream ----
-  // Through pinned staging: the host data is copied into a staging slot and the transfer runs
-  // asynchronously; a slot is reused only once its previous transfer has finished. The copy
-  // goes in chunks, so the copy engine sends one while the host copies the next: a batch costs
-  // about one host memcpy, not a memcpy and then a transfer. Float host data bound for a bfloat16
-  // buffer is rounded on the way into staging (half the bytes cross).
+  // From pageable memory through pinned staging: the host data is copied into a staging slot and
+  // the transfer runs asynchronously; a slot is reused only once its previous transfer has
+  // finished. The copy goes in chunks, so the copy engine sends one while the host copies the
+  // next: a batch costs about one host memcpy, not a memcpy and then a transfer. Float host data
+  // bound for a bfloat16 buffer is rounded on the way into staging (half the bytes cross).
+  // From page-locked memory the copy engine reads the caller's data itself (a bfloat16 buffer's
+  // batch is rounded on the device, by the same function): no host copy at all. Either way the
+  // caller may change its data as soon as upload returns.
   template <class T, class H>
   void upload(T* device, const H* host, std::size_t n) {
     static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
@@ -175,6 +184,21 @@ class Context : public DeviceContext {
         synchronize();
         return;
       }
+    }
+    if (page_locked(host)) {
+      if constexpr (std::is_same_v<T, H>) {
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
+      } else {
+        float* floats = state_->float_staging.data();
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(floats, host, n * sizeof(H), cudaMemcpyHostToDevice, state_->stream));
+        convert(static_cast<const float*>(floats), device, n, state_->stream);
+      }
+      // The caller's memory is read until the transfer ends: waiting for it keeps the contract
+      // above. At the start of a step nothing else is queued, so the GPU waits for the batch
+      // anyway.
+      STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
+      STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+      return;
     }
     STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
     constexpr std::size_t kChunk = (std::size_t{1} << 20) / sizeof(T);  // values per 1 MiB chunk
@@ -215,6 +239,18 @@ class Context : public DeviceContext {
         synchronize();
         return;
       }
+    }
+    if (page_locked(host)) {  // straight into the caller's memory (bfloat16 widened on the device first)
+      if constexpr (std::is_same_v<T, H>) {
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
+      } else {
+        float* floats = state_->float_staging.data();
+        convert(device, floats, n, state_->stream);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(host, floats, n * sizeof(H), cudaMemcpyDeviceToHost, state_->stream));
+      }
+      STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
+      STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+      return;
     }
     STRATA_CUDA_CHECK(cudaMemcpyAsync(slot.buffer.data(), device, bytes, cudaMemcpyDeviceToHost, state_->stream));
     STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
@@ -309,6 +345,17 @@ class Context : public DeviceContext {
     PinnedBuffer<float> buffer;
     cudaEvent_t done = nullptr;
   };
+  // Whether the copy engine can read or write `host` directly: page-locked memory (cudaMallocHost,
+  // cudaHostRegister). Pageable memory is "unregistered"; a failed query (not sticky) is
+  // cleared, so that the next launch check does not report it.
+  static bool page_locked(const void* host) {
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, host) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return attributes.type == cudaMemoryTypeHost;
+  }
   struct CachedTensor {
     int batch;
     Dims dims;
@@ -327,6 +374,7 @@ class Context : public DeviceContext {
     std::vector<CachedTensor> tensors;
     Staging staging[2];
     int next_staging = 0;
+    Buffer<float> float_staging;  // bfloat16 models: a batch in float on the device
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;
     bool weights_uploaded = false;

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <span>
 
 #include <cuda_runtime.h>
 
@@ -60,6 +62,18 @@ struct Cuda {
     STRATA_CUDA_CHECK(cudaDeviceSynchronize());
     STRATA_CUDA_CHECK(cudaMemcpy(host, device, n * sizeof(T), cudaMemcpyDeviceToHost));
   }
+  // Page-locks host memory until the returned handle is destroyed (cudaHostRegister), so that
+  // the Model's copies of batches in it skip the pinned staging (Context::upload). Where the
+  // system refuses, the handle is empty and copies go through the staging as before.
+  static std::shared_ptr<void> lock_host_memory(std::span<float> memory) {
+    if (memory.empty()) return nullptr;
+    if (cudaHostRegister(memory.data(), memory.size_bytes(), cudaHostRegisterDefault) != cudaSuccess) {
+      (void)cudaGetLastError();  // not sticky: clear it, so that no later check reports it
+      return nullptr;
+    }
+    return std::shared_ptr<void>(memory.data(), [](void* p) { (void)cudaHostUnregister(p); });
+  }
+
   // Float host data to and from float or bfloat16 device buffers (rounded on the way up).
   template <class T, class H>
   static void copy_to_device(T* device, const H* host, std::size_t n, Context& context) {
