@@ -2,16 +2,18 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--mode eager,graph] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64]
+//                    [--mode eager,graph] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
+//                    [--host pinned|pageable]
 // For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
 // chooses the cuDNN algorithms; in graph mode the second is recorded as a CUDA graph), then
 // `steps` timed ones on synthetic images (BCE against the input, the batch copied from host
-// memory and the loss read every step, as the trainer does). Mode eager launches every kernel of
+// memory and the loss read every step, as the trainer does; the host batches are page-locked, as
+// the twin's, unless --host pageable). Mode eager launches every kernel of
 // a step from the host; mode graph replays the recorded step (Context::set_step_graphs). Prints
 // CSV:
 //   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
-// then times one epoch of N images of v1 at --epoch-batch in each precision and mode:
+// then times one epoch of N images of v1 at each --epoch-batch in each precision and mode:
 //   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
 // bf16 trains Model<Net, Cuda, bfloat16> (bf16 activations, fp32 master weights), as the twin's
 // autocast does; fp32 and tf32 train Model<Net, Cuda> with that convolution precision. A graph row whose
@@ -48,9 +50,10 @@ struct Options {
   int steps = 20;
   int warmup = 5;
   long epoch = 0;
-  int epoch_batch = 64;
+  std::vector<int> epoch_batches{64};
   bool profile = false;
   bool algorithms = false;
+  bool pinned_host = true;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -74,9 +77,13 @@ Options parse(int argc, char** argv) {
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--epoch") o.epoch = std::stol(value);
-    else if (flag == "--epoch-batch") o.epoch_batch = std::stoi(value);
+    else if (flag == "--epoch-batch") {
+      o.epoch_batches.clear();
+      for (const auto& b : split(value)) o.epoch_batches.push_back(std::stoi(b));
+    }
     else if (flag == "--profile") o.profile = value == "1";
     else if (flag == "--algorithms") o.algorithms = value == "1";
+    else if (flag == "--host" && (value == "pinned" || value == "pageable")) o.pinned_host = value == "pinned";
     else {
       std::fprintf(stderr, "strata_gpu_bench: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -93,23 +100,37 @@ constexpr double training_flops() {
   else return 3.0 * Net::forward_flops;
 }
 
-// `count` different batches of smooth images in (0, 1), cycled through by the timed loops.
-std::vector<std::vector<float>> synthetic_batches(int count, int batch, Dims d) {
-  std::vector<std::vector<float>> batches(count);
-  SplitMix rng(7);
-  for (auto& x : batches) {
-    x.resize(static_cast<std::size_t>(batch) * d.size());
-    for (int n = 0; n < batch; ++n) {
-      const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
-      float* image = x.data() + static_cast<std::size_t>(n) * d.size();
-      for (int c = 0; c < d.c; ++c)
-        for (int i = 0; i < d.h; ++i)
-          for (int j = 0; j < d.w; ++j)
-            image[(c * d.h + i) * d.w + j] = static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
+// `count` different batches of smooth images in (0, 1), cycled through by the timed loops, in
+// page-locked host memory (--host pinned, the default: what the twin's pin_memory() gives
+// PyTorch) or in ordinary pageable memory (--host pageable: copied through strata's staging).
+class SyntheticBatches {
+ public:
+  SyntheticBatches(int count, int batch, Dims d, bool pinned) {
+    const std::size_t values = static_cast<std::size_t>(batch) * d.size();
+    SplitMix rng(7);
+    for (int k = 0; k < count; ++k) {
+      float* x = nullptr;
+      if (pinned) x = pinned_.emplace_back(values).data();
+      else x = pageable_.emplace_back(values).data();
+      for (int n = 0; n < batch; ++n) {
+        const double fx = 0.2 + 0.6 * rng.uniform(), fy = 0.2 + 0.6 * rng.uniform(), phase = 6.28 * rng.uniform();
+        float* image = x + static_cast<std::size_t>(n) * d.size();
+        for (int c = 0; c < d.c; ++c)
+          for (int i = 0; i < d.h; ++i)
+            for (int j = 0; j < d.w; ++j)
+              image[(c * d.h + i) * d.w + j] = static_cast<float>(0.5 + 0.45 * std::sin(fx * j + fy * i + phase + c));
+      }
+      views_.emplace_back(x, values);
     }
   }
-  return batches;
-}
+  std::span<const float> operator[](std::size_t k) const { return views_[k]; }
+  std::size_t size() const { return views_.size(); }
+
+ private:
+  std::vector<cuda::PinnedBuffer<float>> pinned_;
+  std::vector<std::vector<float>> pageable_;
+  std::vector<std::span<const float>> views_;
+};
 
 // Calls run.template operator()<T>() with the activation scalar `precision` trains in. A row that
 // fails (a cuDNN refusal, say) prints a comment saying why and counts in `failures` (the exit
@@ -166,7 +187,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
     std::printf("step,%s,%d,%s,not-implemented,,,%s\n", arch.c_str(), batch, precision.c_str(), mode.c_str());
     return;
   }
-  const auto batches = synthetic_batches(4, batch, Net::input_shape::dims);
+  const SyntheticBatches batches(4, batch, Net::input_shape::dims, o.pinned_host);
   Adam adam;
   for (int i = 0; i < o.warmup; ++i) {
     const auto& x = batches[i % batches.size()];
@@ -198,14 +219,14 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
 
 // One epoch of `images` images at `batch` (the last batch smaller), batches copied from host.
 template <class T>
-void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode) {
+void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode, bool pinned_host) {
   using Net = inpainting::ConvNetV1;
   Model<Net, Cuda, T> model(batch, 1);
   if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
     std::printf("epoch,v1,%d,%s,not-implemented,%ld,%s\n", batch, precision.c_str(), images, mode.c_str());
     return;
   }
-  const auto batches = synthetic_batches(16, batch, Net::input_shape::dims);
+  const SyntheticBatches batches(16, batch, Net::input_shape::dims, pinned_host);
   Adam adam;
   const long last = images % batch;
   // Warm-up: chooses the algorithms at both batch sizes the epoch uses (and, in graph mode,
@@ -249,6 +270,8 @@ int main(int argc, char** argv) {
     std::printf("# strata %s on %s (%d SMs, %.1f GiB), cuDNN %zu; v1 %.3f, v2 %.3f GFLOP per training image\n",
                 version, p.name, p.multiProcessorCount, p.totalGlobalMem / 1073741824.0, cudnnGetVersion(),
                 training_flops<inpainting::ConvNetV1>() / 1e9, training_flops<inpainting::ConvNetV2>() / 1e9);
+    std::printf("# host batches: %s\n", o.pinned_host ? "pinned (page-locked, as the twin's pin_memory())"
+                                                        : "pageable (through strata's pinned staging)");
     std::printf("# parameters: v1 %zu, v2 %zu\n", inpainting::ConvNetV1::parameter_count,
                 inpainting::ConvNetV2::parameter_count);
     for (const auto& arch : o.archs)
@@ -262,10 +285,11 @@ int main(int argc, char** argv) {
               else std::fprintf(stderr, "strata_gpu_bench: unknown architecture %s (v1, v2)\n", arch.c_str());
             });
     if (o.epoch > 0)
-      for (const auto& precision : o.precisions)
-        for (const auto& mode : o.modes)
-          with_activation_scalar("epoch " + mode, precision, failures,
-                                 [&]<class T>() { bench_epoch<T>(o.epoch, o.epoch_batch, precision, mode); });
+      for (int batch : o.epoch_batches)
+        for (const auto& precision : o.precisions)
+          for (const auto& mode : o.modes)
+            with_activation_scalar("epoch batch " + std::to_string(batch) + " " + mode, precision, failures,
+                                   [&]<class T>() { bench_epoch<T>(o.epoch, batch, precision, mode, o.pinned_host); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
     return 1;

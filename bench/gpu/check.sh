@@ -15,23 +15,24 @@
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph, then the PyTorch twin (bench/gpu/twin.py) on the
 #      same grid
-#   4. times one epoch of 82,782 v1 images (batch 64) per precision and mode
+#   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision and mode
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
 #      (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
 #      batch 256, fp32, tf32 and bf16, for strata (ncu) and strata's algorithm choices (strata_kernels.txt,
-#      strata_algorithms.txt); with profile-torch too, the PyTorch twin's (torch.profiler,
+#      strata_algorithms.txt), and v1 from pageable host memory (strata_pageable.csv); with profile-torch too, the PyTorch twin's (torch.profiler,
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
 # (default v1,v2) the benchmarked models, STRATA_GPU_EPOCH (default 82782; 0: none) the epoch.
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 80, 90, 75, 15 for each of the two trainer runs, and 200 for
+# _INPAINT_LIMIT seconds; by default 60, 110, 75, 15 for each of the two trainer runs, and 200 for
 # the build: 8 minutes in all), so a hang costs that phase only. On an H200 with prebuilt programs
-# they took 32, 37, 52 and 4 s before bf16 was added (its tests, benchmark rows and trainer run add
-# perhaps a third). Exit status: 0 when the parity tests passed (benchmarks failing are
+# (2026-11-30) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in all. The device
+# tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
+# Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
 #
 # Device time is scarce: STRATA_GPU_PREBUILT=DIR skips the build when DIR holds strata_cuda_tests
@@ -157,7 +158,7 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-80}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-60}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
   say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
@@ -169,7 +170,7 @@ fi
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-90}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch 64 \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-110}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch 64,256 \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi
@@ -214,6 +215,9 @@ if want profile && [ "$bench_built" = 0 ]; then
   done
   timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 --mode eager --steps 10 \
     --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
+  # What page-locked host batches (the benchmark's default, as the twin's) save over pageable ones.
+  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,bf16 --mode eager,graph \
+    --host pageable >"$OUT/strata_pageable.csv" 2>>"$log"
   if want profile-torch && [ "$have_torch" = 1 ]; then
     : >"$OUT/torch_kernels.txt"
     for layout in nhwc nchw; do
