@@ -24,7 +24,8 @@
 #      strata_algorithms.txt), and v1 from pageable host memory (strata_pageable.csv); with profile-torch too, the PyTorch twin's (torch.profiler,
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
-# (default v1,v2) the benchmarked models, STRATA_GPU_EPOCH (default 82782; 0: none) the epoch.
+# (default v1,v2) the benchmarked models, STRATA_GPU_EPOCH (default 82782; 0: none) the epoch,
+# STRATA_GPU_EPOCH_BATCHES (default 64,256) its batch sizes.
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
@@ -170,7 +171,7 @@ fi
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-110}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch 64,256 \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-110}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi

@@ -55,8 +55,8 @@ class BatchPrefetcher {
       : set_(set), max_batch_(max_batch), hole_(hole) {
     const std::size_t floats = static_cast<std::size_t>(max_batch) * set.image_bytes();
     for (auto& slot : slots_) {
-      slot.input.resize(floats);
-      slot.target.resize(floats);
+      slot.input.allocate(floats);
+      slot.target.allocate(floats);
     }
   }
   BatchPrefetcher(const BatchPrefetcher&) = delete;
@@ -115,7 +115,9 @@ class BatchPrefetcher {
   // Whole pages of floats, so that page-locking one buffer never touches another's pages.
   class PageAlignedFloats {
    public:
-    void resize(std::size_t count) {
+    // Once: a buffer may be page-locked after it (lock_buffers), so it never moves.
+    void allocate(std::size_t count) {
+      if (data_ != nullptr) throw std::logic_error("BatchPrefetcher: a batch buffer is allocated once");
       constexpr std::size_t kPage = 4096;
       const std::size_t bytes = (count * sizeof(float) + kPage - 1) / kPage * kPage;
       data_.reset(static_cast<float*>(std::aligned_alloc(kPage, std::max(bytes, kPage))));
@@ -124,7 +126,7 @@ class BatchPrefetcher {
     }
     float* data() const { return data_.get(); }
     std::size_t size() const { return size_; }
-    operator std::span<float>() const { return {data_.get(), size_}; }  // NOLINT(google-explicit-constructor)
+    operator std::span<float>() { return {data_.get(), size_}; }  // NOLINT(google-explicit-constructor)
 
    private:
     struct Free {

@@ -760,7 +760,8 @@ class Model {
     upload_input(data, batch);
     const ModeScope mode(training_, training);
     const BasicTensor<const T> prediction = forward(batch);
-    // Queued after the forward pass: on a GPU the host copies the target while that runs.
+    // Queued after the forward pass: on a GPU the host stages a pageable target while that runs
+    // (a page-locked one crosses directly, once the forward pass is done).
     if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
     output_has_targets_ = true;
     return Device::loss_forward_backward(Loss::function, prediction,

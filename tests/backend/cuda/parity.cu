@@ -56,7 +56,7 @@ constexpr double kFp32Tolerance = 1e-4;
 // found 2e-3 to 5e-3 for the layer cases below and 5e-4 to 3e-3 for the losses of 10 ConvNet v1
 // steps. Gradients through a ReLU have a wider bound (below): rounding moves some of the
 // convolution's outputs across zero and the ReLU then passes or stops their gradients
-// differently (Conv<64, 3>, ReLU, Conv<32, 3> at batch 8: input gradient 8e-2). Not covered: 
+// differently (Conv<64, 3>, ReLU, Conv<32, 3> at batch 8: input gradient 8e-2). Not covered:
 // predictions after separate training runs (4e-2 to 1.3e-1: Adam's steps do not depend on the
 // gradients' size, so small differences change the weights), hence compared with equal weights.
 constexpr double kBf16Tolerance = 3e-2;
@@ -720,8 +720,11 @@ void check_page_locked_batches() {
   cuda::PinnedBuffer<float> locked_x(n), locked_out(n);
   std::copy(x.begin(), x.end(), locked_x.data());
   constexpr std::size_t kPage = 4096;  // whole pages: no other allocation shares the locked ones
-  const std::unique_ptr<float, decltype(&std::free)> registered_y(
-      static_cast<float*>(std::aligned_alloc(kPage, (n * sizeof(float) + kPage - 1) / kPage * kPage)), &std::free);
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  const std::unique_ptr<float, Free> registered_y(
+      static_cast<float*>(std::aligned_alloc(kPage, (n * sizeof(float) + kPage - 1) / kPage * kPage)));
   std::copy(y.begin(), y.end(), registered_y.get());
   const std::shared_ptr<void> lock = Cuda::lock_host_memory(std::span<float>(registered_y.get(), n));
   REQUIRE(lock != nullptr);
@@ -733,7 +736,7 @@ void check_page_locked_batches() {
     m->device_context().set_deterministic(true);
     m->device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
   }
-  // The copies alone: up one way, back the other.
+  // The copies alone: up one way, back the other; direct_copies says which way each went.
   Cuda::copy_to_device(pageable.input(batch).data, x.data(), n, pageable.device_context());
   Cuda::copy_to_device(locked.input(batch).data, px.data(), n, locked.device_context());
   std::vector<float> back(n);
@@ -741,6 +744,8 @@ void check_page_locked_batches() {
   CHECK(same_bits(back, is_bfloat16<T> ? rounded_to_bf16(x) : x));
   Cuda::copy_to_host(locked_out.data(), pageable.input(batch).data, n, pageable.device_context());
   CHECK(same_bits(locked_values(), back));
+  CHECK(pageable.device_context().direct_copies() == 1);  // the download into locked_out
+  CHECK(locked.device_context().direct_copies() == 1);    // the upload from locked_x
 
   Adam a, b;
   for (int step = 0; step < 3; ++step) {  // step 1 has a target of its own, uploaded during the forward pass
@@ -752,6 +757,10 @@ void check_page_locked_batches() {
   pageable.predict(x, batch, back);
   locked.predict(px, batch, std::span<float>(locked_out.data(), n));
   CHECK(same_bits(locked_values(), back));
+  // Steps 0 and 2 one upload each, step 1 two (input and registered target), the prediction
+  // its input and output; the pageable model none of them.
+  CHECK(locked.device_context().direct_copies() == 1 + 4 + 2);
+  CHECK(pageable.device_context().direct_copies() == 1);
 }
 
 }  // namespace
@@ -783,8 +792,11 @@ train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int 
   train::Trainer<TrainerNet, Device> trainer(c, d.train, d.validation, log);
   if constexpr (std::is_same_v<Device, Cuda>) trainer.model().device_context().set_step_graphs(graphs);
   train::TrainingResult result = trainer.run();
-  if constexpr (std::is_same_v<Device, Cuda>)
+  if constexpr (std::is_same_v<Device, Cuda>) {
     if (replays != nullptr) *replays = trainer.model().device_context().step_graph_cache().replays();
+    // The trainer page-locks its batch buffers: its batches cross without the staging copy.
+    CHECK(trainer.model().device_context().direct_copies() > 0);
+  }
   return result;
 }
 
@@ -907,7 +919,7 @@ TEST_CASE("Trainer<Net, Cuda> resumes: after a stop in mid-epoch, and from a che
 // ---- bf16 activations, last: a fault in their kernels (never yet run on a GPU) cannot take
 // the fp32 results above with it ----
 
-TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's fp32") {
+TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's fp32 (gradients through a ReLU 1e-1)") {
   constexpr ParityOptions bf16{.tolerance = kBf16Tolerance};
   check_parity<Sequential<Dims3x12x10, Conv<8, 3>>, bfloat16>("Conv<8, 3>", bf16);
   check_parity<Sequential<Dims3x12x10, Conv<6, 3, 2>>, bfloat16>("Conv<6, 3, 2>: explicitly padded", bf16);

@@ -122,16 +122,22 @@ class Context : public DeviceContext {
     const std::size_t staging_floats = static_cast<std::size_t>(m.max_batch) *
                                        std::max(m.input.size(), m.output.size());
     const std::size_t free = free_device_memory();
+    // A bfloat16 model also holds a batch in float on the device (page-locked batches are rounded
+    // there): it grows with max_batch like the model's own buffers.
+    ModelMemory needed = m;
+    if (m.bfloat16_activations) {
+      needed.bytes += staging_floats * sizeof(float);
+      needed.bytes_per_sample += std::max(m.input.size(), m.output.size()) * sizeof(float);
+    }
     // Leave room for cuDNN's and the CUDA runtime's own allocations, and this context's.
-    const std::size_t margin =
-        (std::size_t{256} << 20) + (m.bfloat16_activations ? staging_floats * sizeof(float) : 0);
-    if (m.bytes + margin > free) {
+    const std::size_t margin = std::size_t{256} << 20;
+    if (needed.bytes + margin > free) {
       const int fits = largest_batch_that_fits(
-          ModelMemory{m.max_batch, m.input, m.output, m.bytes + margin, m.bytes_per_sample}, free);
+          ModelMemory{m.max_batch, m.input, m.output, needed.bytes + margin, needed.bytes_per_sample}, free);
       throw DeviceOutOfMemory(
-          "Model<Net, Cuda>(max_batch = " + std::to_string(m.max_batch) + ")", m.bytes + margin, free,
-          "The model needs " + DeviceOutOfMemory::bytes_text(m.bytes) + " for max_batch " +
-              std::to_string(m.max_batch) + " (about " + DeviceOutOfMemory::bytes_text(m.bytes_per_sample) +
+          "Model<Net, Cuda>(max_batch = " + std::to_string(m.max_batch) + ")", needed.bytes + margin, free,
+          "The model needs " + DeviceOutOfMemory::bytes_text(needed.bytes) + " for max_batch " +
+              std::to_string(m.max_batch) + " (about " + DeviceOutOfMemory::bytes_text(needed.bytes_per_sample) +
               " per sample) plus 256 MiB for cuDNN; " +
               (fits > 0 ? "max_batch " + std::to_string(fits) + " would fit"
                         : "not even max_batch 1 fits: free GPU memory held by other processes (nvidia-smi)"));
@@ -159,6 +165,10 @@ class Context : public DeviceContext {
   }
 
   // ---- host <-> device copies of batches, ordered on the model's stream ----
+  // Batch copies that skipped the staging (page-locked host memory) so far: tests and profiles
+  // see which way the batches went.
+  std::uint64_t direct_copies() const { return state_->direct_copies; }
+
   // From pageable memory through pinned staging: the host data is copied into a staging slot and
   // the transfer runs asynchronously; a slot is reused only once its previous transfer has
   // finished. The copy goes in chunks, so the copy engine sends one while the host copies the
@@ -166,7 +176,8 @@ class Context : public DeviceContext {
   // bound for a bfloat16 buffer is rounded on the way into staging (half the bytes cross).
   // From page-locked memory the copy engine reads the caller's data itself (a bfloat16 buffer's
   // batch is rounded on the device, by the same function): no host copy at all. Either way the
-  // caller may change its data as soon as upload returns.
+  // caller may change its data as soon as upload returns: a page-locked copy is waited for (so a
+  // target uploaded after a queued forward pass waits for that pass too).
   template <class T, class H>
   void upload(T* device, const H* host, std::size_t n) {
     static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
@@ -185,19 +196,16 @@ class Context : public DeviceContext {
         return;
       }
     }
-    if (page_locked(host)) {
-      if constexpr (std::is_same_v<T, H>) {
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
-      } else {
-        float* floats = state_->float_staging.data();
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(floats, host, n * sizeof(H), cudaMemcpyHostToDevice, state_->stream));
-        convert(static_cast<const float*>(floats), device, n, state_->stream);
-      }
-      // The caller's memory is read until the transfer ends: waiting for it keeps the contract
-      // above. At the start of a step nothing else is queued, so the GPU waits for the batch
-      // anyway.
-      STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
-      STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+    if (direct_copy_possible<T, H>(host, n)) {
+      copy_directly([&] {
+        if constexpr (std::is_same_v<T, H>) {
+          STRATA_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, state_->stream));
+        } else {
+          float* floats = state_->float_staging.data();
+          STRATA_CUDA_CHECK(cudaMemcpyAsync(floats, host, n * sizeof(H), cudaMemcpyHostToDevice, state_->stream));
+          convert(static_cast<const float*>(floats), device, n, state_->stream);
+        }
+      });
       return;
     }
     STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
@@ -240,16 +248,16 @@ class Context : public DeviceContext {
         return;
       }
     }
-    if (page_locked(host)) {  // straight into the caller's memory (bfloat16 widened on the device first)
-      if constexpr (std::is_same_v<T, H>) {
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
-      } else {
-        float* floats = state_->float_staging.data();
-        convert(device, floats, n, state_->stream);
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(host, floats, n * sizeof(H), cudaMemcpyDeviceToHost, state_->stream));
-      }
-      STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
-      STRATA_CUDA_CHECK(cudaEventSynchronize(slot.done));
+    if (direct_copy_possible<T, H>(host, n)) {  // straight into the caller's memory (bfloat16 widened first)
+      copy_directly([&] {
+        if constexpr (std::is_same_v<T, H>) {
+          STRATA_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, state_->stream));
+        } else {
+          float* floats = state_->float_staging.data();
+          convert(device, floats, n, state_->stream);
+          STRATA_CUDA_CHECK(cudaMemcpyAsync(host, floats, n * sizeof(H), cudaMemcpyDeviceToHost, state_->stream));
+        }
+      });
       return;
     }
     STRATA_CUDA_CHECK(cudaMemcpyAsync(slot.buffer.data(), device, bytes, cudaMemcpyDeviceToHost, state_->stream));
@@ -346,8 +354,8 @@ class Context : public DeviceContext {
     cudaEvent_t done = nullptr;
   };
   // Whether the copy engine can read or write `host` directly: page-locked memory (cudaMallocHost,
-  // cudaHostRegister). Pageable memory is "unregistered"; a failed query (not sticky) is
-  // cleared, so that the next launch check does not report it.
+  // cudaHostRegister). Pageable memory is "unregistered"; a failed query answers no, and its
+  // error is taken off the last-error slot, so that the next launch check does not report it.
   static bool page_locked(const void* host) {
     cudaPointerAttributes attributes{};
     if (cudaPointerGetAttributes(&attributes, host) != cudaSuccess) {
@@ -355,6 +363,26 @@ class Context : public DeviceContext {
       return false;
     }
     return attributes.type == cudaMemoryTypeHost;
+  }
+  // n values at `host` can cross without staging: their first and last values are page-locked
+  // and, for a bfloat16 buffer, the device's float copy of a batch holds them.
+  template <class T, class H>
+  bool direct_copy_possible(const H* host, std::size_t n) const {
+    if (n == 0 || !page_locked(host) || !page_locked(host + (n - 1))) return false;
+    return std::is_same_v<T, H> || n <= state_->float_staging.size();
+  }
+  // Queues a direct copy (and a bfloat16 conversion) and waits for it: the caller's memory is in
+  // use until the transfer ends, also when a launch queued after it throws.
+  template <class Queue>
+  void copy_directly(Queue&& queue) {
+    ++state_->direct_copies;
+    try {
+      queue();
+    } catch (...) {
+      (void)cudaStreamSynchronize(state_->stream);
+      throw;
+    }
+    STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   }
   struct CachedTensor {
     int batch;
@@ -375,6 +403,7 @@ class Context : public DeviceContext {
     Staging staging[2];
     int next_staging = 0;
     Buffer<float> float_staging;  // bfloat16 models: a batch in float on the device
+    std::uint64_t direct_copies = 0;
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;
     bool weights_uploaded = false;

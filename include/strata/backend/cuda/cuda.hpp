@@ -71,7 +71,9 @@ struct Cuda {
       (void)cudaGetLastError();  // not sticky: clear it, so that no later check reports it
       return nullptr;
     }
-    return std::shared_ptr<void>(memory.data(), [](void* p) { (void)cudaHostUnregister(p); });
+    return std::shared_ptr<void>(memory.data(), [](void* p) {
+      if (cudaHostUnregister(p) != cudaSuccess) (void)cudaGetLastError();  // nobody to tell; keep later checks clean
+    });
   }
 
   // Float host data to and from float or bfloat16 device buffers (rounded on the way up).
