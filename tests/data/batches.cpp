@@ -1,6 +1,10 @@
 // Tests for strata/data/batches.hpp and strata/data/procedural.hpp.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include <strata/data/batches.hpp>
@@ -39,6 +43,35 @@ TEST_CASE("the prefetcher yields the epoch's batches in order: masked input, who
       CHECK(std::equal(b.target.begin(), b.target.end(), target.begin()));
     }
   }
+}
+
+TEST_CASE("the prefetcher hands its four batch buffers, page-aligned, to a GPU's lock and keeps the locks") {
+  const ImageSet set = procedural_images(10, 0, 16);
+  int locked = 0, released = 0;
+  std::vector<std::span<float>> buffers;
+  {
+    BatchPrefetcher batches(set, 4, Hole::centred(16, 8));
+    batches.lock_buffers([&](std::span<float> memory) {
+      buffers.push_back(memory);
+      ++locked;
+      return std::shared_ptr<void>(memory.data(), [&](void*) { ++released; });
+    });
+    REQUIRE(locked == 4);
+    for (const auto& b : buffers) {
+      CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % 4096 == 0);  // no page shared with another buffer
+      CHECK(b.size() == 4 * set.image_bytes());
+    }
+    // The batches handed out lie in those buffers, and training goes on as before.
+    batches.start({0, 1, 2, 3, 4, 5}, 4);
+    for (int k = 0; k < 2; ++k) {
+      const auto b = batches.next();
+      const bool inside = std::any_of(buffers.begin(), buffers.end(),
+                                      [&](std::span<float> m) { return b.target.data() == m.data(); });
+      CHECK(inside);
+    }
+    CHECK(released == 0);
+  }
+  CHECK(released == 4);  // with the prefetcher, before its memory
 }
 
 TEST_CASE("fill_batch: target in [0, 1] from the bytes, input zero inside the hole only") {
