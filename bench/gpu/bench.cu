@@ -83,7 +83,13 @@ Options parse(int argc, char** argv) {
     }
     else if (flag == "--profile") o.profile = value == "1";
     else if (flag == "--algorithms") o.algorithms = value == "1";
-    else if (flag == "--host" && (value == "pinned" || value == "pageable")) o.pinned_host = value == "pinned";
+    else if (flag == "--host") {
+      if (value != "pinned" && value != "pageable") {
+        std::fprintf(stderr, "strata_gpu_bench: --host %s: choose pinned or pageable\n", value.c_str());
+        std::exit(2);
+      }
+      o.pinned_host = value == "pinned";
+    }
     else {
       std::fprintf(stderr, "strata_gpu_bench: unknown flag %s\n", flag.c_str());
       std::exit(2);
