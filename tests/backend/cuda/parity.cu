@@ -489,8 +489,8 @@ struct OwnSgd {
 
 namespace {
 
-template <class Net>
-void configure(Model<Net, Cuda>& m, bool graphs) {
+template <class Net, class T>
+void configure(Model<Net, Cuda, T>& m, bool graphs) {
   // Deterministic algorithms chosen by heuristics: the same choice and bit-identical results in
   // every model, so a replayed step can be compared bit for bit with an eager one.
   m.device_context().set_deterministic(true);
@@ -732,10 +732,8 @@ void check_page_locked_batches() {
   auto locked_values = [&] { return std::vector<float>(locked_out.data(), locked_out.data() + n); };
 
   Model<Net, Cuda, T> pageable(batch, 3), locked(batch, 3);
-  for (auto* m : {&pageable, &locked}) {  // the same algorithms in both
-    m->device_context().set_deterministic(true);
-    m->device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
-  }
+  configure(pageable, false);  // the same algorithms in both
+  configure(locked, false);
   // The copies alone: up one way, back the other; direct_copies says which way each went.
   Cuda::copy_to_device(pageable.input(batch).data, x.data(), n, pageable.device_context());
   Cuda::copy_to_device(locked.input(batch).data, px.data(), n, locked.device_context());
@@ -999,11 +997,8 @@ TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, r
   const auto images = inpainting_images();
   Model<Net, Cpu> cpu(batch, 9);
   Model<Net, Cuda, bfloat16> eager(batch, 9), graph(batch, 9);
-  for (auto* m : {&eager, &graph}) {
-    m->device_context().set_deterministic(true);
-    m->device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
-  }
-  graph.device_context().set_step_graphs(true);
+  configure(eager, false);
+  configure(graph, true);
   Adam a_cpu, a_eager, a_graph;
   for (int step = 0; step < 4; ++step) {
     const double c = cpu.train_step(images, hole, batch, BinaryCrossEntropy{}, a_cpu);
