@@ -2,14 +2,15 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--mode eager,graph] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
+//                    [--mode eager,graph,eager-nhwc,graph-nhwc] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
 //                    [--host pinned|pageable]
 // For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
 // chooses the cuDNN algorithms; in graph mode the second is recorded as a CUDA graph), then
 // `steps` timed ones on synthetic images (BCE against the input, the batch copied from host
 // memory and the loss read every step, as the trainer does; the host batches are page-locked, as
 // the twin's, unless --host pageable). Mode eager launches every kernel of
-// a step from the host; mode graph replays the recorded step (Context::set_step_graphs). Prints
+// a step from the host; mode graph replays the recorded step (Context::set_step_graphs); a mode
+// ending in -nhwc keeps the activations channels last (Context::set_channels_last). Prints
 // CSV:
 //   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
@@ -163,26 +164,32 @@ bool apply_precision(Model<Net, Cuda, T>& model, const std::string& precision) {
   return true;
 }
 
-// Turns graphs on for mode "graph"; false for an unknown mode.
+// A mode: eager or graph, then -nhwc for channels-last activations.
+bool graph_mode(const std::string& mode) { return mode.starts_with("graph"); }
+bool nhwc_mode(const std::string& mode) { return mode.ends_with("-nhwc"); }
+
+// Turns graphs on for a graph mode and channels last for an -nhwc mode; false for an unknown mode.
 template <class Net, class T>
 bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
-  if (mode != "eager" && mode != "graph") return false;
-  model.device_context().set_step_graphs(mode == "graph");
+  if (mode != "eager" && mode != "graph" && mode != "eager-nhwc" && mode != "graph-nhwc") return false;
+  model.device_context().set_step_graphs(graph_mode(mode));
+  model.device_context().set_channels_last(nhwc_mode(mode));
   return true;
 }
 
-// The mode a row reports: "graph" only if every timed step was a replay.
+// The mode a row reports: a graph mode only if every timed step was a replay.
 template <class Net, class T>
 std::string mode_done(Model<Net, Cuda, T>& model, const std::string& mode, std::uint64_t replays_before,
                       long timed_steps) {
-  if (mode != "graph") return mode;
+  if (!graph_mode(mode)) return mode;
   auto& context = model.device_context();
   const std::uint64_t replays = context.step_graph_cache().replays() - replays_before;
   if (replays == static_cast<std::uint64_t>(timed_steps)) return mode;
   const std::string& reason = context.step_graph_fallback();
-  std::printf("# graph-fallback: %llu of %ld timed steps replayed; %s\n", static_cast<unsigned long long>(replays),
-              timed_steps, reason.empty() ? "no recorded graph" : reason.c_str());
-  return "graph-fallback";
+  std::printf("# %s-fallback: %llu of %ld timed steps replayed; %s\n", mode.c_str(),
+              static_cast<unsigned long long>(replays), timed_steps,
+              reason.empty() ? "no recorded graph" : reason.c_str());
+  return mode + "-fallback";
 }
 
 template <class Net, class T>
@@ -237,7 +244,7 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
   const long last = images % batch;
   // Warm-up: chooses the algorithms at both batch sizes the epoch uses (and, in graph mode,
   // records both steps in the second round).
-  for (int round = 0; round < (mode == "graph" ? 2 : 1); ++round) {
+  for (int round = 0; round < (graph_mode(mode) ? 2 : 1); ++round) {
     model.train_step(batches[0], batches[0], batch, BinaryCrossEntropy{}, adam);
     if (last > 0) {
       const auto part =

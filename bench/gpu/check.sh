@@ -11,16 +11,19 @@
 #   1. builds the CUDA parity tests and the GPU benchmark with nvcc (no CMake needed)
 #   2. runs the parity tests: every layer's forward and gradients against the CPU backend, the
 #      losses and optimizers, 10 training steps of ConvNet v1 on both backends, CUDA-graph
-#      training steps against eager ones (bit for bit) and their non-finite checks
+#      training steps against eager ones (bit for bit) and their non-finite checks; twice, the
+#      second time with channels-last activations (--channels-last)
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
-#      eagerly and replayed as a CUDA graph, then the PyTorch twin (bench/gpu/twin.py) on the
-#      same grid
+#      eagerly and replayed as a CUDA graph, with NCHW and with channels-last (-nhwc) activations
+#      (STRATA_GPU_MODES, default eager,graph,eager-nhwc,graph-nhwc), then the PyTorch twin
+#      (bench/gpu/twin.py) on the same grid
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision and mode
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
-#      (when carried prebuilt)
+#      with --layout nhwc (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
-#      batch 256, fp32, tf32 and bf16, for strata (ncu) and strata's algorithm choices (strata_kernels.txt,
+#      batch 256, fp32, tf32 and bf16, NCHW and channels last, for strata (ncu) and strata's
+#      algorithm choices (strata_kernels.txt,
 #      strata_algorithms.txt), and v1 from pageable host memory (strata_pageable.csv); with profile-torch too, the PyTorch twin's (torch.profiler,
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
@@ -29,9 +32,10 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 60, 110, 75, 15 for each of the two trainer runs, and 200 for
-# the build: 8 minutes in all), so a hang costs that phase only. On an H200 with prebuilt programs
-# (2026-11-30) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in all. The device
+# _INPAINT_LIMIT seconds; by default 45 for each of the two test runs, 200, 75, 15 for each of the
+# two trainer runs, and 200 for the build: 8 minutes in all), so a hang costs that phase only. On
+# an H200 with prebuilt programs (2026-11-30, before the channels-last runs were added) they took
+# 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in all. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
 # Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
@@ -159,9 +163,18 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-60}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-45}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
   say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
+  tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
+  # Again with channels-last activations, after the NCHW results are safe in the file.
+  start=$SECONDS
+  echo "## --channels-last" >>"$OUT/cuda_tests.txt"
+  timeout "${STRATA_GPU_TEST_LIMIT:-45}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
+    >>"$OUT/cuda_tests.txt" 2>&1
+  nhwc_status=$?
+  [ "$tests_status" = 0 ] && tests_status=$nhwc_status
+  say "parity tests, channels last: exit $nhwc_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
 else
   say "parity tests not built; see check.log"
@@ -171,7 +184,8 @@ fi
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-110}" "$bin/strata_gpu_bench" "${grid[@]}" --mode eager,graph --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-200}" "$bin/strata_gpu_bench" "${grid[@]}" \
+    --mode "${STRATA_GPU_MODES:-eager,graph,eager-nhwc,graph-nhwc}" --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi
@@ -193,9 +207,9 @@ if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run-bf16"
   echo "## --precision bf16" >>"$OUT/inpaint.log"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --precision bf16 --arch v1 \
-    --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
-  say "strata-inpaint train --device cuda --precision bf16: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
+    --arch v1 --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
+  say "strata-inpaint train --device cuda --precision bf16 --layout nhwc: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
 fi
 
 # ---- 7. where a step's time goes ----
@@ -203,19 +217,21 @@ if want profile && [ "$bench_built" = 0 ]; then
   start=$SECONDS
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   : >"$OUT/strata_kernels.txt"
-  for precision in fp32 tf32 bf16; do
-    if [ -n "$ncu" ]; then
-      timeout 60 "$ncu" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv \
-        --page raw "$bin/strata_gpu_bench" --arch v1 --batch 256 --precision $precision --mode eager --steps 2 \
-        --warmup 3 --profile 1 >"$bin/ncu_$precision.csv" 2>>"$log"
-      echo "## strata v1 batch 256 $precision eager (ncu exit $?)" >>"$OUT/strata_kernels.txt"
-      "$PYTHON" bench/gpu/ncu_summary.py "$bin/ncu_$precision.csv" 2 >>"$OUT/strata_kernels.txt" 2>&1
-    else
-      echo "ncu not found" >>"$OUT/strata_kernels.txt"
-    fi
+  for mode in eager eager-nhwc; do
+    for precision in fp32 tf32 bf16; do
+      if [ -n "$ncu" ]; then
+        timeout 60 "$ncu" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv \
+          --page raw "$bin/strata_gpu_bench" --arch v1 --batch 256 --precision $precision --mode $mode --steps 2 \
+          --warmup 3 --profile 1 >"$bin/ncu_$precision.csv" 2>>"$log"
+        echo "## strata v1 batch 256 $precision $mode (ncu exit $?)" >>"$OUT/strata_kernels.txt"
+        "$PYTHON" bench/gpu/ncu_summary.py "$bin/ncu_$precision.csv" 2 >>"$OUT/strata_kernels.txt" 2>&1
+      else
+        echo "ncu not found" >>"$OUT/strata_kernels.txt"
+      fi
+    done
   done
-  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 --mode eager --steps 10 \
-    --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
+  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 --mode eager,eager-nhwc \
+    --steps 10 --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
   # What page-locked host batches (the benchmark's default, as the twin's) save over pageable ones.
   timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,bf16 --mode eager,graph \
     --host pageable >"$OUT/strata_pageable.csv" 2>>"$log"

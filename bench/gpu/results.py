@@ -3,7 +3,8 @@
 
 Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
 bench/RESULTS.md with images per second in each of strata's modes (eager: kernels launched one by
-one; graph: the training step replayed as a CUDA graph), the graph/eager ratio, the
+one; graph: the training step replayed as a CUDA graph; -nhwc: activations channels last), the
+graph/eager ratio (in the same layout), the
 strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
 dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
 then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 min, and the CUDA
@@ -48,8 +49,12 @@ def main():
     def mode_of(r, at):
         return r[at] if len(r) > at and r[at] else "eager"
 
-    eager_ips = {(r[1], r[2], r[3]): number(r[4]) for r in strata_rows
-                 if r[0] == "step" and len(r) >= 5 and mode_of(r, 7) == "eager"}
+    def layout_of(mode):  # modes ending in -nhwc keep activations channels last
+        return "nhwc" if "-nhwc" in mode else "nchw"
+
+    # graph / eager compares a mode with eager in the same layout.
+    eager_ips = {(r[1], r[2], r[3], layout_of(mode_of(r, 7))): number(r[4]) for r in strata_rows
+                 if r[0] == "step" and len(r) >= 5 and mode_of(r, 7) in ("eager", "eager-nhwc")}
     out += ["", "| model | batch | precision | strata mode | strata img/s | graph / eager | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in strata_rows:
@@ -58,12 +63,12 @@ def main():
         arch, batch, precision, mode = r[1], r[2], r[3], mode_of(r, 7)
         ips = number(r[4])
         theirs = torch_ips.get((arch, batch, precision))
-        eager = eager_ips.get((arch, batch, precision))
+        eager = eager_ips.get((arch, batch, precision, layout_of(mode)))
         tflops = number(r[6]) if len(r) > 6 else None
         cells = [
             mode,
             f"{ips:,.0f}" if ips else r[4],
-            f"{ips / eager:.2f}x" if mode != "eager" and ips and eager else "",
+            f"{ips / eager:.2f}x" if not mode.startswith("eager") and ips and eager else "",
             f"{theirs:,.0f}" if theirs else "n/a",
             f"{ips / theirs:.2f}x" if ips and theirs else "n/a",
             f"{tflops:.1f}" if tflops else "n/a",
@@ -86,9 +91,9 @@ def main():
 
     verdict = "n/a"
     try:
-        with open(sys.argv[3]) as f:
+        with open(sys.argv[3]) as f:  # one verdict per run of the tests (NCHW, then channels last)
             lines = [l.strip() for l in f if l.startswith("CUDA runtime tests")]
-            verdict = lines[-1] if lines else "no verdict line (crashed?)"
+            verdict = "; ".join(lines) if lines else "no verdict line (crashed?)"
     except (OSError, IndexError):
         pass
     out += ["", f"Parity (tests/backend/cuda/parity.cu): {verdict}", ""]

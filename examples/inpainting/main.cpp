@@ -2,7 +2,8 @@
 //
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
 //                        [--lr X] [--out RUN_DIR] [--seed N]
-//                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]]
+//                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]
+//                                           [--layout nchw|nhwc]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -75,6 +76,7 @@ struct TrainOptions {
   std::string device = "cpu";
   std::string precision;  // cuda only: fp32 (default), tf32 or bf16
   std::string cuda_graph;  // cuda only: on (default) or off
+  std::string layout;      // cuda only: nchw (default) or nhwc
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -115,6 +117,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
     throw UsageError("--precision " + o.precision + ": only for --device cuda (the CPU computes in fp32)");
   if (!o.cuda_graph.empty() && o.device != "cuda")
     throw UsageError("--cuda-graph " + o.cuda_graph + ": only for --device cuda");
+  if (!o.layout.empty() && o.device != "cuda")
+    throw UsageError("--layout " + o.layout + ": only for --device cuda (the CPU keeps NCHW)");
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") inpainting::require_cuda_device();
 #endif
@@ -149,9 +153,11 @@ int run_training(TrainOptions o, const std::string& command_line) {
   train::TrainingResult result;
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") {
-    result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout,
-                                       o.precision.empty() ? "fp32" : o.precision,
-                                       o.cuda_graph != "off", install_stop_handlers);
+    const inpainting::CudaSettings gpu{.precision = o.precision.empty() ? "fp32" : o.precision,
+                                       .graphs = o.cuda_graph != "off",
+                                       .channels_last = o.layout == "nhwc"};
+    result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, gpu,
+                                       install_stop_handlers);
   }
 #endif
   if (o.device == "cpu") {
@@ -232,6 +238,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (default: record each training step once as a CUDA graph and replay it) or off (launch each step's kernels)")
       ->check(CLI::IsMember({"on", "off"}));
+  train_cmd->add_option("--layout", t.layout, "with --device cuda: nchw (default) or nhwc (activations channels last on the GPU, the layout of cuDNN's tensor-core convolutions; the same results within the precision's tolerance)")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

@@ -24,12 +24,14 @@ namespace {
 template <class Net, class T>
 strata::train::TrainingResult train_model(const strata::train::TrainerConfig& config,
                                           const strata::data::ImageSet& train, const strata::data::ImageSet& validation,
-                                          std::ostream& out, strata::cuda::Precision convolutions, bool graphs,
-                                          const std::function<void()>& started) {
+                                          std::ostream& out, strata::cuda::Precision convolutions,
+                                          const CudaSettings& gpu, const std::function<void()>& started) {
   strata::train::Trainer<Net, strata::Cuda, T> trainer(config, train, validation, out);
   auto& context = trainer.model().device_context();
   context.set_precision(convolutions);
-  context.set_step_graphs(graphs);
+  context.set_step_graphs(gpu.graphs);
+  context.set_channels_last(gpu.channels_last);
+  const bool graphs = gpu.graphs;
   if (started) started();
   strata::train::TrainingResult result = trainer.run();
   if (graphs) {
@@ -49,20 +51,20 @@ strata::train::TrainingResult train_model(const strata::train::TrainerConfig& co
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,
                                             const strata::data::ImageSet& validation, std::ostream& out,
-                                            const std::string& precision, bool graphs,
-                                            const std::function<void()>& started) {
+                                            const CudaSettings& gpu, const std::function<void()>& started) {
+  const std::string& precision = gpu.precision;
   if (precision != "fp32" && precision != "tf32" && precision != "bf16")
     throw std::invalid_argument("--precision " + precision + ": choose fp32, tf32 or bf16");
   strata::train::TrainingResult result;
   const bool known = Architectures::visit(arch, [&]<class Net>() {
     if (precision == "bf16")
       result = train_model<Net, strata::bfloat16>(config, train, validation, out, strata::cuda::Precision::fp32,
-                                                  graphs, started);
+                                                  gpu, started);
     else
       result = train_model<Net, float>(config, train, validation, out,
                                        precision == "tf32" ? strata::cuda::Precision::tf32
                                                            : strata::cuda::Precision::fp32,
-                                       graphs, started);
+                                       gpu, started);
   });
   if (!known) throw std::invalid_argument("--arch " + arch + ": unknown; choose one of " + Architectures::names());
   return result;

@@ -20,16 +20,23 @@ void require_cuda_device();
 
 // Trains the architecture called `arch` (an entry of Architectures) with
 // Trainer<Net, strata::Cuda> on the current GPU: what the CPU path does with Trainer<Net, Cpu>,
-// returning the same result. `precision`: fp32; tf32 (tensor-core convolutions); or bf16
-// (Trainer<Net, Cuda, bfloat16>: bf16 activations, fp32 master weights). `graphs` (each training step recorded once as a CUDA graph and replayed;
-// if recording fails, training goes on eagerly and a line on `out` says why); `started` is
-// called once the model is on the GPU, just before training begins.
+// returning the same result, with the GPU settings in `gpu`. `started` is called once the model
+// is on the GPU, just before training begins.
 // Throws std::invalid_argument for an unknown name, strata::DeviceError (DeviceOutOfMemory) for a
 // GPU failure, and what Trainer::run throws.
+struct CudaSettings {
+  // fp32; tf32 (tensor-core convolutions); or bf16 (Trainer<Net, Cuda, bfloat16>: bf16
+  // activations, fp32 master weights).
+  std::string precision = "fp32";
+  // Each training step recorded once as a CUDA graph and replayed; if recording fails, training
+  // goes on eagerly and a line on `out` says why.
+  bool graphs = true;
+  // Activations channels last on the GPU (cuda::Context::set_channels_last); checkpoints are the same.
+  bool channels_last = false;
+};
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,
                                             const strata::data::ImageSet& validation, std::ostream& out,
-                                            const std::string& precision, bool graphs,
-                                            const std::function<void()>& started);
+                                            const CudaSettings& gpu, const std::function<void()>& started);
 
 }  // namespace inpainting

@@ -35,8 +35,13 @@ STRATA_HOST_DEVICE inline bool rounds_alike(float output, float target) {
 }
 
 // Offset within one image of value i of the rectangle r of every channel (0 <= i < channels x
-// r.pixels()): channel by channel, then the rectangle's rows.
-STRATA_HOST_DEVICE inline std::size_t rectangle_value_offset(const BlankRectangle& r, Dims d, int i) {
+// r.pixels()): channel by channel, then the rectangle's rows; in a channels-last image
+// (core/layout.hpp) pixel by pixel, each pixel's channels together.
+STRATA_HOST_DEVICE inline std::size_t rectangle_value_offset(const BlankRectangle& r, Dims d, int i,
+                                                             bool channels_last = false) {
+  if (channels_last)
+    return blank_pixel_offset(r.top, r.left, r.width, d.w, i / d.c) * static_cast<std::size_t>(d.c) +
+           static_cast<std::size_t>(i % d.c);
   const int pixels = r.pixels();
   const int c = i / pixels;
   return static_cast<std::size_t>(c) * static_cast<std::size_t>(d.h) * static_cast<std::size_t>(d.w) +

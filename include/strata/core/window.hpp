@@ -4,7 +4,9 @@
 // Written once for both backends, as element-wise math is (core/elementwise.hpp): the CUDA
 // kernels run one thread per output pixel, window or padded pixel and call these functions, and
 // the CPU tests check them against the CPU backend's loops. A plane is one channel of one
-// sample, row-major; offsets within a plane fit in an int.
+// sample, row-major; offsets within a plane fit in an int. `step` is the distance between a
+// plane's neighbouring pixels: 1 in NCHW, the channel count where channels are last (NHWC: the
+// pointer is then the image's first value of that channel; core/layout.hpp).
 #pragma once
 
 #include "strata/core/host_device.hpp"
@@ -15,18 +17,18 @@ namespace strata::window {
 // ---- nearest upsampling by an integer factor f ----
 // Output pixel (oy, ox): the input pixel it copies.
 template <class T>
-STRATA_HOST_DEVICE inline T upsample_nearest(const T* in, int in_w, int oy, int ox, int f) {
-  return in[(oy / f) * in_w + ox / f];
+STRATA_HOST_DEVICE inline T upsample_nearest(const T* in, int in_w, int oy, int ox, int f, int step = 1) {
+  return in[((oy / f) * in_w + ox / f) * step];
 }
 
 // Gradient of input pixel (iy, ix): the sum of its f x f block of output gradients, row by row
 // (the CPU backend's order, so both round alike), added in Sum (float for bfloat16 gradients).
 template <class T, class Sum = T>
-STRATA_HOST_DEVICE inline Sum upsample_nearest_backward(const T* dy, int out_w, int iy, int ix, int f) {
+STRATA_HOST_DEVICE inline Sum upsample_nearest_backward(const T* dy, int out_w, int iy, int ix, int f, int step = 1) {
   Sum sum = Sum(0);
   for (int r = 0; r < f; ++r) {
-    const T* row = dy + (iy * f + r) * out_w + ix * f;
-    for (int c = 0; c < f; ++c) sum += static_cast<Sum>(row[c]);
+    const T* row = dy + ((iy * f + r) * out_w + ix * f) * step;
+    for (int c = 0; c < f; ++c) sum += static_cast<Sum>(row[c * step]);
   }
   return sum;
 }
@@ -34,11 +36,14 @@ STRATA_HOST_DEVICE inline Sum upsample_nearest_backward(const T* dy, int out_w, 
 // ---- k x k max pooling with stride k ----
 // Output pixel (oy, ox): the maximum of its window.
 template <class T>
-STRATA_HOST_DEVICE inline T max_pool(const T* in, int in_w, int oy, int ox, int k) {
-  const T* w = in + (oy * k) * in_w + ox * k;
+STRATA_HOST_DEVICE inline T max_pool(const T* in, int in_w, int oy, int ox, int k, int step = 1) {
+  const T* w = in + ((oy * k) * in_w + ox * k) * step;
   T best = w[0];
   for (int r = 0; r < k; ++r)
-    for (int c = 0; c < k; ++c) best = w[r * in_w + c] > best ? w[r * in_w + c] : best;
+    for (int c = 0; c < k; ++c) {
+      const T v = w[(r * in_w + c) * step];
+      best = v > best ? v : best;
+    }
   return best;
 }
 
@@ -48,12 +53,12 @@ STRATA_HOST_DEVICE inline T max_pool(const T* in, int in_w, int oy, int ox, int 
 // overlap, so each input gradient is written exactly once.
 template <class T>
 STRATA_HOST_DEVICE inline void max_pool_backward(const T* in, T* dx, int in_w, int oy, int ox, int k, T pooled,
-                                                 T g) {
+                                                 T g, int step = 1) {
   const int corner = (oy * k) * in_w + ox * k;
   bool assigned = false;
   for (int r = 0; r < k; ++r) {
     for (int c = 0; c < k; ++c) {
-      const int at = corner + r * in_w + c;
+      const int at = (corner + r * in_w + c) * step;
       const bool winner = !assigned && in[at] == pooled;
       dx[at] = winner ? g : T(0);
       assigned = assigned || winner;
@@ -77,10 +82,10 @@ constexpr Dims padded_dims(Dims in, Dims out, int k, int s) {
 
 // Pixel (py, px) of the input plane (h x w) padded by `top` rows and `left` columns.
 template <class T>
-STRATA_HOST_DEVICE inline T padded(const T* in, int h, int w, int top, int left, int py, int px) {
+STRATA_HOST_DEVICE inline T padded(const T* in, int h, int w, int top, int left, int py, int px, int step = 1) {
   const int y = py - top;
   const int x = px - left;
-  return (y >= 0 && y < h && x >= 0 && x < w) ? in[y * w + x] : T(0);
+  return (y >= 0 && y < h && x >= 0 && x < w) ? in[(y * w + x) * step] : T(0);
 }
 
 // Gradient of input pixel (y, x) from the gradient of the padded plane (padded_h x padded_w):
@@ -88,10 +93,10 @@ STRATA_HOST_DEVICE inline T padded(const T* in, int h, int w, int top, int left,
 // those input pixels get 0.
 template <class T>
 STRATA_HOST_DEVICE inline T unpadded_gradient(const T* dpadded, int padded_h, int padded_w, int top, int left, int y,
-                                              int x) {
+                                              int x, int step = 1) {
   const int py = y + top;
   const int px = x + left;
-  return (py < padded_h && px < padded_w) ? dpadded[py * padded_w + px] : T(0);
+  return (py < padded_h && px < padded_w) ? dpadded[(py * padded_w + px) * step] : T(0);
 }
 
 }  // namespace strata::window

@@ -187,7 +187,8 @@ class Model {
   typename Device::Context& device_context() { return context_; }
 
   // ---- low-level passes on device memory ----
-  // The input buffer for a batch: fill it, then call forward(batch).
+  // The input buffer for a batch: fill it (Device::copy_batch_to_device puts host images in the
+  // backend's layout), then call forward(batch).
   BasicTensor<T> input(int batch) {
     check_batch(batch, "input");
     return {activations_.data(), batch, input_dims};
@@ -291,10 +292,10 @@ class Model {
   void predict(std::span<const P> x, int batch, std::span<P> out) {
     check_span(x, batch, input_dims, "predict", "x");
     check_span(std::span<const P>(out.data(), out.size()), batch, output_dims, "predict", "out");
-    Device::copy_to_device(activations_.data(), x.data(), x.size(), context_);
+    Device::copy_batch_to_device(input(batch), x.data(), context_);
     const ModeScope eval_mode(training_, false);
     const BasicTensor<const T> result = forward(batch);
-    Device::copy_to_host(out.data(), result.data, result.size(), context_);
+    Device::copy_batch_to_host(out.data(), result, context_);
   }
 
   // Per image of the last train_step or evaluate, how the output compares with that call's
@@ -741,7 +742,7 @@ class Model {
   // (copied before the hole is blanked).
   void upload_input(const HostBatch& data, int batch) {
     output_has_targets_ = false;  // the input and target change: until the output is made from them
-    Device::copy_to_device(activations_.data(), data.x.data(), data.x.size(), context_);
+    Device::copy_batch_to_device(input(batch), data.x.data(), context_);
     if (!one_upload(data)) return;
     Device::copy_within_device(targets_.data(), activations_.data(), data.y.size(), context_);
     if (data.blank != nullptr) Device::blank_rectangle(activations_.data(), batch, input_dims, *data.blank, context_);
@@ -749,7 +750,7 @@ class Model {
   // The batch's input and target into the model's buffers.
   void upload_batch(const HostBatch& data, int batch) {
     upload_input(data, batch);
-    if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
+    if (!one_upload(data)) Device::copy_batch_to_device(target_tensor(batch), data.y.data(), context_);
   }
 
   template <class Loss>
@@ -762,12 +763,15 @@ class Model {
     const BasicTensor<const T> prediction = forward(batch);
     // Queued after the forward pass: on a GPU the host stages a pageable target while that runs
     // (a page-locked one crosses directly, once the forward pass is done).
-    if (!one_upload(data)) Device::copy_to_device(targets_.data(), data.y.data(), data.y.size(), context_);
+    if (!one_upload(data)) Device::copy_batch_to_device(target_tensor(batch), data.y.data(), context_);
     output_has_targets_ = true;
     return Device::loss_forward_backward(Loss::function, prediction,
                                          BasicTensor<const T>{targets_.data(), batch, output_dims},
                                          loss.pixel_weights, output_gradient(), last_step_);
   }
+
+  // The target buffer for a batch (the loss reads it beside the output).
+  BasicTensor<T> target_tensor(int batch) { return {targets_.data(), batch, output_dims}; }
 
   using Buffer = typename Device::template Buffer<T>;           // activations and their gradients
   using ParameterBuffer = typename Device::template Buffer<P>;  // everything else

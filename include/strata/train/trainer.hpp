@@ -247,7 +247,7 @@ class Trainer {
 
   std::span<const float> host_predictions(int batch) {
     const auto out = model_.output();
-    Device::copy_to_host(predictions_.data(), out.data, out.size(), model_.device_context());  // on the model's stream
+    Device::copy_batch_to_host(predictions_.data(), out, model_.device_context());  // on the model's stream
     return {predictions_.data(), static_cast<std::size_t>(batch) * image_dims.size()};
   }
 

@@ -12,6 +12,10 @@
 // Where the build has stb (strata::images; CMake defines STRATA_CUDA_TEST_TRAINER), also the
 // inpainting Trainer<Net, Cuda> against Trainer<Net, Cpu>, and its resume.
 //
+// With --channels-last every CUDA model of these tests keeps its activations channels last
+// (Context::set_channels_last): bench/gpu/check.sh runs the tests in both layouts, and the CPU's
+// answers are the same for both.
+//
 // Without a GPU it prints "CUDA runtime tests: skipped, no GPU" and exits 0 (CTest reports the
 // test as skipped); CI compiles it with nvcc all the same.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -28,6 +32,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <strata/strata.hpp>
@@ -73,11 +78,25 @@ std::vector<float> to_host(const float* device, std::size_t n) {
   return v;
 }
 
-// n activations of a model (float or bfloat16 on the device) as floats on the host.
-template <class Net, class T>
-std::vector<float> activations_to_host(Model<Net, Cuda, T>& m, const T* device, std::size_t n) {
-  std::vector<float> v(n);
-  Cuda::copy_to_host(v.data(), device, n, m.device_context());
+// Set by --channels-last (main): the layout of every CUDA model the tests make.
+bool g_channels_last = false;
+
+// Model<Net, Cuda, T> in the layout the tests run in.
+template <class Net, class T = float>
+class GpuModel : public Model<Net, Cuda, T> {
+ public:
+  template <class... Args>
+  explicit GpuModel(Args&&... args) : Model<Net, Cuda, T>(std::forward<Args>(args)...) {
+    this->device_context().set_channels_last(g_channels_last);
+  }
+};
+
+// A batch of a model's activations (float or bfloat16 on the device, in its layout) as NCHW
+// floats on the host.
+template <class Net, class T, class U>
+std::vector<float> activations_to_host(Model<Net, Cuda, T>& m, BasicTensor<U> batch) {
+  std::vector<float> v(batch.size());
+  Cuda::copy_batch_to_host(v.data(), BasicTensor<const T>{batch.data, batch.batch, batch.dims}, m.device_context());
   return v;
 }
 
@@ -115,7 +134,7 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   INFO(std::string(what) << std::string(is_bfloat16<T> ? " (bf16 activations)" : ""));
   const std::uint64_t seed = 17;
   Model<Net, Cpu> cpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
-  Model<Net, Cuda, T> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
+  GpuModel<Net, T> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
   gpu.device_context().set_precision(o.precision);
   gpu.device_context().set_algorithm_search(o.search);
   if (!o.training) {
@@ -146,12 +165,12 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
     upstream = rounded_to_bf16(std::move(upstream));
   }
   std::copy(x.begin(), x.end(), cpu.input(o.batch).data);
-  Cuda::copy_to_device(gpu.input(o.batch).data, x.data(), in_size, gpu.device_context());
+  Cuda::copy_batch_to_device(gpu.input(o.batch), x.data(), gpu.device_context());
   cpu.set_step_count(41);
   gpu.set_step_count(41);
 
   const auto y_cpu = cpu.forward(o.batch);
-  const auto y_gpu = activations_to_host(gpu, gpu.forward(o.batch).data, out_size);
+  const auto y_gpu = activations_to_host(gpu, gpu.forward(o.batch));
   // The worst difference of each kind, printed for bf16 (whose tolerance is an estimate until
   // measured on a GPU).
   std::string measured;
@@ -168,11 +187,11 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
 
   const double gradient_tolerance = o.gradient_tolerance >= 0.0 ? o.gradient_tolerance : o.tolerance;
   std::copy(upstream.begin(), upstream.end(), cpu.output_gradient().data);
-  Cuda::copy_to_device(gpu.output_gradient().data, upstream.data(), out_size, gpu.device_context());
+  Cuda::copy_batch_to_device(gpu.output_gradient(), upstream.data(), gpu.device_context());
   cpu.backward(cpu.output_gradient());
   gpu.backward(gpu.output_gradient());
   if (o.input_gradient) {
-    const auto dx = activations_to_host(gpu, gpu.input_gradient().data, in_size);
+    const auto dx = activations_to_host(gpu, gpu.input_gradient());
     CHECK_MESSAGE(note("input gradient", relative_difference(dx, cpu.input_gradient().data, in_size)) <=
                       gradient_tolerance,
                   "input gradient");
@@ -202,7 +221,9 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
     INFO("gradient of " << t.name << std::string(layer_scale ? ", relative to its layer's largest" : ""));
     CHECK(note(t.name, diff / scale) <= gradient_tolerance);
   }
-  if (is_bfloat16<T>) MESSAGE(std::string(what) << " in bf16, worst relative differences: " << measured);
+  if (is_bfloat16<T>)
+    MESSAGE(std::string(what) << " in bf16" << std::string(g_channels_last ? ", channels last" : "")
+                              << ", worst relative differences: " << measured);
 }
 
 using Dims3x12x10 = Input<3, 12, 10>;
@@ -232,7 +253,7 @@ void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precis
   INFO(std::string(what));
   using Net = Sequential<Dims3x12x10, C>;
   const int batch = 3;
-  Model<Net, Cuda> m(batch, 23);
+  GpuModel<Net> m(batch, 23);  // raw copies, the same bytes through both paths: any layout
   m.device_context().set_precision(precision);
   const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
   const std::size_t out_size = static_cast<std::size_t>(batch) * Net::output_shape::size;
@@ -318,7 +339,7 @@ TEST_CASE("an inpainting step blanks the input's hole on the device as the CPU d
   const BlankRectangle hole = kInpaintingHole;
   const auto images = inpainting_images();
   Model<Net, Cpu> cpu(batch, 9);
-  Model<Net, Cuda> gpu(batch, 9);
+  GpuModel<Net> gpu(batch, 9);
   Adam a_cpu, a_gpu;
   for (int step = 0; step < 3; ++step) {
     const double c = cpu.train_step(images, hole, batch, BinaryCrossEntropy{}, a_cpu);
@@ -327,7 +348,8 @@ TEST_CASE("an inpainting step blanks the input's hole on the device as the CPU d
     CHECK(std::abs(g - c) <= 1e-4 * std::abs(c));
   }
   const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
-  const auto input = to_host(gpu.input(batch).data, in_size);
+  const auto input = activations_to_host(gpu, gpu.input(batch));
+  REQUIRE(input.size() == in_size);
   CHECK(std::equal(input.begin(), input.end(), cpu.input(batch).data));  // blanked exactly
   const double c = cpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
   const double g = gpu.evaluate(images, hole, batch, BinaryCrossEntropy{});
@@ -369,7 +391,7 @@ TEST_CASE("losses: value and output gradient, with and without pixel weights") {
   using Net = Sequential<Input<3, 8, 8>, Conv<3, 3>, Sigmoid>;
   const int batch = 4;
   Model<Net, Cpu> cpu(batch, 3);
-  Model<Net, Cuda> gpu(batch, 3);
+  GpuModel<Net> gpu(batch, 3);
   const auto x = synthetic_images(batch, Net::input_shape::dims, 1);
   const auto y = synthetic_images(batch, Net::output_shape::dims, 2);
   std::vector<float> hole(64, 0.0f);
@@ -381,7 +403,8 @@ TEST_CASE("losses: value and output gradient, with and without pixel weights") {
     const double b = gpu.evaluate(x, y, batch, loss);
     CHECK(std::abs(a - b) <= 1e-5 * std::abs(a));
     const std::size_t n = y.size();
-    CHECK(relative_difference(to_host(gpu.output_gradient().data, n), cpu.output_gradient().data, n) <= kFp32Tolerance);
+    CHECK(relative_difference(activations_to_host(gpu, gpu.output_gradient()), cpu.output_gradient().data, n) <=
+          kFp32Tolerance);
   };
   compare(BinaryCrossEntropy{}, "BCE");
   compare(MeanSquaredError{}, "MSE");
@@ -398,7 +421,7 @@ TEST_CASE("Adam and SGD with Nesterov momentum update alike") {
   auto run = [&](auto optimizer, const char* what) {
     INFO(std::string(what));
     Model<Net, Cpu> cpu(batch, 5);
-    Model<Net, Cuda> gpu(batch, 5);
+    GpuModel<Net> gpu(batch, 5);
     auto o_cpu = optimizer;
     auto o_gpu = optimizer;
     for (int step = 0; step < 3; ++step) {
@@ -419,7 +442,7 @@ TEST_CASE("10 training steps of ConvNet v1 give the same losses on both backends
   using Net = testing::ConvNetV1;
   const int batch = 8;
   Model<Net, Cpu> cpu(batch, 1);
-  Model<Net, Cuda> gpu(batch, 1);
+  GpuModel<Net> gpu(batch, 1);
   Adam a_cpu, a_gpu;
   for (int step = 0; step < 10; ++step) {
     const auto x = synthetic_images(batch, Net::input_shape::dims, 100 + step);
@@ -516,7 +539,7 @@ std::vector<float> optimizer_state_of(Model<Net, Cuda>& m) {
 TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager steps' weights bit for bit") {
   using Net = testing::ConvNetV1;
   const int batch = 8;
-  Model<Net, Cuda> eager(batch, 1), eager_again(batch, 1), graph(batch, 1);
+  GpuModel<Net> eager(batch, 1), eager_again(batch, 1), graph(batch, 1);
   configure(eager, false);
   configure(eager_again, false);
   configure(graph, true);
@@ -555,7 +578,7 @@ TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager ste
 TEST_CASE("CUDA graphs: dropout's per-step mask, BatchNorm's statistics, a learning-rate change and a new seed") {
   using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, BatchNorm, ReLU, Dropout<30>, Conv<3, 3>, Sigmoid>;
   const int batch = 4;
-  Model<Net, Cuda> eager(batch, 9), graph(batch, 9);
+  GpuModel<Net> eager(batch, 9), graph(batch, 9);
   configure(eager, false);
   configure(graph, true);
   Adam a_eager{.lr = 3e-3}, a_graph{.lr = 3e-3};
@@ -585,7 +608,7 @@ TEST_CASE("CUDA graphs: dropout's per-step mask, BatchNorm's statistics, a learn
 TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error and changes nothing") {
   using Net = testing::ConvNetV1;
   const int batch = 4;
-  Model<Net, Cuda> eager(batch, 3), graph(batch, 3);
+  GpuModel<Net> eager(batch, 3), graph(batch, 3);
   configure(eager, false);
   configure(graph, true);
   Adam a_eager, a_graph;
@@ -654,7 +677,7 @@ TEST_CASE("CUDA graphs: a non-finite replayed step throws the eager path's error
 TEST_CASE("CUDA graphs: a rejected replay puts BatchNorm's running statistics back") {
   using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, BatchNorm, ReLU, Conv<3, 3>, Sigmoid>;
   const int batch = 4;
-  Model<Net, Cuda> graph(batch, 2);
+  GpuModel<Net> graph(batch, 2);
   configure(graph, true);
   Adam adam;
   const auto x = synthetic_images(batch, Net::input_shape::dims, 600);
@@ -671,7 +694,7 @@ TEST_CASE("CUDA graphs: a rejected replay puts BatchNorm's running statistics ba
 TEST_CASE("CUDA graphs: an optimizer that does not say it can be recorded runs eagerly") {
   using Net = testing::TinyAutoencoder;
   const int batch = 4;
-  Model<Net, Cuda> graph(batch, 5);
+  GpuModel<Net> graph(batch, 5);
   configure(graph, true);
   graph_test::OwnSgd own;
   const auto x = synthetic_images(batch, Net::input_shape::dims, 800);
@@ -685,7 +708,7 @@ TEST_CASE("CUDA graphs: an optimizer that does not say it can be recorded runs e
 TEST_CASE("CUDA graphs: a step that cannot be recorded runs eagerly and graphs turn off, saying why") {
   using Net = testing::TinyAutoencoder;
   const int batch = 4;
-  Model<Net, Cuda> eager(batch, 5), graph(batch, 5);
+  GpuModel<Net> eager(batch, 5), graph(batch, 5);
   configure(eager, false);
   configure(graph, true);
   graph_test::WaitingSgd o_eager, o_graph;
@@ -731,16 +754,16 @@ void check_page_locked_batches() {
   const std::span<const float> px(locked_x.data(), n), py(registered_y.get(), n);
   auto locked_values = [&] { return std::vector<float>(locked_out.data(), locked_out.data() + n); };
 
-  Model<Net, Cuda, T> pageable(batch, 3), locked(batch, 3);
+  GpuModel<Net, T> pageable(batch, 3), locked(batch, 3);
   configure(pageable, false);  // the same algorithms in both
   configure(locked, false);
   // The copies alone: up one way, back the other; direct_copies says which way each went.
-  Cuda::copy_to_device(pageable.input(batch).data, x.data(), n, pageable.device_context());
-  Cuda::copy_to_device(locked.input(batch).data, px.data(), n, locked.device_context());
+  Cuda::copy_batch_to_device(pageable.input(batch), x.data(), pageable.device_context());
+  Cuda::copy_batch_to_device(locked.input(batch), px.data(), locked.device_context());
   std::vector<float> back(n);
-  Cuda::copy_to_host(back.data(), locked.input(batch).data, n, locked.device_context());
+  Cuda::copy_batch_to_host(back.data(), BasicTensor<const T>(locked.input(batch)), locked.device_context());
   CHECK(same_bits(back, is_bfloat16<T> ? rounded_to_bf16(x) : x));
-  Cuda::copy_to_host(locked_out.data(), pageable.input(batch).data, n, pageable.device_context());
+  Cuda::copy_batch_to_host(locked_out.data(), BasicTensor<const T>(pageable.input(batch)), pageable.device_context());
   CHECK(same_bits(locked_values(), back));
   CHECK(pageable.device_context().direct_copies() == 1);  // the download into locked_out
   CHECK(locked.device_context().direct_copies() == 1);    // the upload from locked_x
@@ -788,7 +811,10 @@ train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int 
   c.resume = resume;
   c.stop_requested = std::move(stop);
   train::Trainer<TrainerNet, Device> trainer(c, d.train, d.validation, log);
-  if constexpr (std::is_same_v<Device, Cuda>) trainer.model().device_context().set_step_graphs(graphs);
+  if constexpr (std::is_same_v<Device, Cuda>) {
+    trainer.model().device_context().set_channels_last(g_channels_last);
+    trainer.model().device_context().set_step_graphs(graphs);
+  }
   train::TrainingResult result = trainer.run();
   if constexpr (std::is_same_v<Device, Cuda>) {
     if (replays != nullptr) *replays = trainer.model().device_context().step_graph_cache().replays();
@@ -942,7 +968,7 @@ TEST_CASE("bf16 activations: 10 training steps of ConvNet v1 within 1e-2 of the 
   using Net = testing::ConvNetV1;
   const int batch = 8;
   Model<Net, Cpu> cpu(batch, 1);
-  Model<Net, Cuda, bfloat16> gpu(batch, 1);
+  GpuModel<Net, bfloat16> gpu(batch, 1);
   Adam a_cpu, a_gpu;
   double worst = 0.0;
   for (int step = 0; step < 10; ++step) {
@@ -970,7 +996,7 @@ TEST_CASE("bf16 activations keep fp32 master weights: updates far below a bf16 s
   // (7-bit mantissa) would not move at all, or by a whole bf16 step (8e-4 at 0.2).
   using Net = Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<3, 3>, Sigmoid>;
   const int batch = 4;
-  Model<Net, Cuda, bfloat16> gpu(batch, 5);
+  GpuModel<Net, bfloat16> gpu(batch, 5);
   const auto before = to_host(gpu.parameter_data().data(), Net::parameter_count);
   Adam adam;
   adam.lr = 1e-6;
@@ -996,7 +1022,7 @@ TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, r
   const BlankRectangle hole = kInpaintingHole;
   const auto images = inpainting_images();
   Model<Net, Cpu> cpu(batch, 9);
-  Model<Net, Cuda, bfloat16> eager(batch, 9), graph(batch, 9);
+  GpuModel<Net, bfloat16> eager(batch, 9), graph(batch, 9);
   configure(eager, false);
   configure(graph, true);
   Adam a_cpu, a_eager, a_graph;
@@ -1014,7 +1040,7 @@ TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, r
   const auto graph_weights = to_host(graph.parameter_data().data(), Net::parameter_count);
   CHECK(std::memcmp(eager_weights.data(), graph_weights.data(), eager_weights.size() * sizeof(float)) == 0);
   const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
-  const auto input = activations_to_host(eager, static_cast<const bfloat16*>(eager.input(batch).data), in_size);
+  const auto input = activations_to_host(eager, eager.input(batch));
   const auto expected = rounded_to_bf16(std::vector<float>(cpu.input(batch).data, cpu.input(batch).data + in_size));
   CHECK(input == expected);
 }
@@ -1024,6 +1050,11 @@ TEST_CASE("bf16 activations: batches from page-locked host memory are rounded on
 }
 
 int main(int argc, char** argv) {
+  // --channels-last is ours; doctest sees the rest.
+  std::vector<char*> args(argv, argv + argc);
+  const auto ours = std::find_if(args.begin(), args.end(), [](const char* a) { return std::strcmp(a, "--channels-last") == 0; });
+  g_channels_last = ours != args.end();
+  if (g_channels_last) args.erase(ours);
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("CUDA runtime tests: skipped, no GPU\n");
@@ -1036,8 +1067,10 @@ int main(int argc, char** argv) {
 #ifndef STRATA_CUDA_TEST_TRAINER
   std::printf("CUDA trainer tests: not built (they need stb: build through CMake where strata::images is found)\n");
 #endif
-  doctest::Context context(argc, argv);
+  std::printf("Activations: %s\n", g_channels_last ? "channels last (NHWC)" : "channels first (NCHW)");
+  doctest::Context context(static_cast<int>(args.size()), args.data());
   const int result = context.run();
-  std::printf("CUDA runtime tests: %s\n", result == 0 ? "passed" : "FAILED");
+  std::printf("CUDA runtime tests (%s): %s\n", g_channels_last ? "channels last" : "channels first",
+              result == 0 ? "passed" : "FAILED");
   return result;
 }

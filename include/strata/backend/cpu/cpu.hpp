@@ -59,10 +59,15 @@ struct Cpu {
   static void copy_to_device(T* device, const T* host, std::size_t n) { std::copy(host, host + n, device); }
   template <class T>
   static void copy_to_host(T* host, const T* device, std::size_t n) { std::copy(device, device + n, host); }
+  // A batch of images (the host's layout, NCHW, is the CPU backend's).
   template <class T>
-  static void copy_to_device(T* device, const T* host, std::size_t n, Context&) { copy_to_device(device, host, n); }
+  static void copy_batch_to_device(BasicTensor<T> to, const T* host, Context&) {
+    copy_to_device(to.data, host, to.size());
+  }
   template <class T>
-  static void copy_to_host(T* host, const T* device, std::size_t n, Context&) { copy_to_host(host, device, n); }
+  static void copy_batch_to_host(T* host, BasicTensor<const T> from, Context&) {
+    copy_to_host(host, from.data, from.size());
+  }
   template <class T>
   static void copy_within_device(T* to, const T* from, std::size_t n, Context&) { std::copy(from, from + n, to); }
   // A rectangle of every plane of a batch set to one value (Model's inpainting train_step).

@@ -11,7 +11,9 @@
 // model's x, y and gradients are bf16; gamma, beta, the statistics and their gradients float.
 // Its training forward is strata's too (batch_norm_statistics_kernel, the CPU's formulas in
 // double): PyTorch keeps bf16 batch normalization away from cuDNN, whose support for it is not
-// documented for this call.
+// documented for this call. Channels-last activations (core/layout.hpp) take strata's training
+// forward too, and every kernel places values by ImageLayout (per channel, the reductions read
+// with a stride of `channels`: BatchNorm is not in the benchmarked networks).
 #pragma once
 
 #include <cmath>
@@ -23,6 +25,7 @@
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/core/elementwise.hpp"
 #include "strata/core/bfloat16.hpp"
+#include "strata/core/layout.hpp"
 #include "strata/core/tensor.hpp"
 
 namespace strata::cuda {
@@ -31,11 +34,12 @@ namespace strata::cuda {
 // computed per element in double as the CPU does; the first `channels` threads also save the
 // statistics for backward.
 template <class T, class P>
-__global__ void batch_norm_eval_kernel(const T* x, T* y, std::size_t n, int channels, std::size_t plane, const P* gamma,
+__global__ void batch_norm_eval_kernel(const T* x, T* y, std::size_t n, ImageLayout layout, const P* gamma,
                                        const P* beta, const P* running_mean, const P* running_var, P* saved_mean,
                                        P* saved_inv_std, double epsilon) {
+  const int channels = layout.channels;
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const int c = static_cast<int>((i / plane) % static_cast<std::size_t>(channels));
+    const int c = layout.channel_of(i);
     const double mean = static_cast<double>(running_mean[c]);
     const double inv_std = 1.0 / sqrt(static_cast<double>(running_var[c]) + epsilon);
     const auto [scale, shift] = elementwise::batch_norm_affine<P>(gamma[c], beta[c], mean, inv_std);
@@ -51,15 +55,17 @@ __global__ void batch_norm_eval_kernel(const T* x, T* y, std::size_t n, int chan
 // double, as the CPU), the running averages (unbiased variance) and the saved mean and
 // 1/sqrt(var + eps).
 template <class T, class P>
-__global__ void batch_norm_statistics_kernel(const T* x, int batch, int channels, std::size_t plane, P* running_mean,
+__global__ void batch_norm_statistics_kernel(const T* x, int batch, ImageLayout layout, P* running_mean,
                                              P* running_var, P* saved_mean, P* saved_inv_std, double momentum,
                                              double epsilon) {
   const int c = static_cast<int>(blockIdx.x);
+  const int plane = layout.plane;
   const double count = static_cast<double>(batch) * static_cast<double>(plane);
   double sum = 0.0;
   for (int n = 0; n < batch; ++n) {
-    const std::size_t base = (static_cast<std::size_t>(n) * channels + c) * plane;
-    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) sum += static_cast<double>(x[base + i]);
+    const T* image = x + static_cast<std::size_t>(n) * static_cast<std::size_t>(layout.image_size());
+    for (int p = static_cast<int>(threadIdx.x); p < plane; p += static_cast<int>(blockDim.x))
+      sum += static_cast<double>(image[layout.offset(c, p)]);
   }
   const double mean = block_sum(sum) / count;  // block_sum's result is valid in thread 0 only
   __shared__ double shared_mean;
@@ -68,9 +74,9 @@ __global__ void batch_norm_statistics_kernel(const T* x, int batch, int channels
   const double m = shared_mean;
   double squares = 0.0;
   for (int n = 0; n < batch; ++n) {
-    const std::size_t base = (static_cast<std::size_t>(n) * channels + c) * plane;
-    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      const double centred = static_cast<double>(x[base + i]) - m;
+    const T* image = x + static_cast<std::size_t>(n) * static_cast<std::size_t>(layout.image_size());
+    for (int p = static_cast<int>(threadIdx.x); p < plane; p += static_cast<int>(blockDim.x)) {
+      const double centred = static_cast<double>(image[layout.offset(c, p)]) - m;
       squares += centred * centred;
     }
   }
@@ -87,10 +93,10 @@ __global__ void batch_norm_statistics_kernel(const T* x, int batch, int channels
 
 // y = (x - saved_mean) * saved_inv_std * gamma + beta, with scale and shift formed as the CPU does.
 template <class T, class P>
-__global__ void batch_norm_apply_kernel(const T* x, T* y, std::size_t n, int channels, std::size_t plane,
-                                        const P* gamma, const P* beta, const P* saved_mean, const P* saved_inv_std) {
+__global__ void batch_norm_apply_kernel(const T* x, T* y, std::size_t n, ImageLayout layout, const P* gamma,
+                                        const P* beta, const P* saved_mean, const P* saved_inv_std) {
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const int c = static_cast<int>((i / plane) % static_cast<std::size_t>(channels));
+    const int c = layout.channel_of(i);
     const double mean = static_cast<double>(saved_mean[c]);
     const double inv_std = static_cast<double>(saved_inv_std[c]);
     const auto [scale, shift] = elementwise::batch_norm_affine<P>(gamma[c], beta[c], mean, inv_std);
@@ -100,7 +106,7 @@ __global__ void batch_norm_apply_kernel(const T* x, T* y, std::size_t n, int cha
 
 // One block per channel: dgamma = sum(dy * xhat), dbeta = sum(dy), over batch x plane.
 template <class T, class P>
-__global__ void batch_norm_reduce_kernel(const T* x, const T* dy, int batch, int channels, std::size_t plane,
+__global__ void batch_norm_reduce_kernel(const T* x, const T* dy, int batch, ImageLayout layout,
                                          const P* saved_mean, const P* saved_inv_std, P* dgamma, P* dbeta) {
   const int c = static_cast<int>(blockIdx.x);
   const double mean = saved_mean[c];
@@ -108,11 +114,12 @@ __global__ void batch_norm_reduce_kernel(const T* x, const T* dy, int batch, int
   double sum_dy = 0.0;
   double sum_dy_xhat = 0.0;
   for (int n = 0; n < batch; ++n) {
-    const std::size_t base = (static_cast<std::size_t>(n) * channels + c) * plane;
-    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-      const double g = static_cast<double>(dy[base + i]);
+    const std::size_t base = static_cast<std::size_t>(n) * static_cast<std::size_t>(layout.image_size());
+    for (int p = static_cast<int>(threadIdx.x); p < layout.plane; p += static_cast<int>(blockDim.x)) {
+      const std::size_t at = base + static_cast<std::size_t>(layout.offset(c, p));
+      const double g = static_cast<double>(dy[at]);
       sum_dy += g;
-      sum_dy_xhat += g * (static_cast<double>(x[base + i]) - mean) * inv_std;
+      sum_dy_xhat += g * (static_cast<double>(x[at]) - mean) * inv_std;
     }
   }
   const double total_dy = block_sum(sum_dy);
@@ -126,12 +133,11 @@ __global__ void batch_norm_reduce_kernel(const T* x, const T* dy, int batch, int
 // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)) in training; the means are 0
 // in eval, where the statistics do not depend on x. The means come from dgamma and dbeta.
 template <class T, class P>
-__global__ void batch_norm_input_gradient_kernel(const T* x, const T* dy, T* dx, std::size_t n, int channels,
-                                                 std::size_t plane, const P* gamma, const P* saved_mean,
-                                                 const P* saved_inv_std, const P* dgamma, const P* dbeta,
-                                                 double count, bool training) {
+__global__ void batch_norm_input_gradient_kernel(const T* x, const T* dy, T* dx, std::size_t n, ImageLayout layout,
+                                                 const P* gamma, const P* saved_mean, const P* saved_inv_std,
+                                                 const P* dgamma, const P* dbeta, double count, bool training) {
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const int c = static_cast<int>((i / plane) % static_cast<std::size_t>(channels));
+    const int c = layout.channel_of(i);
     const double inv_std = saved_inv_std[c];
     const double scale = static_cast<double>(gamma[c]) * inv_std;
     const double mean_dy = training ? static_cast<double>(dbeta[c]) / count : 0.0;
@@ -148,18 +154,18 @@ void batch_norm_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* gamma
   static_assert(std::is_same_v<P, float>, "strata::Cuda keeps BatchNorm's parameters in float");
   Context& ctx = context_of(step);
   const Dims d = x.dims;
+  const ImageLayout layout = ctx.layout(d);
   if (!training) {
-    launch("batch_norm_eval_kernel", x.size(), ctx.stream(), &batch_norm_eval_kernel<T, P>, x.data, y.data, x.size(), d.c,
-           d.plane(), gamma, beta, running_mean, running_var, saved_mean, saved_inv_std, epsilon);
+    launch("batch_norm_eval_kernel", x.size(), ctx.stream(), &batch_norm_eval_kernel<T, P>, x.data, y.data, x.size(),
+           layout, gamma, beta, running_mean, running_var, saved_mean, saved_inv_std, epsilon);
     return;
   }
-  if constexpr (is_bfloat16<T>) {
+  if (is_bfloat16<T> || layout.channels_last) {
     batch_norm_statistics_kernel<T, P><<<d.c, kThreads, 0, ctx.stream()>>>(
-        x.data, x.batch, d.c, d.plane(), running_mean, running_var, saved_mean, saved_inv_std, momentum, epsilon);
+        x.data, x.batch, layout, running_mean, running_var, saved_mean, saved_inv_std, momentum, epsilon);
     check(cudaGetLastError(), "batch_norm_statistics_kernel");
     launch("batch_norm_apply_kernel", x.size(), ctx.stream(), &batch_norm_apply_kernel<T, P>, x.data, y.data,
-           x.size(), d.c, d.plane(), gamma, beta, static_cast<const P*>(saved_mean),
-           static_cast<const P*>(saved_inv_std));
+           x.size(), layout, gamma, beta, static_cast<const P*>(saved_mean), static_cast<const P*>(saved_inv_std));
     return;
   }
   const float one = 1.0f;
@@ -175,15 +181,17 @@ template <class T, class P>
 void batch_norm_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTensor<T> dx, const P* gamma,
                          P* dgamma, P* dbeta, const P* saved_mean, const P* saved_inv_std, bool training,
                          const StepInfo& step) {
-  const cudaStream_t stream = context_of(step).stream();
+  Context& ctx = context_of(step);
+  const cudaStream_t stream = ctx.stream();
   const Dims d = x.dims;
-  batch_norm_reduce_kernel<T, P><<<d.c, kThreads, 0, stream>>>(x.data, dy.data, x.batch, d.c, d.plane(), saved_mean,
-                                                           saved_inv_std, dgamma, dbeta);
+  const ImageLayout layout = ctx.layout(d);
+  batch_norm_reduce_kernel<T, P><<<d.c, kThreads, 0, stream>>>(x.data, dy.data, x.batch, layout, saved_mean,
+                                                               saved_inv_std, dgamma, dbeta);
   check(cudaGetLastError(), "batch_norm_reduce_kernel");
   if (dx.data == nullptr) return;
   const double count = static_cast<double>(x.batch) * static_cast<double>(d.plane());
   launch("batch_norm_input_gradient_kernel", x.size(), stream, &batch_norm_input_gradient_kernel<T, P>, x.data,
-         dy.data, dx.data, x.size(), d.c, d.plane(), gamma, saved_mean, saved_inv_std, static_cast<const P*>(dgamma),
+         dy.data, dx.data, x.size(), layout, gamma, saved_mean, saved_inv_std, static_cast<const P*>(dgamma),
          static_cast<const P*>(dbeta), count, training);
 }
 

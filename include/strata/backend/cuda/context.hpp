@@ -6,7 +6,9 @@
 // the small device buffers of the loss, and the training steps recorded as CUDA graphs
 // (core/step_graph.hpp, step_graph.cuh). Batches cross from pageable host memory through the
 // pinned staging, from page-locked memory (cudaMallocHost, cudaHostRegister, PyTorch's
-// pin_memory) straight, with no host copy. The stream and handle are created with the context; the
+// pin_memory) straight, with no host copy. With channels-last activations (set_channels_last)
+// batches cross as floats into a device staging buffer and are transposed there (layout.cuh).
+// The stream and handle are created with the context; the
 // rest is allocated in reserve(), which the Model calls before allocating its own buffers, so
 // nothing is allocated on the device inside a training step. (The plan cache grows on the host
 // the first time a layer runs at a given batch size; a graph is instantiated the second time a
@@ -36,12 +38,14 @@
 #include "strata/backend/cuda/convert.cuh"
 #include "strata/backend/cuda/descriptors.hpp"
 #include "strata/backend/cuda/graph.hpp"
+#include "strata/backend/cuda/layout.cuh"
 #include "strata/backend/cuda/memory.hpp"
 #include "strata/backend/cuda/precision.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
 #include "strata/core/output_sums.hpp"
 #include "strata/core/step_graph.hpp"
+#include "strata/core/tensor.hpp"
 #include "strata/losses/loss.hpp"
 
 namespace strata::cuda {
@@ -69,6 +73,20 @@ class Context : public DeviceContext {
   // run); off by default, since the fastest backward algorithms may add with atomics.
   void set_deterministic(bool on) { state_->deterministic = on; }
   bool deterministic() const { return state_->deterministic; }
+  // Activations channels last (NHWC, core/layout.hpp) instead of first (NCHW): the layout
+  // cuDNN's tensor-core convolutions work in, so that it does not transpose around each of them
+  // (bf16 and TF32 spent 15-20% of a ConvNet v1 step on an H200 in those transposes). Host data,
+  // parameters and checkpoints stay NCHW: batches are transposed on the device as they cross,
+  // the weights as each convolution reads them. Off by default. Set it before the model's first
+  // batch crosses: the tensors already on the device would be read in the other layout.
+  void set_channels_last(bool on) {
+    if (on == state_->channels_last) return;
+    if (state_->batches_copied)
+      throw std::logic_error("Context::set_channels_last: the model already holds a batch in the other layout; set "
+                             "the layout right after constructing the model");
+    state_->channels_last = on;
+  }
+  bool channels_last() const { return state_->channels_last; }
 
   // ---- the training step as a CUDA graph (Model::train_step; core/step_graph.hpp) ----
   // Off by default. On: a training step's device work is recorded once per batch size, loss,
@@ -94,7 +112,8 @@ class Context : public DeviceContext {
   StepGraphKey step_graph_key(int batch, LossFunction loss, std::span<const float> pixel_weights_host,
                               const void* optimizer) {
     pixel_weights(pixel_weights_host.data(), pixel_weights_host.size());
-    const int variant = static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0);
+    const int variant =
+        (static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0)) * 2 + (state_->channels_last ? 1 : 0);
     return StepGraphKey{batch, static_cast<int>(loss), optimizer, variant,
                         pixel_weights_host.empty() ? 0 : state_->weights_version};
   }
@@ -122,13 +141,12 @@ class Context : public DeviceContext {
     const std::size_t staging_floats = static_cast<std::size_t>(m.max_batch) *
                                        std::max(m.input.size(), m.output.size());
     const std::size_t free = free_device_memory();
-    // A bfloat16 model also holds a batch in float on the device (page-locked batches are rounded
-    // there): it grows with max_batch like the model's own buffers.
+    // The context also holds a batch in float on the device (a bfloat16 model's page-locked
+    // batches are rounded there, channels-last batches transposed): it grows with max_batch like
+    // the model's own buffers.
     ModelMemory needed = m;
-    if (m.bfloat16_activations) {
-      needed.bytes += staging_floats * sizeof(float);
-      needed.bytes_per_sample += std::max(m.input.size(), m.output.size()) * sizeof(float);
-    }
+    needed.bytes += staging_floats * sizeof(float);
+    needed.bytes_per_sample += std::max(m.input.size(), m.output.size()) * sizeof(float);
     // Leave room for cuDNN's and the CUDA runtime's own allocations, and this context's.
     const std::size_t margin = std::size_t{256} << 20;
     if (needed.bytes + margin > free) {
@@ -142,8 +160,7 @@ class Context : public DeviceContext {
               (fits > 0 ? "max_batch " + std::to_string(fits) + " would fit"
                         : "not even max_batch 1 fits: free GPU memory held by other processes (nvidia-smi)"));
     }
-    // A bfloat16 model widens or rounds a batch from page-locked host memory on the device.
-    s.float_staging = Buffer<float>(m.bfloat16_activations ? staging_floats : 0);
+    s.float_staging = Buffer<float>(staging_floats);
     for (Staging& slot : s.staging) {
       slot.buffer = PinnedBuffer<float>(staging_floats);
       if (slot.done == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
@@ -222,6 +239,26 @@ class Context : public DeviceContext {
     STRATA_CUDA_CHECK(cudaEventRecord(slot.done, state_->stream));
   }
 
+  // A batch of images (host data NCHW) into a model's buffer `to`, in the model's layout: as
+  // upload() does, and with channels last through the device's float staging, transposed there.
+  template <class T, class H>
+  void upload_batch(BasicTensor<T> to, const H* host) {
+    state_->batches_copied = true;
+    if (!state_->channels_last) return upload(to.data, host, to.size());
+    float* floats = batch_staging(to.size(), "Context::upload_batch");
+    upload(floats, host, to.size());
+    to_channels_last(static_cast<const float*>(floats), to.data, to.batch, to.dims, state_->stream);
+  }
+  // A batch from a model's buffer to NCHW host data, as download() does (transposed first on the
+  // device, with channels last).
+  template <class H, class T>
+  void download_batch(H* host, BasicTensor<const T> from) {
+    if (!state_->channels_last) return download(host, from.data, from.size());
+    float* floats = batch_staging(from.size(), "Context::download_batch");
+    to_channels_first(from.data, floats, from.batch, from.dims, state_->stream);
+    download(host, static_cast<const float*>(floats), from.size());
+  }
+
   // A copy between two device buffers of the model, ordered on its stream (no wait).
   template <class T>
   void copy_on_device(T* to, const T* from, std::size_t n) {
@@ -274,7 +311,7 @@ class Context : public DeviceContext {
   // The plan of a convolution shape at a batch size and the current precision.
   // bfloat16: a model of bfloat16 activations (its convolutions run in bf16 whatever the precision).
   ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch, bool bfloat16 = false) {
-    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16};
+    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
@@ -296,13 +333,16 @@ class Context : public DeviceContext {
     return text;
   }
 
-  // A descriptor of a batch of images of scalar `type`.
+  // A descriptor of a batch of images of scalar `type`, in the model's layout.
   cudnnTensorDescriptor_t tensor(int batch, Dims d, cudnnDataType_t type = CUDNN_DATA_FLOAT) {
+    const bool last = state_->channels_last;
     for (auto& t : state_->tensors)
-      if (t.batch == batch && t.dims == d && t.type == type) return t.descriptor.get();
-    state_->tensors.push_back({batch, d, type, tensor_descriptor(batch, d, type)});
+      if (t.batch == batch && t.dims == d && t.type == type && t.channels_last == last) return t.descriptor.get();
+    state_->tensors.push_back({batch, d, type, last, tensor_descriptor(batch, d, type, last)});
     return state_->tensors.back().descriptor.get();
   }
+  // How the model's activations of dims d are laid out (core/layout.hpp).
+  ImageLayout layout(Dims d) const { return ImageLayout::of(d, state_->channels_last); }
 
   // ---- the loss's device buffers ----
   // Device copy of the loss's pixel weights (empty: none); uploaded only when they change.
@@ -384,10 +424,19 @@ class Context : public DeviceContext {
     }
     STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   }
+  // The device's float copy of a batch of n values, for a transposed batch copy.
+  float* batch_staging(std::size_t n, const char* what) const {
+    if (n > state_->float_staging.size())
+      throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " values are more than a batch (" +
+                                  std::to_string(state_->float_staging.size()) +
+                                  "); channels-last batches cross a batch at a time");
+    return state_->float_staging.data();
+  }
   struct CachedTensor {
     int batch;
     Dims dims;
     cudnnDataType_t type;
+    bool channels_last;
     TensorDescriptor descriptor;
   };
 
@@ -398,11 +447,13 @@ class Context : public DeviceContext {
     Precision precision = Precision::fp32;
     AlgorithmSearch search = AlgorithmSearch::benchmark;
     bool deterministic = false;
+    bool channels_last = false;
+    bool batches_copied = false;  // a batch has crossed in the current layout
     std::vector<std::unique_ptr<ConvPlan>> conv_plans;
     std::vector<CachedTensor> tensors;
     Staging staging[2];
     int next_staging = 0;
-    Buffer<float> float_staging;  // bfloat16 models: a batch in float on the device
+    Buffer<float> float_staging;  // a batch in float on the device (bfloat16 and channels-last copies)
     std::uint64_t direct_copies = 0;
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;

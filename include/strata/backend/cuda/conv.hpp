@@ -25,6 +25,12 @@
 // with fp32 accumulation on tensor cores, reading a bf16 copy of the float weights made in
 // scratch before each pass, and writing a bf16 weight gradient that is widened into the float
 // gradient (convert.cuh). Bias and ReLU always run as strata's pass (float bias, float math).
+//
+// Channels-last activations (Context::set_channels_last): cuDNN convolves NHWC tensors with KRSC
+// weights. The weights stay in strata's NCHW order ([filters][channels][k][k]: checkpoints, the
+// optimizer, the CPU); before each pass that reads them they are transposed (and for bf16
+// rounded) into scratch, and the KRSC weight gradient cuDNN writes there is transposed back into
+// the float gradient (layout.cuh). The bias is always strata's pass in that layout.
 #pragma once
 
 #include <optional>
@@ -38,6 +44,7 @@
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
 #include "strata/backend/cuda/convert.cuh"
+#include "strata/backend/cuda/layout.cuh"
 #include "strata/backend/cuda/padding.cuh"
 #include "strata/core/tensor.hpp"
 #include "strata/layers/conv.hpp"
@@ -149,8 +156,8 @@ struct ConvBuffers {
   T* padded_gradient;
   T* masked_gradient;
   double* bias_partials;
-  bfloat16* weight_copy;      // a bfloat16 model's weights in bf16
-  bfloat16* weight_gradient;  // ... and cuDNN's bf16 weight gradient
+  T* weight_copy;      // the weights as cuDNN reads them: bf16 (a bfloat16 model), KRSC (channels last)
+  T* weight_gradient;  // ... and the weight gradient as cuDNN writes it
   std::size_t weight_count;
   void* workspace;
   std::size_t workspace_bytes;
@@ -170,8 +177,8 @@ ConvBuffers<T> conv_buffers(P* scratch_memory, Dims in, Dims out, const ConvGeom
           reinterpret_cast<T*>(padded_gradient),
           reinterpret_cast<T*>(masked_gradient),
           reinterpret_cast<double*>(bias_partials),
-          reinterpret_cast<bfloat16*>(weights),
-          reinterpret_cast<bfloat16*>(weights + bf16_weight_region(weight_count)),
+          reinterpret_cast<T*>(weights),
+          reinterpret_cast<T*>(weights + weight_region(weight_count)),
           weight_count,
           weights + s.weights,
           s.workspace * sizeof(float)};
@@ -182,19 +189,42 @@ template <class T>
 const T* conv_input(const ConvPlan& p, const T* x, const ConvBuffers<T>& b, cudaStream_t stream) {
   if (!p.padded) return x;
   pad_input(x, b.padded_input, p.key.batch, p.key.in, p.conv_input, p.key.geometry.pad_top, p.key.geometry.pad_left,
-            stream);
+            p.key.channels_last, stream);
   return b.padded_input;
 }
 
-// The weights cuDNN reads: the float parameters, or (bfloat16 model) their bf16 copy in scratch.
+// A layer's weights [filters][channels][k][k] as `filters` images of channels x k x k (layout.cuh).
+inline Dims filter_image(const ConvKey& k) { return Dims{k.in.c, k.geometry.kernel, k.geometry.kernel}; }
+
+// The weights cuDNN reads: the float parameters, or their copy in scratch: bf16 (a bfloat16
+// model) and KRSC (channels last).
 template <class T>
-const T* conv_weights(const float* weight, const ConvBuffers<T>& b, cudaStream_t stream) {
+const T* conv_weights(const ConvPlan& p, const float* weight, const ConvBuffers<T>& b, cudaStream_t stream) {
+  if (p.key.channels_last) {
+    to_channels_last(weight, b.weight_copy, p.key.out.c, filter_image(p.key), stream);
+    return b.weight_copy;
+  }
   if constexpr (is_bfloat16<T>) {
     convert(weight, b.weight_copy, b.weight_count, stream);
     return b.weight_copy;
   } else {
     return weight;
   }
+}
+
+// Where cuDNN writes the weight gradient: dweight itself, or scratch that finish_weight_gradient
+// turns into dweight.
+template <class T>
+void* weight_gradient_target(const ConvPlan& p, float* dweight, const ConvBuffers<T>& b) {
+  if (p.key.channels_last || is_bfloat16<T>) return b.weight_gradient;
+  return dweight;
+}
+template <class T>
+void finish_weight_gradient(const ConvPlan& p, float* dweight, const ConvBuffers<T>& b, cudaStream_t stream) {
+  if (p.key.channels_last)
+    to_channels_first(static_cast<const T*>(b.weight_gradient), dweight, p.key.out.c, filter_image(p.key), stream);
+  else if constexpr (is_bfloat16<T>)
+    convert(static_cast<const T*>(b.weight_gradient), dweight, b.weight_count, stream);
 }
 
 // The plan of this call's convolution (a bfloat16 model's convolutions have their own).
@@ -213,15 +243,15 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, c
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
-  const T* w = detail::conv_weights(weight, b, ctx.stream());
+  const T* w = detail::conv_weights(p, weight, b, ctx.stream());
   if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
   const float one = 1.0f;
   const float zero = 0.0f;
   STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), w, p.forward_conv.get(),
                                             p.forward->algorithm, b.workspace, b.workspace_bytes, &zero, p.y.get(),
                                             y.data));
-  if constexpr (is_bfloat16<T>)
-    bias_add(y.data, bias, x.batch, y.dims.c, y.dims.plane(), ctx.stream());
+  if (is_bfloat16<T> || p.key.channels_last)
+    bias_add(y.data, bias, x.batch, ctx.layout(y.dims), ctx.stream());
   else
     STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
 }
@@ -249,7 +279,7 @@ void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, co
   STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
                                             p.forward_conv.get(), p.forward->algorithm, b.workspace,
                                             b.workspace_bytes, &zero, p.y.get(), y));
-  bias_relu(y, bias, p.key.batch, p.key.out.c, p.key.out.plane(), ctx.stream());
+  bias_relu(y, bias, p.key.batch, ImageLayout::of(p.key.out, p.key.channels_last), ctx.stream());
 }
 
 // A CUDA event destroyed with its scope.
@@ -319,7 +349,7 @@ void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const P* weig
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
-  const T* w = detail::conv_weights(weight, b, ctx.stream());
+  const T* w = detail::conv_weights(p, weight, b, ctx.stream());
   if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
   if constexpr (is_bfloat16<T>) {
     p.relu_fusion = ReluFusion::unfused;  // cuDNN's fused call wants its bias in bf16: strata's pass keeps it float
@@ -343,24 +373,24 @@ void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuff
   const float one = 1.0f;
   const float zero = 0.0f;
   const T* input = conv_input(p, x.data, b, ctx.stream());
-  void* weight_gradient = dweight;
-  if constexpr (is_bfloat16<T>) weight_gradient = b.weight_gradient;
+  void* weight_gradient = weight_gradient_target(p, dweight, b);
   if (!p.backward_filter)
     p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
   STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
                                                    p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
                                                    b.workspace_bytes, &zero, p.w.get(), weight_gradient));
-  if constexpr (is_bfloat16<T>) convert(b.weight_gradient, dweight, b.weight_count, ctx.stream());
+  finish_weight_gradient(p, dweight, b, ctx.stream());
 
   if (dx.data == nullptr) return;
-  const T* w = conv_weights(weight, b, ctx.stream());
+  const T* w = conv_weights(p, weight, b, ctx.stream());
   T* target = p.padded ? b.padded_gradient : dx.data;
   if (!p.backward_data) p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
   STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), w, p.y.get(), dy, p.data_conv.get(),
                                                  p.backward_data->algorithm, b.workspace, b.workspace_bytes, &zero,
                                                  p.x.get(), target));
   if (p.padded)
-    unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left, ctx.stream());
+    unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left,
+                   p.key.channels_last, ctx.stream());
 }
 
 }  // namespace detail
@@ -372,8 +402,7 @@ void conv2d_backward(BasicTensor<const T> x, BasicTensor<const T> dy, BasicTenso
   Context& ctx = context_of(step);
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, dy.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, dy.dims, g, x.batch);
-  bias_gradient<T, P>(dy.data, nullptr, nullptr, dy.batch, dy.dims.c, dy.dims.plane(), b.bias_partials, dbias,
-                   ctx.stream());
+  bias_gradient<T, P>(dy.data, nullptr, nullptr, dy.batch, ctx.layout(dy.dims), b.bias_partials, dbias, ctx.stream());
   detail::conv2d_backward_weights_and_input(ctx, p, b, x, dy.data, dx, weight, dweight, g);
 }
 
@@ -386,8 +415,8 @@ void conv2d_backward_relu(BasicTensor<const T> x, BasicTensor<const T> relu_outp
   Context& ctx = context_of(step);
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, dy.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, dy.dims, g, x.batch);
-  bias_gradient<T, P>(dy.data, relu_output.data, b.masked_gradient, dy.batch, dy.dims.c, dy.dims.plane(),
-                   b.bias_partials, dbias, ctx.stream());
+  bias_gradient<T, P>(dy.data, relu_output.data, b.masked_gradient, dy.batch, ctx.layout(dy.dims), b.bias_partials,
+                      dbias, ctx.stream());
   detail::conv2d_backward_weights_and_input(ctx, p, b, x, b.masked_gradient, dx, weight, dweight, g);
 }
 

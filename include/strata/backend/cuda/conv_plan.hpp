@@ -12,9 +12,11 @@
 //
 // Scratch: the Model's scratch buffer (sized by conv_scratch_floats for the largest layer at
 // max_batch) holds, per call, [padded input | padded input gradient | output gradient through
-// the ReLU | bias-gradient partial sums | bf16 weights and weight gradient | cuDNN workspace]
-// (bias.cuh; the weight region serves bfloat16 models, convert.cuh, and is reserved for every
-// model: a layer's weights, 0.6 MB for the largest of ConvNet v2). Regions are sized in floats;
+// the ReLU | bias-gradient partial sums | weights and weight gradient as cuDNN reads and writes
+// them | cuDNN workspace] (bias.cuh; the weight region serves bfloat16 models, whose weights cuDNN
+// reads in bf16, and channels-last activations, whose weights it reads in KRSC order (conv.hpp);
+// reserved for every model: twice a layer's weights in float, 2.4 MB for the largest of ConvNet
+// v2). Regions are sized in floats;
 // a bfloat16 model's activations use half of theirs. The workspace
 // budget is the size an im2col of the whole batch would take, clamped to [16 MiB, 1 GiB];
 // algorithms needing more are not considered.
@@ -43,7 +45,7 @@ struct ConvScratch {
   std::size_t padded_gradient = 0;
   std::size_t masked_gradient = 0;  // the output gradient through a following ReLU
   std::size_t bias_partials = 0;    // batch x filters doubles
-  std::size_t weights = 0;          // bf16 weights, then their bf16 gradient
+  std::size_t weights = 0;          // the weights cuDNN reads, then the weight gradient it writes
   std::size_t workspace = 0;
   constexpr std::size_t total() const {
     return padded_input + padded_gradient + masked_gradient + bias_partials + weights + workspace;
@@ -66,8 +68,9 @@ constexpr std::size_t conv_weight_count(Dims in, Dims out, const ConvGeometry& g
   return static_cast<std::size_t>(out.c) * static_cast<std::size_t>(in.c) * g.kernel * g.kernel;
 }
 
-// Floats that hold `count` bf16 values, rounded up to keep the next region aligned.
-constexpr std::size_t bf16_weight_region(std::size_t count) { return round_up_64((count + 1) / 2); }
+// Floats that hold `count` weights as cuDNN reads them (float at most), rounded up to keep the
+// next region aligned.
+constexpr std::size_t weight_region(std::size_t count) { return round_up_64(count); }
 
 constexpr ConvScratch conv_scratch_layout(Dims in, Dims out, const ConvGeometry& g, int batch) {
   ConvScratch s;
@@ -78,7 +81,7 @@ constexpr ConvScratch conv_scratch_layout(Dims in, Dims out, const ConvGeometry&
   }
   s.masked_gradient = round_up_64(n * out.size());
   s.bias_partials = round_up_64(2 * n * static_cast<std::size_t>(out.c));
-  s.weights = 2 * bf16_weight_region(conv_weight_count(in, out, g));
+  s.weights = 2 * weight_region(conv_weight_count(in, out, g));
   const std::size_t im2col = n * static_cast<std::size_t>(in.c) * g.kernel * g.kernel * out.plane();
   constexpr std::size_t min_floats = std::size_t{4} << 20;    // 16 MiB
   constexpr std::size_t max_floats = std::size_t{256} << 20;  // 1 GiB
@@ -94,12 +97,13 @@ struct ConvKey {
   Precision precision = Precision::fp32;
   bool deterministic = false;  // only algorithms cuDNN reports as deterministic
   bool bfloat16 = false;       // bf16 input, weights and output, fp32 accumulation (tensor cores)
+  bool channels_last = false;  // NHWC activations, KRSC weights (core/layout.hpp)
 
   bool operator==(const ConvKey& o) const {
     return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&
            geometry.stride == o.geometry.stride && geometry.pad_top == o.geometry.pad_top &&
            geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision &&
-           deterministic == o.deterministic && bfloat16 == o.bfloat16;
+           deterministic == o.deterministic && bfloat16 == o.bfloat16 && channels_last == o.channels_last;
   }
 };
 
@@ -135,10 +139,10 @@ struct ConvPlan {
       : key(k),
         padded(!symmetric_padding_fits(k.in, k.out, k.geometry)),
         conv_input(padded ? padded_input_dims(k.in, k.out, k.geometry) : k.in),
-        x(tensor_descriptor(k.batch, conv_input, element_type(k))),
-        y(tensor_descriptor(k.batch, k.out, element_type(k))),
+        x(tensor_descriptor(k.batch, conv_input, element_type(k), k.channels_last)),
+        y(tensor_descriptor(k.batch, k.out, element_type(k), k.channels_last)),
         bias(channel_descriptor(k.out.c)),
-        w(filter_descriptor(k.out.c, k.in.c, k.geometry.kernel, element_type(k))),
+        w(filter_descriptor(k.out.c, k.in.c, k.geometry.kernel, element_type(k), k.channels_last)),
         forward_conv(make_conv(k, padded)),
         data_conv(make_conv(k, padded)),
         filter_conv(make_conv(k, padded)),

@@ -9,9 +9,10 @@
 // activations and gradients with float parameters (core/bfloat16.hpp; conv.hpp says how the
 // convolutions run).
 //
-// Copies: the three-argument copy_to_device / copy_to_host (weights, checkpoints, tests) wait
-// for the whole device and copy synchronously, so they are always safe; the Model's own batch
-// copies take its Context and go through pinned staging on its stream.
+// Copies: copy_to_device / copy_to_host (weights, checkpoints, tests) wait for the whole device
+// and copy synchronously, so they are always safe; the Model's batch copies
+// (copy_batch_to_device / copy_batch_to_host) take its Context, go through pinned staging on its
+// stream (or straight from page-locked memory) and put the images in the model's layout.
 #pragma once
 
 #include <cstddef>
@@ -76,14 +77,15 @@ struct Cuda {
     });
   }
 
-  // Float host data to and from float or bfloat16 device buffers (rounded on the way up).
+  // A batch of images: NCHW float host data to and from a model's float or bfloat16 buffers
+  // (rounded on the way up), in the model's layout (Context::set_channels_last).
   template <class T, class H>
-  static void copy_to_device(T* device, const H* host, std::size_t n, Context& context) {
-    context.upload(device, host, n);
+  static void copy_batch_to_device(BasicTensor<T> to, const H* host, Context& context) {
+    context.upload_batch(to, host);
   }
   template <class H, class T>
-  static void copy_to_host(H* host, const T* device, std::size_t n, Context& context) {
-    context.download(host, device, n);
+  static void copy_batch_to_host(H* host, BasicTensor<const T> from, Context& context) {
+    context.download_batch(host, from);
   }
   template <class T>
   static void copy_within_device(T* to, const T* from, std::size_t n, Context& context) {
@@ -92,7 +94,7 @@ struct Cuda {
   // A rectangle of every plane of a batch set to one value (Model's inpainting train_step).
   template <class T>
   static void blank_rectangle(T* images, int batch, Dims dims, const BlankRectangle& r, Context& context) {
-    cuda::blank_rectangle(images, batch, dims, r, context.stream());
+    cuda::blank_rectangle(images, batch, dims, r, context.channels_last(), context.stream());
   }
 
   // Layers.

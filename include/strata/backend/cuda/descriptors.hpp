@@ -1,5 +1,5 @@
-// strata/backend/cuda/descriptors.hpp: owning cuDNN descriptors for NCHW tensors (float or
-// bfloat16), filters and convolutions.
+// strata/backend/cuda/descriptors.hpp: owning cuDNN descriptors for tensors (float or bfloat16,
+// channels first or last), filters and convolutions.
 //
 // cuDNN describes every operand by a descriptor object that must be created and destroyed. These
 // own one each (move-only) so the per-layer plans in the context (context.hpp) free theirs. The
@@ -56,21 +56,31 @@ constexpr cudnnDataType_t data_type() {
   return is_bfloat16<T> ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
 }
 
-// A batch of C x H x W images, NCHW.
-inline TensorDescriptor tensor_descriptor(int batch, Dims d, cudnnDataType_t type = CUDNN_DATA_FLOAT) {
+inline cudnnTensorFormat_t tensor_format(bool channels_last) {
+  return channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+}
+
+// A batch of C x H x W images, NCHW or (channels_last) NHWC.
+inline TensorDescriptor tensor_descriptor(int batch, Dims d, cudnnDataType_t type = CUDNN_DATA_FLOAT,
+                                          bool channels_last = false) {
   TensorDescriptor t;
-  STRATA_CUDA_CHECK(cudnnSetTensor4dDescriptor(t.get(), CUDNN_TENSOR_NCHW, type, batch, d.c, d.h, d.w));
+  STRATA_CUDA_CHECK(
+      cudnnSetTensor4dDescriptor(t.get(), tensor_format(channels_last), type, batch, d.c, d.h, d.w));
   return t;
 }
 
-// One value per channel (1 x C x 1 x 1): biases, BatchNorm's scale, shift and statistics.
+// One value per channel (1 x C x 1 x 1): biases, BatchNorm's scale, shift and statistics (the
+// same memory in either layout).
 inline TensorDescriptor channel_descriptor(int channels) { return tensor_descriptor(1, Dims{channels, 1, 1}); }
 
-// Weights [filters, channels, k, k] (strata's OIHW layout).
+// Weights [filters, channels, k, k] (strata's OIHW layout), or with channels last
+// [filters, k, k, channels] (cuDNN's KRSC: the layout its NHWC convolutions want; conv.hpp
+// transposes the weights into it).
 inline FilterDescriptor filter_descriptor(int filters, int channels, int kernel,
-                                          cudnnDataType_t type = CUDNN_DATA_FLOAT) {
+                                          cudnnDataType_t type = CUDNN_DATA_FLOAT, bool channels_last = false) {
   FilterDescriptor f;
-  STRATA_CUDA_CHECK(cudnnSetFilter4dDescriptor(f.get(), type, CUDNN_TENSOR_NCHW, filters, channels, kernel, kernel));
+  STRATA_CUDA_CHECK(cudnnSetFilter4dDescriptor(f.get(), type, tensor_format(channels_last), filters, channels, kernel,
+                                               kernel));
   return f;
 }
 

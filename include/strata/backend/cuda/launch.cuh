@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
 
 #include <cuda_runtime.h>
 
@@ -40,6 +41,30 @@ void launch_per_plane(const char* name, int batch, int channels, cudaStream_t st
   if (planes == 0) return;
   kernel<<<planes, kThreads, 0, stream>>>(static_cast<Args&&>(args)...);
   check(cudaGetLastError(), name);
+}
+
+// Kernels over a batch of images in a channels-last layout (core/layout.hpp) run a 2-D grid:
+// blockIdx.y is the image, and the blocks along x stride over its values with 32-bit offsets
+// (a 64-bit division per value made such kernels several times slower than their memory
+// traffic). About kMaxBlocks blocks in all, as launch() runs. `images` is at most 65535.
+template <class... Params, class... Args>
+void launch_per_image(const char* name, int images, std::size_t image_values, cudaStream_t stream,
+                      void (*kernel)(Params...), Args&&... args) {
+  if (images <= 0 || image_values == 0) return;
+  if (images > 65535)
+    throw DeviceError(name, std::to_string(images) + " images in one launch (at most 65535)",
+                      "use a batch of at most 65535 images");
+  const std::size_t per_image = std::max<std::size_t>(1, kMaxBlocks / static_cast<std::size_t>(images));
+  const auto x = static_cast<unsigned>(std::min((image_values + kThreads - 1) / kThreads, per_image));
+  kernel<<<dim3(x, static_cast<unsigned>(images)), kThreads, 0, stream>>>(static_cast<Args&&>(args)...);
+  check(cudaGetLastError(), name);
+}
+
+// In such a kernel: this thread's first value within its image, and the stride over the image.
+__device__ inline int first_in_image() { return static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x); }
+__device__ inline int image_stride() { return static_cast<int>(gridDim.x * blockDim.x); }
+__device__ inline std::size_t image_base(int image_size) {
+  return static_cast<std::size_t>(blockIdx.y) * static_cast<std::size_t>(image_size);
 }
 
 // The first element of this thread and the stride of a grid-stride loop.

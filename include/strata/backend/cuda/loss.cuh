@@ -17,19 +17,21 @@
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/core/bfloat16.hpp"
 #include "strata/core/elementwise.hpp"
+#include "strata/core/layout.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/losses/loss.hpp"
 
 namespace strata::cuda {
 
 // Computed in C = compute_t<T> (float for a bfloat16 model's prediction, target and gradient).
+// Element i's pixel weight is that of its pixel in either layout (core/layout.hpp).
 template <LossFunction F, class T, class C = compute_t<T>>
-__global__ void loss_kernel(const T* p, const T* t, const float* weights, std::size_t plane, std::size_t n, C scale,
+__global__ void loss_kernel(const T* p, const T* t, const float* weights, ImageLayout layout, std::size_t n, C scale,
                             T* g, double* partials) {
   namespace ew = strata::elementwise;
   double sum = 0.0;
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const C w = weights == nullptr ? C(1) : static_cast<C>(weights[i % plane]);
+    const C w = weights == nullptr ? C(1) : static_cast<C>(weights[layout.pixel_of(i)]);
     const C prediction = static_cast<C>(p[i]);
     const C target = static_cast<C>(t[i]);
     if constexpr (F == LossFunction::binary_cross_entropy) {
@@ -60,7 +62,7 @@ double loss_forward_backward(LossFunction function, BasicTensor<const T> predict
                              std::span<const float> pixel_weights, BasicTensor<T> gradient, const StepInfo& step) {
   Context& ctx = context_of(step);
   const Dims d = prediction.dims;
-  const std::size_t plane = d.plane();
+  const ImageLayout layout = ctx.layout(d);
   const double denominator = loss_denominator(pixel_weights, prediction.batch, d);
   const auto scale = static_cast<compute_t<T>>(1.0 / denominator);
   const float* weights = ctx.pixel_weights(pixel_weights.data(), pixel_weights.size());
@@ -68,7 +70,7 @@ double loss_forward_backward(LossFunction function, BasicTensor<const T> predict
   const std::size_t n = prediction.size();
   const int blocks = static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, kLossBlocks));
   auto run = [&](auto kernel) {
-    kernel<<<blocks, kThreads, 0, ctx.stream()>>>(prediction.data, target.data, weights, plane, n, scale,
+    kernel<<<blocks, kThreads, 0, ctx.stream()>>>(prediction.data, target.data, weights, layout, n, scale,
                                                    gradient.data, ctx.loss_partials());
     check(cudaGetLastError(), "loss_kernel");
   };

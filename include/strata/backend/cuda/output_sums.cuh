@@ -20,7 +20,8 @@
 namespace strata::cuda {
 
 template <class T>
-__global__ void output_sums_kernel(const T* output, const T* target, Dims d, BlankRectangle r, OutputSums* sums) {
+__global__ void output_sums_kernel(const T* output, const T* target, Dims d, BlankRectangle r, bool channels_last,
+                                   OutputSums* sums) {
   const std::size_t size = d.size();
   const T* o = output + static_cast<std::size_t>(blockIdx.x) * size;
   const T* t = target + static_cast<std::size_t>(blockIdx.x) * size;
@@ -30,7 +31,7 @@ __global__ void output_sums_kernel(const T* output, const T* target, Dims d, Bla
   double l1 = 0.0, l2 = 0.0;
   const int values = d.c * r.pixels();
   for (int i = static_cast<int>(threadIdx.x); i < values; i += static_cast<int>(blockDim.x)) {
-    const std::size_t at = rectangle_value_offset(r, d, i);
+    const std::size_t at = rectangle_value_offset(r, d, i, channels_last);
     const double diff = static_cast<double>(o[at]) - static_cast<double>(t[at]);
     l1 += fabs(diff);
     l2 += diff * diff;
@@ -49,7 +50,7 @@ void output_sums(BasicTensor<const T> output, BasicTensor<const T> target, const
   ctx.require_eager("output_sums");
   OutputSums* device = ctx.output_sums_device(output.batch);
   output_sums_kernel<T><<<static_cast<unsigned>(output.batch), kThreads, 0, ctx.stream()>>>(
-      output.data, target.data, output.dims, r, device);
+      output.data, target.data, output.dims, r, ctx.channels_last(), device);
   check(cudaGetLastError(), "output_sums_kernel");
   ctx.download_output_sums(out, output.batch);
 }

@@ -4,12 +4,15 @@
 // column come from 32-bit arithmetic (a 64-bit division per element made the forward pass 3x
 // slower than its memory traffic). Forward: one thread per output pixel; backward: one per input
 // pixel summing its F x F block (no atomics, so deterministic and in the CPU's order). The
-// per-pixel math is core/window.hpp's, checked on the CPU against the CPU backend.
+// per-pixel math is core/window.hpp's, checked on the CPU against the CPU backend. Channels-last
+// batches (core/layout.hpp) run over each image's values (launch_per_image: 32-bit offsets too),
+// window::'s step = channels.
 #pragma once
 
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/core/bfloat16.hpp"
+#include "strata/core/layout.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/core/window.hpp"
 
@@ -33,17 +36,54 @@ __global__ void upsample_backward_kernel(const T* dy, T* dx, Dims in, Dims out, 
     target[r] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, r / in.w, r % in.w, f));
 }
 
+// Channels last: value r of an output image copies channel c of its input pixel.
+template <class T>
+__global__ void upsample_forward_channels_last_kernel(const T* x, T* y, Dims in, Dims out, int f) {
+  const ImageLayout o = ImageLayout::of(out, true);
+  const T* source = x + image_base(static_cast<int>(in.size()));
+  T* target = y + image_base(o.image_size());
+  for (int r = first_in_image(); r < o.image_size(); r += image_stride()) {
+    const int p = o.pixel_at(r);
+    target[r] = window::upsample_nearest(source + o.channel_at(r), in.w, p / out.w, p % out.w, f, in.c);
+  }
+}
+
+// ... and value r of an input gradient image sums channel c of its F x F output block.
+template <class T>
+__global__ void upsample_backward_channels_last_kernel(const T* dy, T* dx, Dims in, Dims out, int f) {
+  const ImageLayout i = ImageLayout::of(in, true);
+  const T* source = dy + image_base(static_cast<int>(out.size()));
+  T* target = dx + image_base(i.image_size());
+  for (int r = first_in_image(); r < i.image_size(); r += image_stride()) {
+    const int p = i.pixel_at(r);
+    target[r] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source + i.channel_at(r), out.w,
+                                                                                p / in.w, p % in.w, f, in.c));
+  }
+}
+
 template <class T>
 void upsample_forward(BasicTensor<const T> x, BasicTensor<T> y, int f, const StepInfo& step) {
-  launch_per_plane("upsample_forward_kernel", y.batch, y.dims.c, context_of(step).stream(),
-                   &upsample_forward_kernel<T>, x.data, y.data, x.dims, y.dims, f);
+  Context& ctx = context_of(step);
+  if (ctx.channels_last()) {
+    launch_per_image("upsample_forward_channels_last_kernel", y.batch, y.dims.size(), ctx.stream(),
+                     &upsample_forward_channels_last_kernel<T>, x.data, y.data, x.dims, y.dims, f);
+    return;
+  }
+  launch_per_plane("upsample_forward_kernel", y.batch, y.dims.c, ctx.stream(), &upsample_forward_kernel<T>, x.data,
+                   y.data, x.dims, y.dims, f);
 }
 
 template <class T>
 void upsample_backward(BasicTensor<const T> dy, BasicTensor<T> dx, int f, const StepInfo& step) {
   if (dx.data == nullptr) return;
-  launch_per_plane("upsample_backward_kernel", dx.batch, dx.dims.c, context_of(step).stream(),
-                   &upsample_backward_kernel<T>, dy.data, dx.data, dx.dims, dy.dims, f);
+  Context& ctx = context_of(step);
+  if (ctx.channels_last()) {
+    launch_per_image("upsample_backward_channels_last_kernel", dx.batch, dx.dims.size(), ctx.stream(),
+                     &upsample_backward_channels_last_kernel<T>, dy.data, dx.data, dx.dims, dy.dims, f);
+    return;
+  }
+  launch_per_plane("upsample_backward_kernel", dx.batch, dx.dims.c, ctx.stream(), &upsample_backward_kernel<T>,
+                   dy.data, dx.data, dx.dims, dy.dims, f);
 }
 
 }  // namespace strata::cuda

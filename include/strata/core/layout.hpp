@@ -1,0 +1,57 @@
+// strata/core/layout.hpp: where a value of a batch of images lives, channels first (NCHW) or
+// channels last (NHWC).
+//
+// strata's tensors are NCHW on the host and on the CPU backend: the layout of checkpoints, of
+// every host batch and of the CPU's loops. The CUDA backend may keep its activations channels
+// last instead (cuda::Context::set_channels_last), the layout cuDNN's tensor-core convolutions
+// read and write, so that it does not transpose around every convolution. Its kernels place
+// values with ImageLayout and core/window.hpp's `step`; the CPU tests check this math against
+// NCHW indexing. Images stay whole either way: image n is the n-th block of C x H x W values.
+#pragma once
+
+#include <cstddef>
+
+#include "strata/core/host_device.hpp"
+#include "strata/core/shape.hpp"
+
+namespace strata {
+
+// One image's channels and pixels (plane = H x W; offsets within an image fit in an int).
+struct ImageLayout {
+  int channels = 0;
+  int plane = 0;
+  bool channels_last = false;
+
+  STRATA_HOST_DEVICE static ImageLayout of(Dims d, bool channels_last) {
+    return ImageLayout{d.c, d.h * d.w, channels_last};
+  }
+  STRATA_HOST_DEVICE int image_size() const { return channels * plane; }
+
+  // Offset within an image of channel c at pixel p (p = row * width + column).
+  STRATA_HOST_DEVICE int offset(int c, int p) const { return channels_last ? p * channels + c : c * plane + p; }
+  // The channel and pixel of offset r within an image.
+  STRATA_HOST_DEVICE int channel_at(int r) const { return channels_last ? r % channels : r / plane; }
+  STRATA_HOST_DEVICE int pixel_at(int r) const { return channels_last ? r / channels : r % plane; }
+  // Distance between neighbouring pixels of one channel (core/window.hpp's step).
+  STRATA_HOST_DEVICE int pixel_step() const { return channels_last ? channels : 1; }
+
+  // The same for element i of a whole batch.
+  STRATA_HOST_DEVICE int channel_of(std::size_t i) const {
+    return channel_at(static_cast<int>(i % static_cast<std::size_t>(image_size())));
+  }
+  STRATA_HOST_DEVICE int pixel_of(std::size_t i) const {
+    return pixel_at(static_cast<int>(i % static_cast<std::size_t>(image_size())));
+  }
+  // Where element i of a batch in this layout is in NCHW order: the index the CPU backend gives
+  // the same value (dropout's draws are keyed by it).
+  STRATA_HOST_DEVICE std::size_t nchw_index(std::size_t i) const {
+    if (!channels_last) return i;
+    const auto size = static_cast<std::size_t>(image_size());
+    const std::size_t image = i / size;
+    const int r = static_cast<int>(i - image * size);
+    return image * size + static_cast<std::size_t>(r % channels) * static_cast<std::size_t>(plane) +
+           static_cast<std::size_t>(r / channels);
+  }
+};
+
+}  // namespace strata
