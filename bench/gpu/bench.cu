@@ -3,18 +3,20 @@
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
 //                    [--mode eager,graph,eager-nhwc,graph-nhwc] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
-//                    [--host pinned|pageable]
+//                    [--epoch-mode MODES (default: --mode's)]
+//                    [--host pinned|pageable] [--ahead on|off]
 // For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
 // chooses the cuDNN algorithms; in graph mode the second is recorded as a CUDA graph), then
 // `steps` timed ones on synthetic images (BCE against the input, the batch copied from host
 // memory and the loss read every step, as the trainer does; the host batches are page-locked, as
-// the twin's, unless --host pageable). Mode eager launches every kernel of
+// the twin's, unless --host pageable; each batch sent to the device during the step before it,
+// Model::upload_ahead, as the trainer does, unless --ahead off). Mode eager launches every kernel of
 // a step from the host; mode graph replays the recorded step (Context::set_step_graphs); a mode
 // ending in -nhwc keeps the activations channels last (Context::set_channels_last). Prints
 // CSV:
 //   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
-// then times one epoch of N images of v1 at each --epoch-batch in each precision and mode:
+// then times one epoch of N images of v1 at each --epoch-batch in each precision and --epoch-mode:
 //   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
 // bf16 trains Model<Net, Cuda, bfloat16> (bf16 activations, fp32 master weights), as the twin's
 // autocast does; fp32 and tf32 train Model<Net, Cuda> with that convolution precision. A graph row whose
@@ -52,9 +54,11 @@ struct Options {
   int warmup = 5;
   long epoch = 0;
   std::vector<int> epoch_batches{64};
+  std::vector<std::string> epoch_modes;  // empty: modes
   bool profile = false;
   bool algorithms = false;
   bool pinned_host = true;
+  bool ahead = true;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -75,6 +79,7 @@ Options parse(int argc, char** argv) {
       for (const auto& b : split(value)) o.batches.push_back(std::stoi(b));
     } else if (flag == "--precision") o.precisions = split(value);
     else if (flag == "--mode") o.modes = split(value);
+    else if (flag == "--epoch-mode") o.epoch_modes = split(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--epoch") o.epoch = std::stol(value);
@@ -90,6 +95,12 @@ Options parse(int argc, char** argv) {
         std::exit(2);
       }
       o.pinned_host = value == "pinned";
+    } else if (flag == "--ahead") {
+      if (value != "on" && value != "off") {
+        std::fprintf(stderr, "strata_gpu_bench: --ahead %s: choose on or off\n", value.c_str());
+        std::exit(2);
+      }
+      o.ahead = value == "on";
     }
     else {
       std::fprintf(stderr, "strata_gpu_bench: unknown flag %s\n", flag.c_str());
@@ -202,18 +213,20 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   }
   const SyntheticBatches batches(4, batch, Net::input_shape::dims, o.pinned_host);
   Adam adam;
-  for (int i = 0; i < o.warmup; ++i) {
+  // Step i: batch i % 4, with batch i + 1 sent ahead (--ahead on).
+  auto step = [&](int i) {
     const auto& x = batches[i % batches.size()];
+    if (o.ahead) model.upload_ahead(batches[(i + 1) % batches.size()]);
     model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
-  }
+  };
+  for (int i = 0; i < o.warmup; ++i) step(i);
   model.device_context().synchronize();
   const std::uint64_t replays_before = model.device_context().step_graph_cache().replays();
   std::vector<double> ms;
   if (o.profile) STRATA_CUDA_CHECK(cudaProfilerStart());
   for (int i = 0; i < o.steps; ++i) {
-    const auto& x = batches[i % batches.size()];
     const auto start = std::chrono::steady_clock::now();
-    model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+    step(o.warmup + i);
     model.device_context().synchronize();  // the optimizer's update too
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
@@ -232,14 +245,14 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
 
 // One epoch of `images` images at `batch` (the last batch smaller), batches copied from host.
 template <class T>
-void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode, bool pinned_host) {
+void bench_epoch(long images, int batch, const std::string& precision, const std::string& mode, const Options& o) {
   using Net = inpainting::ConvNetV1;
   Model<Net, Cuda, T> model(batch, 1);
   if (!apply_precision(model, precision) || !apply_mode(model, mode)) {
     std::printf("epoch,v1,%d,%s,not-implemented,%ld,%s\n", batch, precision.c_str(), images, mode.c_str());
     return;
   }
-  const SyntheticBatches batches(16, batch, Net::input_shape::dims, pinned_host);
+  const SyntheticBatches batches(16, batch, Net::input_shape::dims, o.pinned_host);
   Adam adam;
   const long last = images % batch;
   // Warm-up: chooses the algorithms at both batch sizes the epoch uses (and, in graph mode,
@@ -257,10 +270,16 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
   long steps = 0;
   const auto start = std::chrono::steady_clock::now();
   long done = 0;
+  // Batch k: the first n images of buffer k % 16 (n = batch, or what is left).
+  auto batch_k = [&](long k) {
+    const long first = k * batch;
+    const auto n = static_cast<std::size_t>(std::min<long>(batch, images - first));
+    return std::span<const float>(batches[static_cast<std::size_t>(k) % batches.size()]).first(n * Net::input_shape::size);
+  };
   for (long k = 0; done < images; ++k) {
     const int n = static_cast<int>(std::min<long>(batch, images - done));
-    const auto x = std::span<const float>(batches[k % batches.size()]).first(static_cast<std::size_t>(n) *
-                                                                            Net::input_shape::size);
+    if (o.ahead && done + n < images) model.upload_ahead(batch_k(k + 1));
+    const auto x = batch_k(k);
     model.train_step(x, x, n, BinaryCrossEntropy{}, adam);
     done += n;
     ++steps;
@@ -285,6 +304,8 @@ int main(int argc, char** argv) {
                 training_flops<inpainting::ConvNetV1>() / 1e9, training_flops<inpainting::ConvNetV2>() / 1e9);
     std::printf("# host batches: %s\n", o.pinned_host ? "pinned (page-locked, as the twin's pin_memory())"
                                                         : "pageable (through strata's pinned staging)");
+    std::printf("# each batch sent during the step before it (Model::upload_ahead): %s\n",
+                o.ahead && o.pinned_host ? "yes" : "no");
     std::printf("# parameters: v1 %zu, v2 %zu\n", inpainting::ConvNetV1::parameter_count,
                 inpainting::ConvNetV2::parameter_count);
     for (const auto& arch : o.archs)
@@ -300,9 +321,9 @@ int main(int argc, char** argv) {
     if (o.epoch > 0)
       for (int batch : o.epoch_batches)
         for (const auto& precision : o.precisions)
-          for (const auto& mode : o.modes)
+          for (const auto& mode : o.epoch_modes.empty() ? o.modes : o.epoch_modes)
             with_activation_scalar("epoch batch " + std::to_string(batch) + " " + mode, precision, failures,
-                                   [&]<class T>() { bench_epoch<T>(o.epoch, batch, precision, mode, o.pinned_host); });
+                                   [&]<class T>() { bench_epoch<T>(o.epoch, batch, precision, mode, o); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_gpu_bench: %s\n", e.what());
     return 1;

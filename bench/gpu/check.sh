@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of under 8 minutes.
+# bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of under 8 minutes
+# (about 5 with prebuilt programs).
 #
 #   bash bench/gpu/check.sh            # results in $OUT (default: bench/gpu/out)
 #
@@ -17,7 +18,8 @@
 #      eagerly and replayed as a CUDA graph, with NCHW and with channels-last (-nhwc) activations
 #      (STRATA_GPU_MODES, default eager,graph,eager-nhwc,graph-nhwc), then the PyTorch twin
 #      (bench/gpu/twin.py) on the same grid
-#   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision and mode
+#   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
+#      (STRATA_GPU_EPOCH_MODES, default graph,graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
 #      with --layout nhwc (when carried prebuilt)
@@ -32,10 +34,11 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 45 for each of the two test runs, 200, 75, 15 for each of the
-# two trainer runs, and 200 for the build: 8 minutes in all), so a hang costs that phase only. On
-# an H200 with prebuilt programs (2026-11-30, before the channels-last runs were added) they took
-# 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in all. The device
+# _INPAINT_LIMIT seconds; by default 45 for each of the two test runs, 150, 75, 15 for each of the
+# two trainer runs, and 200 for the build: under 8 minutes in all, 6 without the build), so a
+# hang costs that phase only. On an H200 with prebuilt programs (2026-11-30, before the
+# channels-last runs were added) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in
+# all. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
 # Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
@@ -184,8 +187,9 @@ fi
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-200}" "$bin/strata_gpu_bench" "${grid[@]}" \
-    --mode "${STRATA_GPU_MODES:-eager,graph,eager-nhwc,graph-nhwc}" --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-150}" "$bin/strata_gpu_bench" "${grid[@]}" \
+    --mode "${STRATA_GPU_MODES:-eager,graph,eager-nhwc,graph-nhwc}" \
+    --epoch-mode "${STRATA_GPU_EPOCH_MODES:-graph,graph-nhwc}" --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
 fi

@@ -5,6 +5,7 @@
 // the data, and the result, transposed back, must be the CPU backend's NCHW result exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -212,4 +213,28 @@ TEST_CASE("rectangle_value_offset with channels last reaches the same values as 
   std::vector<float> blanked(d.size(), 1.0f);
   cpu::blank_rectangle(blanked.data(), 1, d, r);
   CHECK(blanked == nchw);
+}
+
+TEST_CASE("ChannelSumLanes: the blocks of the channels-last bias gradient read every value of an image once") {
+  for (const int channels : {1, 3, 5, 8, 32, 40, 64, 100}) {
+    for (const int plane : {1, 7, 64, 4096}) {
+      INFO(channels << " channels, " << plane << " pixels");
+      const ChannelSumLanes lanes = ChannelSumLanes::of(channels, 256);
+      CHECK(lanes.channel_lanes * lanes.pixel_lanes == 256);
+      CHECK(lanes.channel_lanes <= 32);
+      CHECK(lanes.channel_lanes >= std::min(channels, 32));
+      const ImageLayout l{channels, plane, true};
+      std::vector<int> reads(static_cast<std::size_t>(channels) * plane, 0);
+      // Every thread of every block, as bias_channel_sums_channels_last_kernel runs them.
+      for (int block = 0; block < lanes.tiles(channels) * ChannelSumLanes::kChunks; ++block) {
+        const int tile = block / ChannelSumLanes::kChunks, chunk = block % ChannelSumLanes::kChunks;
+        for (int t = 0; t < 256; ++t) {
+          const int c = lanes.channel(tile, t);
+          if (c >= channels) continue;
+          for (int p = lanes.first_pixel(chunk, t); p < plane; p += lanes.pixel_step()) ++reads[l.offset(c, p)];
+        }
+      }
+      CHECK(std::all_of(reads.begin(), reads.end(), [](int r) { return r == 1; }));
+    }
+  }
 }

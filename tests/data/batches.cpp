@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include <strata/data/batches.hpp>
@@ -45,7 +47,7 @@ TEST_CASE("the prefetcher yields the epoch's batches in order: masked input, who
   }
 }
 
-TEST_CASE("the prefetcher hands its four batch buffers, page-aligned, to a GPU's lock and keeps the locks") {
+TEST_CASE("the prefetcher hands its six batch buffers, page-aligned, to a GPU's lock and keeps the locks") {
   const ImageSet set = procedural_images(10, 0, 16);
   int locked = 0, released = 0;
   std::vector<std::span<float>> buffers;
@@ -56,7 +58,7 @@ TEST_CASE("the prefetcher hands its four batch buffers, page-aligned, to a GPU's
       ++locked;
       return std::shared_ptr<void>(memory.data(), [&](void*) { ++released; });
     });
-    REQUIRE(locked == 4);
+    REQUIRE(locked == 6);
     for (const auto& b : buffers) {
       CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % 4096 == 0);  // no page shared with another buffer
       CHECK(b.size() == 4 * set.image_bytes());
@@ -71,7 +73,37 @@ TEST_CASE("the prefetcher hands its four batch buffers, page-aligned, to a GPU's
     }
     CHECK(released == 0);
   }
-  CHECK(released == 4);  // with the prefetcher, before its memory
+  CHECK(released == 6);  // with the prefetcher, before its memory
+}
+
+TEST_CASE("a batch stays valid while the next one is handed out (the trainer sends that one to the GPU ahead)") {
+  const ImageSet set = procedural_images(20, 0, 16);
+  const Hole hole = Hole::centred(16, 8);
+  BatchPrefetcher batches(set, 4, hole);
+  std::vector<std::size_t> order(20);
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = (i * 7) % 20;
+  batches.start(order, 4);
+  std::vector<float> input(4 * set.image_bytes()), target(input.size());
+  auto holds = [&](const BatchPrefetcher::Batch& b, int k) {
+    fill_batch(set, std::span<const std::size_t>(order).subspan(static_cast<std::size_t>(k) * 4, 4), hole,
+               input.data(), target.data());
+    return b.indices[0] == order[static_cast<std::size_t>(k) * 4] &&
+           std::equal(b.target.begin(), b.target.end(), target.begin()) &&
+           std::equal(b.input.begin(), b.input.end(), input.begin());
+  };
+  auto current = batches.next();
+  for (int k = 0; k < 5; ++k) {
+    const bool last = k + 1 == 5;
+    const auto upcoming = last ? current : batches.next();
+    // The producer has had time to fill the batch after `upcoming`: the current one is untouched.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(holds(current, k));
+    if (!last) {
+      CHECK(holds(upcoming, k + 1));
+      CHECK(upcoming.target.data() != current.target.data());
+    }
+    current = upcoming;
+  }
 }
 
 TEST_CASE("fill_batch: target in [0, 1] from the bytes, input zero inside the hole only") {

@@ -94,16 +94,18 @@ class BatchPrefetcher {
     hole_ = hole;
   }
 
-  // Batch k of the epoch, in order; the views stay valid until the next call.
+  // Batch k of the epoch, in order. Its views stay valid until the second call after this one:
+  // the current batch and the next are held at once, so that a GPU can receive the next while
+  // the current one trains (Model::upload_ahead), and a third is filled meanwhile.
   Batch next() {
     if (next_ >= batch_count_)
       throw std::logic_error("BatchPrefetcher::next: the epoch has " + std::to_string(batch_count_) + " batches");
     std::unique_lock lock(mutex_);
-    if (next_ > 0) {  // the previous batch's slot can be refilled
-      slots_[(next_ - 1) % 2].state = Slot::State::free;
+    if (next_ >= kHeld) {  // the slot of the batch before the previous one can be refilled
+      slots_[(next_ - kHeld) % kSlots].state = Slot::State::free;
       changed_.notify_all();
     }
-    Slot& slot = slots_[next_ % 2];
+    Slot& slot = slots_[next_ % kSlots];
     changed_.wait(lock, [&] { return slot.state == Slot::State::ready; });
     ++next_;
     return {std::span<const float>(slot.input.data(), static_cast<std::size_t>(slot.size) * set_.image_bytes()),
@@ -146,7 +148,7 @@ class BatchPrefetcher {
 
   void produce() {
     for (int k = 0; k < batch_count_; ++k) {
-      Slot& slot = slots_[k % 2];
+      Slot& slot = slots_[k % kSlots];
       {
         std::unique_lock lock(mutex_);
         changed_.wait(lock, [&] { return stopping_ || slot.state == Slot::State::free; });
@@ -179,7 +181,9 @@ class BatchPrefetcher {
   const ImageSet& set_;
   int max_batch_;
   Hole hole_;
-  Slot slots_[2];
+  static constexpr int kHeld = 2;               // batches handed out and still valid
+  static constexpr int kSlots = kHeld + 1;      // and one being filled
+  Slot slots_[kSlots];
   std::vector<std::shared_ptr<void>> locks_;  // after slots_: released before the memory they lock
   std::vector<std::size_t> order_;
   int batch_ = 1;

@@ -288,6 +288,18 @@ class Model {
         compute_loss(HostBatch{images, images, &hole}, batch, loss, /*training=*/false, "evaluate"));
   }
 
+  // Starts sending the images of the next call (its x, or its images with a hole) to the device
+  // while the current one computes, on a backend that can (strata::Cuda, from page-locked memory:
+  // Cuda::lock_host_memory, cudaMallocHost); false, doing nothing, elsewhere. The next
+  // train_step, evaluate or predict of exactly these images then takes them from that copy; keep
+  // them unchanged until then. (The trainer sends each batch during the step before it.)
+  bool upload_ahead(std::span<const P> images) {
+    if constexpr (requires(const P* p, std::size_t n, typename Device::Context& c) { Device::upload_ahead(p, n, c); })
+      return Device::upload_ahead(images.data(), images.size(), context_);
+    else
+      return false;
+  }
+
   // Output of a batch in eval mode, copied to `out`.
   void predict(std::span<const P> x, int batch, std::span<P> out) {
     check_span(x, batch, input_dims, "predict", "x");

@@ -282,8 +282,15 @@ class Trainer {
     ProgressLine progress(out_, config_.interactive);
     progress.begin_epoch(epoch, config_.epochs, total, batches_done_);
     const std::size_t images_before = epoch_metrics_.images();
+    std::optional<data::BatchPrefetcher::Batch> upcoming;
+    if (batches_done_ < total) upcoming = train_batches_.next();
     for (int k = batches_done_; k < total; ++k) {
-      const auto batch = train_batches_.next();
+      const auto batch = *upcoming;
+      upcoming.reset();
+      if (k + 1 < total) {  // on a GPU, the next batch crosses while this one trains
+        upcoming = train_batches_.next();
+        model_.upload_ahead(upcoming->target);
+      }
       try {
         // The input is the target with the hole blanked, on the device: one upload per batch.
         const float value = model_.train_step(batch.target, config_.hole.input_blank(), batch.size, loss(), adam_);
@@ -314,9 +321,17 @@ class Trainer {
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     validation_batches_.start(std::move(order), config_.batch);
     MetricsAccumulator metrics;
-    for (int k = 0; k < validation_batches_.batch_count(); ++k) {
+    const int total = validation_batches_.batch_count();
+    std::optional<data::BatchPrefetcher::Batch> upcoming;
+    if (total > 0) upcoming = validation_batches_.next();
+    for (int k = 0; k < total; ++k) {
       if (k > 0 && stop_requested()) return std::nullopt;
-      const auto batch = validation_batches_.next();
+      const auto batch = *upcoming;
+      upcoming.reset();
+      if (k + 1 < total) {
+        upcoming = validation_batches_.next();
+        model_.upload_ahead(upcoming->target);
+      }
       const float value = model_.evaluate(batch.target, config_.hole.input_blank(), batch.size, loss());
       metrics.add(value, output_sums(batch.size), image_dims, config_.hole);
       if (k == 0 && samples > 0) {

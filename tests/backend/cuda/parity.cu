@@ -369,7 +369,7 @@ TEST_CASE("an inpainting step blanks the input's hole on the device as the CPU d
 
 TEST_CASE("batch normalization in training and eval, with and without an input gradient") {
   using Net = Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>;
-  check_parity<Net>("Conv, BatchNorm: training (cuDNN forward)", {.batch = 4});
+  check_parity<Net>("Conv, BatchNorm: training (cuDNN's forward in NCHW, strata's channels last)", {.batch = 4});
   check_parity<Net>("Conv, BatchNorm: eval", {.batch = 4, .training = false});
   check_parity<Sequential<Dims3x12x10, BatchNorm>>("BatchNorm first, no input gradient", {.input_gradient = false});
   check_parity<Sequential<Dims3x12x10, BatchNorm>>("BatchNorm eval", {.training = false});
@@ -385,6 +385,27 @@ TEST_CASE("a mixed stack of every layer kind") {
                              Dropout<20>, Upsample<2>, Conv<4, 2, 1, Valid>, ReLU, Conv<3, 1>, Sigmoid>;
   check_parity<Variant>("variant, training", {.batch = 4});
   check_parity<Variant>("variant, eval", {.batch = 2, .training = false});
+}
+
+// Wider and larger than the cases above: 40 channels (a second, partial tile of the channels-last
+// bias gradient's lanes; pooling, upsampling and dropout on more than 3 channels) and 64 x 64
+// images at batch 16 (kernels that take several strides over an image), BatchNorm among them.
+TEST_CASE("wide layers on large images: 40 channels at 64 x 64, batch 16") {
+  using Wide = Sequential<Input<8, 64, 64>, Conv<40, 3>, ReLU, MaxPool<2>, Conv<40, 3>, BatchNorm, Dropout<10>,
+                          Upsample<2>, Conv<5, 2>, Sigmoid>;
+  check_parity<Wide>("wide, training", {.batch = 16});
+}
+
+TEST_CASE("the layout is set before a batch crosses, and then kept") {
+  using Net = Sequential<Dims3x12x10, Conv<4, 3>>;
+  GpuModel<Net> m(2, 1);
+  const auto x = random_vector(2 * Net::input_shape::size, 5, 0.0, 1.0);
+  m.device_context().set_channels_last(g_channels_last);  // the same layout again: allowed
+  Cuda::copy_batch_to_device(m.input(2), x.data(), m.device_context());
+  CHECK_THROWS_AS(m.device_context().set_channels_last(!g_channels_last), std::logic_error);
+  CHECK(m.device_context().channels_last() == g_channels_last);
+  m.device_context().set_channels_last(g_channels_last);
+  CHECK(activations_to_host(m, m.input(2)) == x);  // and the batch reads back as it went in
 }
 
 TEST_CASE("losses: value and output gradient, with and without pixel weights") {
@@ -790,6 +811,58 @@ TEST_CASE("batches from page-locked host memory skip the staging and give the sa
   check_page_locked_batches<float>();
 }
 
+namespace {
+
+// Batches sent ahead (Model::upload_ahead, during the step before theirs, as the trainer sends
+// them) give the steps, bit for bit, of batches uploaded by train_step itself, eagerly and
+// replayed as graphs; the copies are used (uploads_from_ahead); a copy sent ahead whose batch
+// does not come next is not used; pageable memory is refused.
+template <class T>
+void check_batches_sent_ahead() {
+  using Net = Sequential<Dims3x12x10, Conv<8, 3>, ReLU, MaxPool<2>, Upsample<2>, Conv<3, 3>, Sigmoid>;
+  const int batch = 4, steps = 6;
+  const std::size_t n = static_cast<std::size_t>(batch) * Net::input_shape::size;
+  std::vector<cuda::PinnedBuffer<float>> batches;
+  for (int k = 0; k < 3; ++k) {
+    const auto values = random_vector(n, 90 + k, 0.0, 1.0);
+    batches.emplace_back(n);
+    std::copy(values.begin(), values.end(), batches.back().data());
+  }
+  auto images = [&](int step) { return std::span<const float>(batches[step % 3].data(), n); };
+  const BlankRectangle hole{.top = 2, .left = 3, .height = 4, .width = 5, .fill = 0.5f};
+
+  for (const bool graphs : {false, true}) {
+    INFO("graphs: " << graphs);
+    GpuModel<Net, T> plain(batch, 4), ahead(batch, 4);
+    configure(plain, graphs);
+    configure(ahead, graphs);
+    Adam a, b;
+    for (int step = 0; step < steps; ++step) {
+      const float p = plain.train_step(images(step), hole, batch, BinaryCrossEntropy{}, a);
+      // During step 2 the batch of step 4 is sent instead of step 3's: step 3 uploads its own,
+      // and step 4 takes the copy sent again during step 3.
+      const int next = step == 2 ? 4 : step + 1;
+      if (step + 1 < steps) CHECK(ahead.upload_ahead(images(next)));
+      const float q = ahead.train_step(images(step), hole, batch, BinaryCrossEntropy{}, b);
+      INFO("step " << step << ": uploaded " << p << ", sent ahead " << q);
+      CHECK(std::memcmp(&p, &q, sizeof p) == 0);
+    }
+    CHECK(same_bits(to_host(plain.parameter_data().data(), Net::parameter_count),
+                    to_host(ahead.parameter_data().data(), Net::parameter_count)));
+    // Steps 1, 2, 4 and 5 took their batch from a copy sent ahead; step 3's was another batch's.
+    CHECK(ahead.device_context().uploads_from_ahead() == 4);
+    CHECK(plain.device_context().uploads_from_ahead() == 0);
+    std::vector<float> pageable(images(0).begin(), images(0).end());
+    CHECK_FALSE(ahead.upload_ahead(pageable));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("batches sent ahead during the previous step give the same steps bit for bit") {
+  check_batches_sent_ahead<float>();
+}
+
 #ifdef STRATA_CUDA_TEST_TRAINER
 namespace {
 
@@ -818,8 +891,10 @@ train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int 
   train::TrainingResult result = trainer.run();
   if constexpr (std::is_same_v<Device, Cuda>) {
     if (replays != nullptr) *replays = trainer.model().device_context().step_graph_cache().replays();
-    // The trainer page-locks its batch buffers: its batches cross without the staging copy.
+    // The trainer page-locks its batch buffers: its batches cross without the staging copy, and
+    // each but an epoch's (and a validation's) first during the step before its own.
     CHECK(trainer.model().device_context().direct_copies() > 0);
+    CHECK(trainer.model().device_context().uploads_from_ahead() > 0);
   }
   return result;
 }
@@ -1047,6 +1122,10 @@ TEST_CASE("bf16 activations: the inpainting step's blanked input is the CPU's, r
 
 TEST_CASE("bf16 activations: batches from page-locked host memory are rounded on the device, bit for bit") {
   check_page_locked_batches<bfloat16>();
+}
+
+TEST_CASE("bf16 activations: batches sent ahead give the same steps bit for bit") {
+  check_batches_sent_ahead<bfloat16>();
 }
 
 int main(int argc, char** argv) {

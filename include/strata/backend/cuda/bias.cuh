@@ -13,9 +13,10 @@
 // bias and bias gradient are float.
 //
 // Channels last (core/layout.hpp): the forward pass runs over each image's values; the first
-// gradient pass runs one block per (image, tile of 32 channels), 32 channel lanes by 8 pixel
-// lanes (a warp reads 32 neighbouring channels of a pixel), whose 8 pixel-lane sums per channel
-// are added in a fixed order into the same partials, so it is deterministic too.
+// gradient pass runs ChannelSumLanes::kChunks blocks per (image, tile of up to 32 channels),
+// each thread summing one channel over a fixed set of pixels (ChannelSumLanes, so that a warp
+// reads neighbouring values), the block's sums per channel added in a fixed order into partials
+// per (image, chunk); the second pass adds those. Deterministic too.
 //
 // Why not cudnnConvolutionBackwardBias: on an H200 it took 3.8 ms of a 15 ms ConvNet v1 training
 // step at batch 256 (its calc_bias_diff kernel, ncu), for a read of the gradients that takes
@@ -98,23 +99,23 @@ __global__ void bias_plane_sums_kernel(const T* y, const T* dy, T* masked, std::
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
-// Channels last: block (t, n) sums channels [32 t, 32 t + 32) of image n into partials[n * channels
-// + c] (and with Relu writes the masked gradient), as described in the header comment.
-inline constexpr int kChannelLanes = 32;
-inline constexpr int kPixelLanes = kThreads / kChannelLanes;
-
+// Channels last: block (tile * kChunks + chunk, n) sums its channels of image n over its pixels
+// (ChannelSumLanes) into partials[(n * kChunks + chunk) * channels + c], and with Relu writes the
+// masked gradient of those values.
 template <bool Relu, class T>
 __global__ void bias_channel_sums_channels_last_kernel(const T* y, const T* dy, T* masked, ImageLayout layout,
-                                                       double* partials) {
+                                                       ChannelSumLanes lanes, double* partials) {
   using C = compute_t<T>;
-  __shared__ double lane_sums[kPixelLanes][kChannelLanes];
-  const int channel_lane = static_cast<int>(threadIdx.x) % kChannelLanes;
-  const int pixel_lane = static_cast<int>(threadIdx.x) / kChannelLanes;
-  const int c = static_cast<int>(blockIdx.x) * kChannelLanes + channel_lane;
+  constexpr int kChunks = ChannelSumLanes::kChunks;
+  __shared__ double lane_sums[kThreads];
+  const int t = static_cast<int>(threadIdx.x);
+  const int tile = static_cast<int>(blockIdx.x) / kChunks;
+  const int chunk = static_cast<int>(blockIdx.x) % kChunks;
+  const int c = lanes.channel(tile, t);
   const std::size_t base = image_base(layout.image_size());
   double sum = 0.0;
   if (c < layout.channels) {
-    for (int p = pixel_lane; p < layout.plane; p += kPixelLanes) {
+    for (int p = lanes.first_pixel(chunk, t); p < layout.plane; p += lanes.pixel_step()) {
       const std::size_t at = base + static_cast<std::size_t>(layout.offset(c, p));
       if constexpr (Relu) {
         const C g = strata::elementwise::relu_backward(static_cast<C>(y[at]), static_cast<C>(dy[at]));
@@ -125,45 +126,52 @@ __global__ void bias_channel_sums_channels_last_kernel(const T* y, const T* dy, 
       }
     }
   }
-  lane_sums[pixel_lane][channel_lane] = sum;
+  lane_sums[t] = sum;
   __syncthreads();
-  if (pixel_lane == 0 && c < layout.channels) {
+  if (t < lanes.channel_lanes && c < layout.channels) {  // pixel lane 0 adds its channel's pixel lanes
     double total = 0.0;
-    for (int lane = 0; lane < kPixelLanes; ++lane) total += lane_sums[lane][channel_lane];
-    partials[static_cast<std::size_t>(blockIdx.y) * static_cast<std::size_t>(layout.channels) + c] = total;
+    for (int lane = 0; lane < lanes.pixel_lanes; ++lane) total += lane_sums[lane * lanes.channel_lanes + t];
+    partials[(static_cast<std::size_t>(blockIdx.y) * kChunks + static_cast<std::size_t>(chunk)) *
+                 static_cast<std::size_t>(layout.channels) +
+             static_cast<std::size_t>(c)] = total;
   }
 }
 
-// Block c adds partials[n * channels + c] over the batch into db[c].
+// Block c adds partials[n * channels + c] over the rows n (images, or images x chunks) into db[c].
 template <class P>
-__global__ void bias_channel_totals_kernel(const double* partials, int batch, int channels, P* db) {
+__global__ void bias_channel_totals_kernel(const double* partials, int rows, int channels, P* db) {
   double sum = 0.0;
-  for (int n = static_cast<int>(threadIdx.x); n < batch; n += static_cast<int>(blockDim.x))
+  for (int n = static_cast<int>(threadIdx.x); n < rows; n += static_cast<int>(blockDim.x))
     sum += partials[static_cast<std::size_t>(n) * channels + blockIdx.x];
   const double total = block_sum(sum);
   if (threadIdx.x == 0) db[blockIdx.x] = static_cast<P>(total);
 }
 
 // db from dy (a batch of images laid out as `layout` says); with relu_output, also masked =
-// relu_backward(relu_output, dy). partials: batch * channels doubles of scratch.
+// relu_backward(relu_output, dy). partials: batch * channels doubles of scratch, times
+// ChannelSumLanes::kChunks with channels last (conv_plan.hpp sizes them so).
 template <class T, class P>
 void bias_gradient(const T* dy, const T* relu_output, T* masked, int batch, ImageLayout layout, double* partials,
                    P* db, cudaStream_t stream) {
   const int channels = layout.channels;
   const auto plane = static_cast<std::size_t>(layout.plane);
   if (batch == 0 || channels == 0) return;
+  int partial_rows = batch;  // partials per channel
   if (layout.channels_last) {
     if (batch > 65535)
       throw DeviceError("bias_channel_sums_channels_last_kernel", std::to_string(batch) + " images (at most 65535)",
                         "use a batch of at most 65535 images");
-    const dim3 grid(static_cast<unsigned>((channels + kChannelLanes - 1) / kChannelLanes), static_cast<unsigned>(batch));
+    const ChannelSumLanes lanes = ChannelSumLanes::of(channels, kThreads);
+    const dim3 grid(static_cast<unsigned>(lanes.tiles(channels) * ChannelSumLanes::kChunks),
+                    static_cast<unsigned>(batch));
     if (relu_output != nullptr)
       bias_channel_sums_channels_last_kernel<true, T><<<grid, kThreads, 0, stream>>>(relu_output, dy, masked, layout,
-                                                                                       partials);
+                                                                                       lanes, partials);
     else
       bias_channel_sums_channels_last_kernel<false, T><<<grid, kThreads, 0, stream>>>(
-          static_cast<const T*>(nullptr), dy, static_cast<T*>(nullptr), layout, partials);
+          static_cast<const T*>(nullptr), dy, static_cast<T*>(nullptr), layout, lanes, partials);
     check(cudaGetLastError(), "bias_channel_sums_channels_last_kernel (a convolution's bias gradient)");
+    partial_rows = batch * ChannelSumLanes::kChunks;
   } else if (relu_output != nullptr)
     launch_per_plane("bias_plane_sums_kernel (a convolution's bias gradient through its ReLU)", batch, channels,
                      stream, &bias_plane_sums_kernel<true, T>, relu_output, dy, masked, plane, partials);
@@ -171,8 +179,8 @@ void bias_gradient(const T* dy, const T* relu_output, T* masked, int batch, Imag
     launch_per_plane("bias_plane_sums_kernel (a convolution's bias gradient)", batch, channels, stream,
                      &bias_plane_sums_kernel<false, T>, static_cast<const T*>(nullptr), dy, static_cast<T*>(nullptr),
                      plane, partials);
-  bias_channel_totals_kernel<P><<<static_cast<unsigned>(channels), kThreads, 0, stream>>>(partials, batch, channels,
-                                                                                           db);
+  bias_channel_totals_kernel<P><<<static_cast<unsigned>(channels), kThreads, 0, stream>>>(partials, partial_rows,
+                                                                                           channels, db);
   check(cudaGetLastError(), "bias_channel_totals_kernel (a convolution's bias gradient)");
 }
 

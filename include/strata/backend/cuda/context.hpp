@@ -8,6 +8,8 @@
 // pinned staging, from page-locked memory (cudaMallocHost, cudaHostRegister, PyTorch's
 // pin_memory) straight, with no host copy. With channels-last activations (set_channels_last)
 // batches cross as floats into a device staging buffer and are transposed there (layout.cuh).
+// upload_ahead sends the next batch from page-locked memory on a second (copy) stream while the
+// model's stream computes the current step; its upload then reads that device copy.
 // The stream and handle are created with the context; the
 // rest is allocated in reserve(), which the Model calls before allocating its own buffers, so
 // nothing is allocated on the device inside a training step. (The plan cache grows on the host
@@ -77,8 +79,11 @@ class Context : public DeviceContext {
   // cuDNN's tensor-core convolutions work in, so that it does not transpose around each of them
   // (bf16 and TF32 spent 15-20% of a ConvNet v1 step on an H200 in those transposes). Host data,
   // parameters and checkpoints stay NCHW: batches are transposed on the device as they cross,
-  // the weights as each convolution reads them. Off by default. Set it before the model's first
-  // batch crosses: the tensors already on the device would be read in the other layout.
+  // the weights as each convolution reads them. The device tensors a Model hands out (input(),
+  // output(), output_gradient(), input_gradient()) are then NHWC: copy them with
+  // Cuda::copy_batch_to_device / copy_batch_to_host, which transpose. Off by default. Set it
+  // before the model's first batch crosses: the tensors already on the device would be read in
+  // the other layout (it refuses after a batch copy, but cannot see raw copies into input()).
   void set_channels_last(bool on) {
     if (on == state_->channels_last) return;
     if (state_->batches_copied)
@@ -141,12 +146,13 @@ class Context : public DeviceContext {
     const std::size_t staging_floats = static_cast<std::size_t>(m.max_batch) *
                                        std::max(m.input.size(), m.output.size());
     const std::size_t free = free_device_memory();
-    // The context also holds a batch in float on the device (a bfloat16 model's page-locked
-    // batches are rounded there, channels-last batches transposed): it grows with max_batch like
-    // the model's own buffers.
+    // The context also holds three batches in float on the device (one where a bfloat16 model's
+    // page-locked batches are rounded and channels-last batches transposed, two for batches sent
+    // ahead): they grow with max_batch like the model's own buffers.
+    constexpr std::size_t kDeviceBatches = 1 + 2;
     ModelMemory needed = m;
-    needed.bytes += staging_floats * sizeof(float);
-    needed.bytes_per_sample += std::max(m.input.size(), m.output.size()) * sizeof(float);
+    needed.bytes += kDeviceBatches * staging_floats * sizeof(float);
+    needed.bytes_per_sample += kDeviceBatches * std::max(m.input.size(), m.output.size()) * sizeof(float);
     // Leave room for cuDNN's and the CUDA runtime's own allocations, and this context's.
     const std::size_t margin = std::size_t{256} << 20;
     if (needed.bytes + margin > free) {
@@ -161,6 +167,12 @@ class Context : public DeviceContext {
                         : "not even max_batch 1 fits: free GPU memory held by other processes (nvidia-smi)"));
     }
     s.float_staging = Buffer<float>(staging_floats);
+    for (Ahead& slot : s.ahead) {
+      slot.buffer = Buffer<float>(staging_floats);
+      slot.host = nullptr;
+      if (slot.copied == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
+      if (slot.consumed == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.consumed, cudaEventDisableTiming));
+    }
     for (Staging& slot : s.staging) {
       slot.buffer = PinnedBuffer<float>(staging_floats);
       if (slot.done == nullptr) STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
@@ -186,6 +198,35 @@ class Context : public DeviceContext {
   // see which way the batches went.
   std::uint64_t direct_copies() const { return state_->direct_copies; }
 
+  // Starts sending n floats of page-locked host memory (the next batch) to the device on the
+  // context's copy stream, so that the transfer runs while the model's stream computes; the next
+  // batch upload of exactly that memory (same pointer and size: upload, upload_batch) takes the
+  // device copy instead of crossing. Two batches may be on their way at once. False, with
+  // nothing done, for pageable memory or more than a batch. The caller keeps the memory unchanged
+  // until it is uploaded. A copy sent ahead and not used by the first batch upload after the one
+  // sent after it is forgotten (an upload takes only the latest two into account).
+  bool upload_ahead(const float* host, std::size_t n) {
+    State& s = *state_;
+    require_eager("Context::upload_ahead");
+    if (n == 0 || n > s.ahead[0].buffer.size() || !page_locked(host) || !page_locked(host + (n - 1))) return false;
+    for (Ahead& slot : s.ahead)
+      if (slot.host == host) slot.host = nullptr;  // sent again: the newer copy counts
+    Ahead& slot = s.ahead[s.next_ahead];
+    s.next_ahead ^= 1;
+    slot.host = nullptr;
+    // The slot's previous batch may still be being read on the model's stream.
+    STRATA_CUDA_CHECK(cudaStreamWaitEvent(s.copy_stream, slot.consumed, 0));
+    STRATA_CUDA_CHECK(cudaMemcpyAsync(slot.buffer.data(), host, n * sizeof(float), cudaMemcpyHostToDevice,
+                                      s.copy_stream));
+    STRATA_CUDA_CHECK(cudaEventRecord(slot.copied, s.copy_stream));
+    slot.host = host;
+    slot.n = n;
+    slot.sequence = ++s.ahead_sequence;
+    return true;
+  }
+  // Batch uploads served from a copy sent ahead so far (tests and profiles see that it worked).
+  std::uint64_t uploads_from_ahead() const { return state_->uploads_from_ahead; }
+
   // From pageable memory through pinned staging: the host data is copied into a staging slot and
   // the transfer runs asynchronously; a slot is reused only once its previous transfer has
   // finished. The copy goes in chunks, so the copy engine sends one while the host copies the
@@ -200,6 +241,11 @@ class Context : public DeviceContext {
     static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
                   "strata::Cuda uploads float host data into float or bfloat16 buffers");
     require_eager("Context::upload");
+    if (const float* sent = take_ahead(host, n)) {
+      convert(sent, device, n, state_->stream);  // a copy on the SMs: the copy engine may be sending the next batch
+      release_ahead(sent);
+      return;
+    }
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
@@ -245,6 +291,11 @@ class Context : public DeviceContext {
   void upload_batch(BasicTensor<T> to, const H* host) {
     state_->batches_copied = true;
     if (!state_->channels_last) return upload(to.data, host, to.size());
+    if (const float* sent = take_ahead(host, to.size())) {
+      to_channels_last(sent, to.data, to.batch, to.dims, state_->stream);
+      release_ahead(sent);
+      return;
+    }
     float* floats = batch_staging(to.size(), "Context::upload_batch");
     upload(floats, host, to.size());
     to_channels_last(static_cast<const float*>(floats), to.data, to.batch, to.dims, state_->stream);
@@ -325,7 +376,8 @@ class Context : public DeviceContext {
     for (const auto& p : state_->conv_plans) {
       const ConvKey& k = p->key;
       text += "conv " + k.in.to_string() + " -> " + k.out.to_string() + ", kernel " +
-              std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) + ", precision " +
+              std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) +
+              (k.channels_last ? ", channels last" : "") + ", precision " +
               (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
               (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
               (p->padded ? ", explicitly padded" : "") + "\n" + p->search_log;
@@ -393,6 +445,15 @@ class Context : public DeviceContext {
     PinnedBuffer<float> buffer;
     cudaEvent_t done = nullptr;
   };
+  // A batch sent ahead: its device copy, when the copy finished, when its readers finished.
+  struct Ahead {
+    Buffer<float> buffer;
+    cudaEvent_t copied = nullptr;
+    cudaEvent_t consumed = nullptr;
+    const float* host = nullptr;  // null: nothing usable in the buffer
+    std::size_t n = 0;
+    std::uint64_t sequence = 0;  // order of upload_ahead calls
+  };
   // Whether the copy engine can read or write `host` directly: page-locked memory (cudaMallocHost,
   // cudaHostRegister). Pageable memory is "unregistered"; a failed query answers no, and its
   // error is taken off the last-error slot, so that the next launch check does not report it.
@@ -424,6 +485,34 @@ class Context : public DeviceContext {
     }
     STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   }
+  // A batch sent ahead (upload_ahead) of exactly these n values at `host`, complete on the device,
+  // or null. Copies sent before it, or before the latest one when none matches, are forgotten:
+  // their memory may hold another batch by now.
+  template <class H>
+  const float* take_ahead(const H* host, std::size_t n) {
+    State& s = *state_;
+    Ahead* match = nullptr;
+    for (Ahead& slot : s.ahead)
+      if (slot.host != nullptr && static_cast<const void*>(slot.host) == static_cast<const void*>(host) && slot.n == n)
+        match = &slot;
+    const std::uint64_t keep_from = match != nullptr ? match->sequence : s.ahead_sequence;
+    for (Ahead& slot : s.ahead)
+      if (slot.sequence < keep_from) slot.host = nullptr;
+    if (match == nullptr) return nullptr;
+    // Long finished in a training loop (sent during the previous step); waited for so that the
+    // caller may reuse its memory once upload returns, as with every upload.
+    STRATA_CUDA_CHECK(cudaEventSynchronize(match->copied));
+    match->host = nullptr;
+    ++s.uploads_from_ahead;
+    return match->buffer.data();
+  }
+  // After the reads of a batch sent ahead are queued on the model's stream: its slot may take the
+  // next batch once they are done.
+  void release_ahead(const float* sent) {
+    for (Ahead& slot : state_->ahead)
+      if (slot.buffer.data() == sent) STRATA_CUDA_CHECK(cudaEventRecord(slot.consumed, state_->stream));
+  }
+
   // The device's float copy of a batch of n values, for a transposed batch copy.
   float* batch_staging(std::size_t n, const char* what) const {
     if (n > state_->float_staging.size())
@@ -455,6 +544,11 @@ class Context : public DeviceContext {
     int next_staging = 0;
     Buffer<float> float_staging;  // a batch in float on the device (bfloat16 and channels-last copies)
     std::uint64_t direct_copies = 0;
+    cudaStream_t copy_stream = nullptr;  // batches sent ahead
+    Ahead ahead[2];
+    int next_ahead = 0;
+    std::uint64_t ahead_sequence = 0;
+    std::uint64_t uploads_from_ahead = 0;
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;
     bool weights_uploaded = false;
@@ -475,6 +569,7 @@ class Context : public DeviceContext {
       // A blocking stream: it also orders against work on the legacy default stream (cudaMemcpy).
       STRATA_CUDA_CHECK(cudaStreamCreate(&stream));
       try {
+        STRATA_CUDA_CHECK(cudaStreamCreate(&copy_stream));
         STRATA_CUDA_CHECK(cudnnCreate(&cudnn));
         STRATA_CUDA_CHECK(cudnnSetStream(cudnn, stream));
       } catch (...) {
@@ -489,9 +584,14 @@ class Context : public DeviceContext {
     // Errors are ignored here: there is nobody left to tell.
     void release() {
       if (stream != nullptr) (void)cudaStreamSynchronize(stream);
+      if (copy_stream != nullptr) (void)cudaStreamSynchronize(copy_stream);
       for (Staging& slot : staging)
         if (slot.done != nullptr) (void)cudaEventDestroy(std::exchange(slot.done, nullptr));
+      for (Ahead& slot : ahead)
+        for (cudaEvent_t* event : {&slot.copied, &slot.consumed})
+          if (*event != nullptr) (void)cudaEventDestroy(std::exchange(*event, nullptr));
       if (cudnn != nullptr) (void)cudnnDestroy(std::exchange(cudnn, nullptr));
+      if (copy_stream != nullptr) (void)cudaStreamDestroy(std::exchange(copy_stream, nullptr));
       if (stream != nullptr) (void)cudaStreamDestroy(std::exchange(stream, nullptr));
     }
   };

@@ -30,7 +30,8 @@
 // weights. The weights stay in strata's NCHW order ([filters][channels][k][k]: checkpoints, the
 // optimizer, the CPU); before each pass that reads them they are transposed (and for bf16
 // rounded) into scratch, and the KRSC weight gradient cuDNN writes there is transposed back into
-// the float gradient (layout.cuh). The bias is always strata's pass in that layout.
+// the float gradient (layout.cuh). The bias is added by strata's pass in that layout, or with a
+// ReLU possibly by cuDNN's fused call (its 1 x K x 1 x 1 bias is the same memory in either layout).
 #pragma once
 
 #include <optional>

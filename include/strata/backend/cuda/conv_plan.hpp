@@ -32,6 +32,7 @@
 
 #include "strata/backend/cuda/descriptors.hpp"
 #include "strata/backend/cuda/precision.hpp"
+#include "strata/core/layout.hpp"
 #include "strata/core/shape.hpp"
 #include "strata/core/window.hpp"
 #include "strata/layers/conv.hpp"
@@ -44,7 +45,7 @@ struct ConvScratch {
   std::size_t padded_input = 0;
   std::size_t padded_gradient = 0;
   std::size_t masked_gradient = 0;  // the output gradient through a following ReLU
-  std::size_t bias_partials = 0;    // batch x filters doubles
+  std::size_t bias_partials = 0;    // batch x filters doubles, x ChannelSumLanes::kChunks (channels last)
   std::size_t weights = 0;          // the weights cuDNN reads, then the weight gradient it writes
   std::size_t workspace = 0;
   constexpr std::size_t total() const {
@@ -80,7 +81,7 @@ constexpr ConvScratch conv_scratch_layout(Dims in, Dims out, const ConvGeometry&
     s.padded_gradient = s.padded_input;
   }
   s.masked_gradient = round_up_64(n * out.size());
-  s.bias_partials = round_up_64(2 * n * static_cast<std::size_t>(out.c));
+  s.bias_partials = round_up_64(2 * n * static_cast<std::size_t>(out.c) * ChannelSumLanes::kChunks);
   s.weights = 2 * weight_region(conv_weight_count(in, out, g));
   const std::size_t im2col = n * static_cast<std::size_t>(in.c) * g.kernel * g.kernel * out.plane();
   constexpr std::size_t min_floats = std::size_t{4} << 20;    // 16 MiB

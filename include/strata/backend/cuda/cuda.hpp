@@ -73,6 +73,9 @@ struct Cuda {
       return nullptr;
     }
     return std::shared_ptr<void>(memory.data(), [](void* p) {
+      // A copy from this memory may still be on its way (Model::upload_ahead of a batch that a
+      // stopped loop never trained): wait for the device's copies before letting the memory go.
+      if (cudaDeviceSynchronize() != cudaSuccess) (void)cudaGetLastError();
       if (cudaHostUnregister(p) != cudaSuccess) (void)cudaGetLastError();  // nobody to tell; keep later checks clean
     });
   }
@@ -87,6 +90,9 @@ struct Cuda {
   static void copy_batch_to_host(H* host, BasicTensor<const T> from, Context& context) {
     context.download_batch(host, from);
   }
+  // Starts sending the next batch, in page-locked host memory, to the device while the model
+  // computes (Context::upload_ahead); false, doing nothing, where it cannot.
+  static bool upload_ahead(const float* host, std::size_t n, Context& context) { return context.upload_ahead(host, n); }
   template <class T>
   static void copy_within_device(T* to, const T* from, std::size_t n, Context& context) {
     context.copy_on_device(to, from, n);
