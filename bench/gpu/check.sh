@@ -15,11 +15,11 @@
 #      training steps against eager ones (bit for bit) and their non-finite checks; twice, the
 #      second time with channels-last activations (--channels-last)
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
-#      eagerly and replayed as a CUDA graph, with NCHW and with channels-last (-nhwc) activations
-#      (STRATA_GPU_MODES, default eager,graph,eager-nhwc,graph-nhwc), then the PyTorch twin
-#      (bench/gpu/twin.py) on the same grid
+#      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
+#      with channels-last activations in a second process (STRATA_GPU_NHWC_MODES, default
+#      eager-nhwc,graph-nhwc), then the PyTorch twin (bench/gpu/twin.py) on the same grid
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
-#      (STRATA_GPU_EPOCH_MODES, default graph,graph-nhwc)
+#      (STRATA_GPU_EPOCH_MODES, default graph; STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
 #      with --layout nhwc (when carried prebuilt)
@@ -33,10 +33,10 @@
 # STRATA_GPU_EPOCH_BATCHES (default 64,256) its batch sizes.
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
-# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 45 for each of the two test runs, 150, 75, 15 for each of the
-# two trainer runs, and 200 for the build: under 8 minutes in all, 6 without the build), so a
-# hang costs that phase only. On an H200 with prebuilt programs (2026-11-30, before the
+# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT,
+# _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 30 for each of the two test runs, 80, 60, 55, 12
+# for each of the two trainer runs, and 200 for the build: 8 minutes in all, under 5 without the
+# build), so a hang costs that phase only. On an H200 with prebuilt programs (2026-11-30, before the
 # channels-last runs were added) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in
 # all. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -166,14 +166,14 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-45}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-30}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
   say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
   # Again with channels-last activations, after the NCHW results are safe in the file.
   start=$SECONDS
   echo "## --channels-last" >>"$OUT/cuda_tests.txt"
-  timeout "${STRATA_GPU_TEST_LIMIT:-45}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
+  timeout "${STRATA_GPU_TEST_LIMIT:-30}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
     >>"$OUT/cuda_tests.txt" 2>&1
   nhwc_status=$?
   [ "$tests_status" = 0 ] && tests_status=$nhwc_status
@@ -185,17 +185,24 @@ fi
 
 # ---- 3 and 4. strata's benchmark (with the epoch), then the PyTorch twin ----
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
+# NCHW first, then channels last in a process of its own: a fault there (a CUDA context lost)
+# cannot take the NCHW rows with it.
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-150}" "$bin/strata_gpu_bench" "${grid[@]}" \
-    --mode "${STRATA_GPU_MODES:-eager,graph,eager-nhwc,graph-nhwc}" \
-    --epoch-mode "${STRATA_GPU_EPOCH_MODES:-graph,graph-nhwc}" --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
-    >"$OUT/strata_bench.csv" 2>>"$log"
+  timeout "${STRATA_GPU_BENCH_LIMIT:-80}" "$bin/strata_gpu_bench" "${grid[@]}" --mode "${STRATA_GPU_MODES:-eager,graph}" \
+    --epoch-mode "${STRATA_GPU_EPOCH_MODES:-graph}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
+    --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
+  start=$SECONDS
+  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-60}" "$bin/strata_gpu_bench" "${grid[@]}" \
+    --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
+    --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
+    >>"$OUT/strata_bench.csv" 2>>"$log"
+  say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
 fi
 if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TWIN_LIMIT:-75}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
+  timeout "${STRATA_GPU_TWIN_LIMIT:-55}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
   say "PyTorch twin: exit $?, $((SECONDS - start)) s"
 fi
 
@@ -203,7 +210,7 @@ fi
 if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-12}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
     --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
   say "strata-inpaint train --device cuda: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
   last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
@@ -211,7 +218,7 @@ if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run-bf16"
   echo "## --precision bf16" >>"$OUT/inpaint.log"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-15}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-12}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
     --arch v1 --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
   say "strata-inpaint train --device cuda --precision bf16 --layout nhwc: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
 fi

@@ -45,6 +45,8 @@ def main():
     torch_ips = {(r[1], r[2], r[3]): number(r[4]) for r in torch_rows if r[0] == "step" and len(r) >= 5}
 
     out = ["## CUDA backend on one GPU (bench/gpu/check.sh)", ""]
+    # Each benchmark process (NCHW, then channels last) prints the same header lines: once each.
+    strata_notes = list(dict.fromkeys(strata_notes))
     out += [f"- strata: {n}" for n in strata_notes] + [f"- PyTorch: {n}" for n in torch_notes]
     def mode_of(r, at):
         return r[at] if len(r) > at and r[at] else "eager"
