@@ -199,12 +199,13 @@ class Context : public DeviceContext {
   std::uint64_t direct_copies() const { return state_->direct_copies; }
 
   // Starts sending n floats of page-locked host memory (the next batch) to the device on the
-  // context's copy stream, so that the transfer runs while the model's stream computes; the next
-  // batch upload of exactly that memory (same pointer and size: upload, upload_batch) takes the
-  // device copy instead of crossing. Two batches may be on their way at once. False, with
-  // nothing done, for pageable memory or more than a batch. The caller keeps the memory unchanged
-  // until it is uploaded. A copy sent ahead and not used by the first batch upload after the one
-  // sent after it is forgotten (an upload takes only the latest two into account).
+  // context's copy stream, so that the transfer runs while the model's stream computes; a batch
+  // upload of exactly that memory (same pointer and size: upload_batch) within the next two
+  // takes the device copy instead of crossing. Made for one batch ahead: the batch of the
+  // current step may still be waiting in the other of two slots, a third send replaces it.
+  // False, with nothing done, for pageable memory or more than a batch. The caller keeps the
+  // memory unchanged until it is uploaded; a copy that two batch uploads in a row did not take is
+  // forgotten (its memory may hold another batch by then).
   bool upload_ahead(const float* host, std::size_t n) {
     State& s = *state_;
     require_eager("Context::upload_ahead");
@@ -221,7 +222,7 @@ class Context : public DeviceContext {
     STRATA_CUDA_CHECK(cudaEventRecord(slot.copied, s.copy_stream));
     slot.host = host;
     slot.n = n;
-    slot.sequence = ++s.ahead_sequence;
+    slot.missed = 0;
     return true;
   }
   // Batch uploads served from a copy sent ahead so far (tests and profiles see that it worked).
@@ -241,11 +242,6 @@ class Context : public DeviceContext {
     static_assert(std::is_same_v<H, float> && (std::is_same_v<T, float> || is_bfloat16<T>),
                   "strata::Cuda uploads float host data into float or bfloat16 buffers");
     require_eager("Context::upload");
-    if (const float* sent = take_ahead(host, n)) {
-      convert(sent, device, n, state_->stream);  // a copy on the SMs: the copy engine may be sending the next batch
-      release_ahead(sent);
-      return;
-    }
     const std::size_t bytes = n * sizeof(T);
     Staging& slot = state_->staging[state_->next_staging];
     state_->next_staging ^= 1;
@@ -287,15 +283,20 @@ class Context : public DeviceContext {
 
   // A batch of images (host data NCHW) into a model's buffer `to`, in the model's layout: as
   // upload() does, and with channels last through the device's float staging, transposed there.
+  // A batch sent ahead (upload_ahead) is taken from its device copy.
   template <class T, class H>
   void upload_batch(BasicTensor<T> to, const H* host) {
+    require_eager("Context::upload_batch");
     state_->batches_copied = true;
-    if (!state_->channels_last) return upload(to.data, host, to.size());
     if (const float* sent = take_ahead(host, to.size())) {
-      to_channels_last(sent, to.data, to.batch, to.dims, state_->stream);
+      if (state_->channels_last)
+        to_channels_last(sent, to.data, to.batch, to.dims, state_->stream);
+      else  // a copy on the SMs: the copy engine may be sending the next batch
+        convert(sent, to.data, to.size(), state_->stream);
       release_ahead(sent);
       return;
     }
+    if (!state_->channels_last) return upload(to.data, host, to.size());
     float* floats = batch_staging(to.size(), "Context::upload_batch");
     upload(floats, host, to.size());
     to_channels_last(static_cast<const float*>(floats), to.data, to.batch, to.dims, state_->stream);
@@ -452,7 +453,7 @@ class Context : public DeviceContext {
     cudaEvent_t consumed = nullptr;
     const float* host = nullptr;  // null: nothing usable in the buffer
     std::size_t n = 0;
-    std::uint64_t sequence = 0;  // order of upload_ahead calls
+    int missed = 0;  // batch uploads since it was sent that did not take it
   };
   // Whether the copy engine can read or write `host` directly: page-locked memory (cudaMallocHost,
   // cudaHostRegister). Pageable memory is "unregistered"; a failed query answers no, and its
@@ -486,18 +487,17 @@ class Context : public DeviceContext {
     STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   }
   // A batch sent ahead (upload_ahead) of exactly these n values at `host`, complete on the device,
-  // or null. Copies sent before it, or before the latest one when none matches, are forgotten:
-  // their memory may hold another batch by now.
+  // or null. A copy missed by two batch uploads in a row is forgotten: its memory may hold
+  // another batch by now.
   template <class H>
   const float* take_ahead(const H* host, std::size_t n) {
     State& s = *state_;
     Ahead* match = nullptr;
-    for (Ahead& slot : s.ahead)
-      if (slot.host != nullptr && static_cast<const void*>(slot.host) == static_cast<const void*>(host) && slot.n == n)
-        match = &slot;
-    const std::uint64_t keep_from = match != nullptr ? match->sequence : s.ahead_sequence;
-    for (Ahead& slot : s.ahead)
-      if (slot.sequence < keep_from) slot.host = nullptr;
+    for (Ahead& slot : s.ahead) {
+      if (slot.host == nullptr) continue;
+      if (static_cast<const void*>(slot.host) == static_cast<const void*>(host) && slot.n == n) match = &slot;
+      else if (++slot.missed >= 2) slot.host = nullptr;
+    }
     if (match == nullptr) return nullptr;
     // Long finished in a training loop (sent during the previous step); waited for so that the
     // caller may reuse its memory once upload returns, as with every upload.
@@ -547,7 +547,6 @@ class Context : public DeviceContext {
     cudaStream_t copy_stream = nullptr;  // batches sent ahead
     Ahead ahead[2];
     int next_ahead = 0;
-    std::uint64_t ahead_sequence = 0;
     std::uint64_t uploads_from_ahead = 0;
     Buffer<float> pixel_weights;
     std::vector<float> uploaded_weights;
