@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -168,6 +169,26 @@ TEST_CASE("symlinked folders are followed once: a loop, a dangling link, a FIFO 
   CHECK(report.folders_skipped == 2);
   CHECK(report.summary("x").find("2 folders not read") != std::string::npos);
   CHECK(report.summary("x").find("symlink loop") != std::string::npos);
+  // Of the two ways into a/, "a" sorts first: its files are named through it on every filesystem.
+  const auto named = [&](const fs::path& p) { return std::find(set.names.begin(), set.names.end(), p.string()) != set.names.end(); };
+  CHECK(named(folder.path / "a" / "one.png"));
+  CHECK(report.summary("x").find("again: the same folder") != std::string::npos);
+}
+
+TEST_CASE("of two links to one folder, the one that sorts first is read, whatever order the folder lists them in") {
+  Folder folder("strata_test_link_order");
+  const auto rgb = pattern(64, 64, 3);
+  fs::create_directories(folder.path / "data" / "real");
+  REQUIRE(stbi_write_png((folder.path / "data" / "real" / "x.png").c_str(), 64, 64, 3, rgb.data(), 64 * 3));
+  // Created in an order other than sorted, several times over, so that a listing in creation or
+  // hash order would pick another link on some runs.
+  for (const char* name : {"m_link", "c_link", "z_link", "b_link"})
+    fs::create_directory_symlink(folder.path / "data" / "real", folder.path / "data" / name);
+  LoadReport report;
+  const ImageSet set = load_image_folder(folder.path / "data", 64, report);
+  REQUIRE(set.count() == 1);
+  CHECK(set.names[0] == (folder.path / "data" / "b_link" / "x.png").string());
+  CHECK(report.folders_skipped == 4);  // c, m, z and the real folder itself, each a second way in
 }
 
 TEST_CASE("unreadable files and folders are skipped and named, also when the tests run as root") {

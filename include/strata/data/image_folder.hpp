@@ -73,7 +73,9 @@ inline bool has_image_extension(const std::filesystem::path& p) {
 // Image-named entries under `folder` that are not folders, sorted (regular files, and also
 // dangling links or special files, which reading then skips with their reason). Folders that
 // cannot be read, or whose real folder was entered already (a symlink loop, two links to one
-// folder), are not entered; `report` (when given) counts and names them.
+// folder), are not entered; `report` (when given) counts and names them. Each folder's entries
+// are taken in sorted order, so that of two ways into one folder the same one is entered on
+// every filesystem (the order a folder lists its entries in is the filesystem's own).
 inline std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& folder,
                                                           LoadReport* report = nullptr) {
   namespace fs = std::filesystem;
@@ -89,29 +91,40 @@ inline std::vector<std::filesystem::path> list_image_files(const std::filesystem
   struct stat info {};
   if (::stat(folder.c_str(), &info) == 0) entered.insert({info.st_dev, info.st_ino});
   std::vector<fs::path> files;
-  fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, ec);
-  if (ec) throw DataError(folder.string() + ": cannot list the folder: " + ec.message());
-  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) break;
-    const fs::path& path = it->path();
-    std::error_code type_ec;
-    if (it->is_directory(type_ec)) {
-      if (::stat(path.c_str(), &info) != 0) {
-        skip_folder(path, std::strerror(errno));
-        it.disable_recursion_pending();
-      } else if (!entered.insert({info.st_dev, info.st_ino}).second) {
-        skip_folder(path, "the same folder as one already read (a symlink loop or a second link)");
-        it.disable_recursion_pending();
-      } else if (::access(path.c_str(), R_OK | X_OK) != 0) {
-        skip_folder(path, std::string("cannot be read (") + std::strerror(errno) + ")");
-        it.disable_recursion_pending();
-      }
-      continue;
+  std::vector<fs::path> pending{folder};  // folders to list, the next one last (depth first)
+  while (!pending.empty()) {
+    const fs::path dir = std::move(pending.back());
+    pending.pop_back();
+    std::vector<fs::directory_entry> entries;
+    fs::directory_iterator it(dir, ec);
+    if (ec) throw DataError(dir.string() + ": cannot list the folder: " + ec.message());
+    for (const fs::directory_iterator end; it != end; it.increment(ec)) {
+      if (ec) break;
+      entries.push_back(*it);
     }
-    if (has_image_extension(path)) files.push_back(path);
+    // A listing that stopped early would silently shrink the data set.
+    if (ec) throw DataError(dir.string() + ": listing stopped early: " + ec.message());
+    std::sort(entries.begin(), entries.end(),
+              [](const fs::directory_entry& a, const fs::directory_entry& b) { return a.path() < b.path(); });
+    std::vector<fs::path> subfolders;
+    for (const fs::directory_entry& entry : entries) {
+      const fs::path& path = entry.path();
+      std::error_code type_ec;
+      if (entry.is_directory(type_ec)) {  // a folder, or a link to one
+        if (::stat(path.c_str(), &info) != 0)
+          skip_folder(path, std::strerror(errno));
+        else if (!entered.insert({info.st_dev, info.st_ino}).second)
+          skip_folder(path, "the same folder as one already read (a symlink loop or a second link)");
+        else if (::access(path.c_str(), R_OK | X_OK) != 0)
+          skip_folder(path, std::string("cannot be read (") + std::strerror(errno) + ")");
+        else
+          subfolders.push_back(path);
+        continue;
+      }
+      if (has_image_extension(path)) files.push_back(path);
+    }
+    pending.insert(pending.end(), subfolders.rbegin(), subfolders.rend());
   }
-  // A walk that stopped early would silently shrink the data set.
-  if (ec) throw DataError(folder.string() + ": listing stopped early: " + ec.message());
   std::sort(files.begin(), files.end());
   return files;
 }
