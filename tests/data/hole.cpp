@@ -34,4 +34,8 @@ TEST_CASE("blank zeroes the hole in every channel and nothing else") {
   CHECK(image[1 * 6 + 1] == 1.0f);
   CHECK_THROWS_AS((Hole{60, 60, 8, 8}.validate(64, 64)), std::invalid_argument);
   CHECK_THROWS_AS((Hole{0, 0, 0, 8}.validate(64, 64)), std::invalid_argument);
+  // The rule and the words of the rectangle the model blanks, naming the hole.
+  CHECK_THROWS_WITH_AS((Hole{60, 60, 8, 8}.validate(64, 64)), "hole 8x8 at (60, 60) does not fit in a 64x64 image",
+                       std::invalid_argument);
+  CHECK_NOTHROW(Hole{56, 56, 8, 8}.validate(64, 64));
 }

@@ -23,10 +23,11 @@ struct BlankRectangle {
 
   constexpr int pixels() const { return height * width; }
 
-  // Empty when the rectangle is not empty and lies inside a plane of `d`, else why not.
-  std::string check(Dims d) const {
+  // Empty when the rectangle is not empty and lies inside a plane of `d`, else why not, calling
+  // the rectangle `name` (data::Hole says "hole").
+  std::string check(Dims d, const char* name = "the blanked rectangle") const {
     if (height >= 1 && width >= 1 && top >= 0 && left >= 0 && top + height <= d.h && left + width <= d.w) return {};
-    return "the blanked rectangle " + std::to_string(height) + "x" + std::to_string(width) + " at (" +
+    return std::string(name) + " " + std::to_string(height) + "x" + std::to_string(width) + " at (" +
            std::to_string(top) + ", " + std::to_string(left) + ") does not fit in a " + std::to_string(d.h) + "x" +
            std::to_string(d.w) + " image";
   }

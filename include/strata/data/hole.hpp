@@ -28,11 +28,11 @@ struct Hole {
   bool contains(int y, int x) const { return y >= top && y < top + height && x >= left && x < left + width; }
   std::size_t pixels() const { return static_cast<std::size_t>(height) * static_cast<std::size_t>(width); }
 
+  // Throws std::invalid_argument unless the hole is not empty and lies inside the image (the
+  // rule Model checks the rectangle it blanks by).
   void validate(int image_height, int image_width) const {
-    if (height < 1 || width < 1 || top < 0 || left < 0 || top + height > image_height || left + width > image_width)
-      throw std::invalid_argument("hole " + std::to_string(height) + "x" + std::to_string(width) + " at (" +
-                                  std::to_string(top) + ", " + std::to_string(left) + ") does not fit in a " +
-                                  std::to_string(image_height) + "x" + std::to_string(image_width) + " image");
+    if (const std::string why = input_blank().check(Dims{1, image_height, image_width}, "hole"); !why.empty())
+      throw std::invalid_argument(why);
   }
 
   // One weight per pixel: 1 inside the hole, 0 outside (BinaryCrossEntropy{weights} then averages
