@@ -1,14 +1,23 @@
 // Tests for strata/core/window.hpp: the per-pixel math the CUDA kernels run for max pooling,
-// nearest upsampling and explicit padding, checked here against the CPU backend.
+// nearest upsampling and explicit padding, checked here against the CPU backend; with channels
+// last (step = channels) each channels-last kernel's loop (backend/cuda/max_pool.cuh,
+// upsample.cuh, padding.cuh) is replayed value by value on a channels-last copy of the data, and
+// its result, transposed back, must be the NCHW one exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include <strata/strata.hpp>
+#include <strata/core/layout.hpp>
 #include <strata/core/window.hpp>
 
+#include "support/channels_last.hpp"
+
 using namespace strata;
+using testing::to_channels_first;
+using testing::to_channels_last;
 
 namespace {
 
@@ -22,7 +31,7 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed, bool with_ti
 
 }  // namespace
 
-TEST_CASE("window::upsample_nearest and its backward match the CPU backend exactly") {
+TEST_CASE("window::upsample_nearest and its backward match the CPU backend exactly, in NCHW and channels last") {
   for (int f : {1, 2, 3}) {
     const Dims in{2, 3, 5};
     const Dims out{2, 3 * f, 5 * f};
@@ -43,10 +52,29 @@ TEST_CASE("window::upsample_nearest and its backward match the CPU backend exact
           CHECK(window::upsample_nearest_backward(dy.data() + p * out.plane(), out.w, iy, ix, f) ==
                 dx_cpu[p * in.plane() + iy * in.w + ix]);
     }
+    // Channels last: upsample_forward_channels_last_kernel, upsample_backward_channels_last_kernel.
+    const auto x_last = to_channels_last(x, batch, in);
+    const auto dy_last = to_channels_last(dy, batch, out);
+    std::vector<float> y(y_cpu.size()), dx(dx_cpu.size());
+    const ImageLayout o = ImageLayout::of(out, true), i = ImageLayout::of(in, true);
+    for (int n = 0; n < batch; ++n) {
+      for (int r = 0; r < o.image_size(); ++r) {
+        const int p = o.pixel_at(r);
+        y[n * out.size() + r] = window::upsample_nearest(x_last.data() + n * in.size() + o.channel_at(r), in.w,
+                                                         p / out.w, p % out.w, f, in.c);
+      }
+      for (int r = 0; r < i.image_size(); ++r) {
+        const int p = i.pixel_at(r);
+        dx[n * in.size() + r] = window::upsample_nearest_backward(dy_last.data() + n * out.size() + i.channel_at(r),
+                                                                  out.w, p / in.w, p % in.w, f, in.c);
+      }
+    }
+    CHECK(to_channels_first(y, batch, out) == y_cpu);
+    CHECK(to_channels_first(dx, batch, in) == dx_cpu);
   }
 }
 
-TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties included") {
+TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties included, in NCHW and channels last") {
   for (int k : {1, 2, 3}) {
     const Dims in{3, 6, 12};
     const Dims out{3, 6 / k, 12 / k};
@@ -71,6 +99,27 @@ TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties
     }
     CHECK(y == y_cpu);
     CHECK(dx == dx_cpu);  // every input gradient written, the same ones non-zero
+    // Channels last: max_pool_forward_channels_last_kernel, then its backward kernel.
+    const auto x_last = to_channels_last(x, batch, in);
+    const auto dy_last = to_channels_last(dy, batch, out);
+    std::fill(y.begin(), y.end(), 0.0f);
+    std::fill(dx.begin(), dx.end(), -99.0f);
+    const ImageLayout o = ImageLayout::of(out, true);
+    for (int n = 0; n < batch; ++n) {
+      const std::size_t in_base = n * in.size(), out_base = n * out.size();
+      for (int r = 0; r < o.image_size(); ++r) {
+        const int p = o.pixel_at(r);
+        y[out_base + r] = window::max_pool(x_last.data() + in_base + o.channel_at(r), in.w, p / out.w, p % out.w, k, in.c);
+      }
+      for (int r = 0; r < o.image_size(); ++r) {
+        const int c = o.channel_at(r);
+        const int p = o.pixel_at(r);
+        window::max_pool_backward(x_last.data() + in_base + c, dx.data() + in_base + c, in.w, p / out.w, p % out.w, k,
+                                  y[out_base + r], dy_last[out_base + r], in.c);
+      }
+    }
+    CHECK(to_channels_first(y, batch, out) == y_cpu);
+    CHECK(to_channels_first(dx, batch, in) == dx_cpu);
   }
 }
 
@@ -124,4 +173,40 @@ TEST_CASE("window::padded turns an asymmetric convolution into an unpadded one; 
     }
   }
   CHECK(asymmetric > 5);  // the padded path was exercised
+}
+
+TEST_CASE("channels-last explicit padding and its gradient are the NCHW ones, transposed") {
+  const Dims in{3, 5, 6};
+  const Dims padded{3, 8, 7};  // one row above, two below; one column left, none right
+  const int top = 1, left = 1, batch = 2;
+  const auto x = random_values(batch * in.size(), 41, false);
+  const auto g = random_values(batch * padded.size(), 42, false);
+  std::vector<float> xp_first(batch * padded.size()), back_first(batch * in.size());
+  for (int n = 0; n < batch; ++n)
+    for (int c = 0; c < in.c; ++c) {
+      for (int r = 0; r < static_cast<int>(padded.plane()); ++r)
+        xp_first[n * padded.size() + c * padded.plane() + r] = window::padded(
+            x.data() + n * in.size() + c * in.plane(), in.h, in.w, top, left, r / padded.w, r % padded.w);
+      for (int r = 0; r < static_cast<int>(in.plane()); ++r)
+        back_first[n * in.size() + c * in.plane() + r] = window::unpadded_gradient(
+            g.data() + n * padded.size() + c * padded.plane(), padded.h, padded.w, top, left, r / in.w, r % in.w);
+    }
+  const auto x_last = to_channels_last(x, batch, in);
+  const auto g_last = to_channels_last(g, batch, padded);
+  std::vector<float> xp(xp_first.size()), back(back_first.size());
+  const ImageLayout o = ImageLayout::of(padded, true), i = ImageLayout::of(in, true);
+  for (int n = 0; n < batch; ++n) {
+    for (int r = 0; r < o.image_size(); ++r) {  // pad_channels_last_kernel
+      const int p = o.pixel_at(r);
+      xp[n * padded.size() + r] = window::padded(x_last.data() + n * in.size() + o.channel_at(r), in.h, in.w, top,
+                                                 left, p / padded.w, p % padded.w, in.c);
+    }
+    for (int r = 0; r < i.image_size(); ++r) {  // unpad_channels_last_kernel
+      const int p = i.pixel_at(r);
+      back[n * in.size() + r] = window::unpadded_gradient(g_last.data() + n * padded.size() + i.channel_at(r), padded.h,
+                                                          padded.w, top, left, p / in.w, p % in.w, in.c);
+    }
+  }
+  CHECK(to_channels_first(xp, batch, padded) == xp_first);
+  CHECK(to_channels_first(back, batch, in) == back_first);
 }
