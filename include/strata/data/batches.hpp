@@ -3,7 +3,8 @@
 // A batch is (input, target) in NCHW float in [0, 1]: the target is the whole image, the input
 // the same image with the hole blanked to 0. While the model trains on batch k (and batch k + 1,
 // handed out too, crosses to a GPU), a worker thread fills batch k + 2 into the third of three
-// buffers allocated once, so preparing data costs the training loop nothing but a hand-over. The order of images is given per epoch by the caller.
+// buffers allocated once, so preparing data costs the training loop nothing but a hand-over.
+// The order of images is given per epoch by the caller.
 #pragma once
 
 #include <algorithm>
