@@ -3,12 +3,15 @@
 bench/gpu/bench.cu so check.sh can set the two side by side.
 
     python3 bench/gpu/twin.py [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-                              [--steps 20] [--warmup 5] [--layout nhwc|nchw] [--profile]
+                              [--steps 20] [--warmup 5] [--layout nhwc|nchw] [--ahead on|off] [--profile]
 
 Same layers as examples/inpainting/architectures.hpp (3x3 same convolutions, ReLU, 2x2 max
 pooling, nearest upsampling, sigmoid), Adam (Keras' epsilon 1e-7), BCE against the input,
 channels_last, cudnn.benchmark on. Each step copies its batch from pinned host memory and reads
-the loss, as strata's train_step does. fp32 turns TF32 off everywhere; tf32 turns it on; bf16 is
+the loss, as strata's train_step does; with --ahead on (the default, as strata_gpu_bench's) the
+next batch is sent on a side stream while the step computes (the usual PyTorch prefetcher: a
+non_blocking copy on another stream, waited for by the step that uses it), as strata's
+Model::upload_ahead does; --ahead off copies each batch at the start of its own step. fp32 turns TF32 off everywhere; tf32 turns it on; bf16 is
 autocast to bfloat16 with fp32 master weights (the loss in fp32). Prints CSV rows:
     step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP
 with the median step time, and a comment line with the parameter counts (v1 must be 195,619).
@@ -63,7 +66,7 @@ def synthetic(batch, seed):
     return (0.5 + 0.45 * torch.sin(fx * j + fy * i + phase + c)).float()
 
 
-def bench(arch, batch, precision, steps, warmup, layout="nhwc", profile=False):
+def bench(arch, batch, precision, steps, warmup, layout="nhwc", profile=False, ahead=True):
     tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
@@ -72,9 +75,26 @@ def bench(arch, batch, precision, steps, warmup, layout="nhwc", profile=False):
     model = (v1() if arch == "v1" else v2()).cuda().to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     host = [synthetic(batch, k).pin_memory() for k in range(4)]
+    copy_stream = torch.cuda.Stream()
+    sent = {}  # step -> (device batch, event after its copy)
+
+    def send(k):
+        with torch.cuda.stream(copy_stream):
+            x = host[k % len(host)].cuda(non_blocking=True)
+        sent[k] = (x, copy_stream.record_event())
+
+    def batch_of(k):
+        if k not in sent:
+            return host[k % len(host)].cuda(non_blocking=True)
+        x, copied = sent.pop(k)
+        torch.cuda.current_stream().wait_event(copied)
+        x.record_stream(torch.cuda.current_stream())  # made on the side stream, used on this one
+        return x
 
     def step(k):
-        x = host[k % len(host)].cuda(non_blocking=True).contiguous(memory_format=memory_format)
+        if ahead:
+            send(k + 1)
+        x = batch_of(k).contiguous(memory_format=memory_format)
         optimizer.zero_grad(set_to_none=True)
         if precision == "bf16":
             with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -95,7 +115,7 @@ def bench(arch, batch, precision, steps, warmup, layout="nhwc", profile=False):
         activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
         profiler = torch.profiler.profile(activities=activities)
         profiler.__enter__()
-    for k in range(steps):
+    for k in range(warmup, warmup + steps):  # numbered on from the warm-up: its last step sent this one's batch
         start = time.perf_counter()
         value = step(k)
         torch.cuda.synchronize()
@@ -124,15 +144,18 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--layout", choices=["nhwc", "nchw"], default="nhwc")
+    parser.add_argument("--ahead", choices=["on", "off"], default="on")
     parser.add_argument("--profile", action="store_true")
     a = parser.parse_args()
     count = lambda m: sum(p.numel() for p in m.parameters())
     print(f"# torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name(0)}; "
           f"parameters: v1 {count(v1())}, v2 {count(v2())}", flush=True)
+    print(f"# each batch sent during the step before it (a side-stream copy): {'yes' if a.ahead == 'on' else 'no'}",
+          flush=True)
     for arch in a.arch.split(","):
         for batch in (int(b) for b in a.batch.split(",")):
             for precision in a.precision.split(","):
-                bench(arch, batch, precision, a.steps, a.warmup, a.layout, a.profile)
+                bench(arch, batch, precision, a.steps, a.warmup, a.layout, a.profile, a.ahead == "on")
 
 
 if __name__ == "__main__":
