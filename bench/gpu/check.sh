@@ -34,9 +34,9 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT,
-# _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 30 for each of the two test runs, 80, 60, 55, 12
+# _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 25 for each of the two test runs, 80, 70, 55, 10
 # for each of the two trainer runs, and 200 for the build: 8 minutes in all, under 5 without the
-# build), so a hang costs that phase only. On an H200 with prebuilt programs (2026-11-30, before the
+# build), so a hang costs that phase only; the benchmark times its epochs first. On an H200 with prebuilt programs (2026-11-30, before the
 # channels-last runs were added) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in
 # all. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -166,18 +166,18 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-30}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
+  timeout "${STRATA_GPU_TEST_LIMIT:-25}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
   tests_status=$?
-  say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
+  say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep -E '^CUDA runtime tests( \(|:)' "$OUT/cuda_tests.txt" | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
   # Again with channels-last activations, after the NCHW results are safe in the file.
   start=$SECONDS
   echo "## --channels-last" >>"$OUT/cuda_tests.txt"
-  timeout "${STRATA_GPU_TEST_LIMIT:-30}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
+  timeout "${STRATA_GPU_TEST_LIMIT:-25}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
     >>"$OUT/cuda_tests.txt" 2>&1
   nhwc_status=$?
   [ "$tests_status" = 0 ] && tests_status=$nhwc_status
-  say "parity tests, channels last: exit $nhwc_status, $((SECONDS - start)) s: $(grep '^CUDA runtime tests' "$OUT/cuda_tests.txt" | tail -1)"
+  say "parity tests, channels last: exit $nhwc_status, $((SECONDS - start)) s: $(sed -n '/^## --channels-last/,$p' "$OUT/cuda_tests.txt" | grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
   tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
 else
   say "parity tests not built; see check.log"
@@ -194,7 +194,7 @@ if want bench && [ "$bench_built" = 0 ]; then
     --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
   start=$SECONDS
-  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-60}" "$bin/strata_gpu_bench" "${grid[@]}" \
+  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-70}" "$bin/strata_gpu_bench" "${grid[@]}" \
     --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
     --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >>"$OUT/strata_bench.csv" 2>>"$log"
@@ -210,7 +210,7 @@ fi
 if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-12}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
     --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
   say "strata-inpaint train --device cuda: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
   last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
@@ -218,7 +218,7 @@ if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run-bf16"
   echo "## --precision bf16" >>"$OUT/inpaint.log"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-12}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
+  timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
     --arch v1 --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
   say "strata-inpaint train --device cuda --precision bf16 --layout nhwc: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
 fi

@@ -94,8 +94,15 @@ def main():
     verdict = "n/a"
     try:
         with open(sys.argv[3]) as f:  # one verdict per run of the tests (NCHW, then channels last)
-            lines = [l.strip() for l in f if l.startswith("CUDA runtime tests")]
-            verdict = "; ".join(lines) if lines else "no verdict line (crashed?)"
+            text = f.read()
+        runs = text.split("## --channels-last")
+        verdicts = []
+        for name, run in zip(("channels first", "channels last"), runs):
+            # The verdict ("CUDA runtime tests (...): passed", ": skipped, no GPU"), not the banner ("... on H200").
+            lines = [l.strip() for l in run.splitlines()
+                     if l.startswith("CUDA runtime tests") and not l.startswith("CUDA runtime tests on ")]
+            verdicts.append(lines[-1] if lines else f"{name}: no verdict line (crashed or timed out)")
+        verdict = "; ".join(verdicts)
     except (OSError, IndexError):
         pass
     out += ["", f"Parity (tests/backend/cuda/parity.cu): {verdict}", ""]

@@ -855,6 +855,15 @@ void check_batches_sent_ahead() {
     std::vector<float> pageable(images(0).begin(), images(0).end());
     CHECK_FALSE(ahead.upload_ahead(pageable));
   }
+  // Steps with a target of their own upload two batches each; the input sent ahead is still taken.
+  GpuModel<Net, T> m(batch, 4);
+  configure(m, false);
+  Adam adam;
+  for (int step = 0; step < 3; ++step) {
+    if (step + 1 < 3) CHECK(m.upload_ahead(images(step + 1)));
+    m.train_step(images(step), images(step + 2), batch, BinaryCrossEntropy{}, adam);
+  }
+  CHECK(m.device_context().uploads_from_ahead() == 2);
 }
 
 }  // namespace

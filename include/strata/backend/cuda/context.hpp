@@ -200,12 +200,12 @@ class Context : public DeviceContext {
 
   // Starts sending n floats of page-locked host memory (the next batch) to the device on the
   // context's copy stream, so that the transfer runs while the model's stream computes; a batch
-  // upload of exactly that memory (same pointer and size: upload_batch) within the next two
-  // takes the device copy instead of crossing. Made for one batch ahead: the batch of the
-  // current step may still be waiting in the other of two slots, a third send replaces it.
-  // False, with nothing done, for pageable memory or more than a batch. The caller keeps the
-  // memory unchanged until it is uploaded; a copy that two batch uploads in a row did not take is
-  // forgotten (its memory may hold another batch by then).
+  // upload of exactly that memory (same pointer and size: upload_batch) within the next three
+  // takes the device copy instead of crossing (a step with a target of its own uploads two).
+  // Made for one batch ahead: the batch of the current step may still be waiting in the other of
+  // two slots, a third send replaces it. False, with nothing done, for pageable memory or more
+  // than a batch. The caller keeps the memory unchanged until it is uploaded; a copy that three
+  // batch uploads in a row did not take is forgotten (its memory may hold another batch by then).
   bool upload_ahead(const float* host, std::size_t n) {
     State& s = *state_;
     require_eager("Context::upload_ahead");
@@ -487,7 +487,7 @@ class Context : public DeviceContext {
     STRATA_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
   }
   // A batch sent ahead (upload_ahead) of exactly these n values at `host`, complete on the device,
-  // or null. A copy missed by two batch uploads in a row is forgotten: its memory may hold
+  // or null. A copy missed by three batch uploads in a row is forgotten: its memory may hold
   // another batch by now.
   template <class H>
   const float* take_ahead(const H* host, std::size_t n) {
@@ -496,7 +496,7 @@ class Context : public DeviceContext {
     for (Ahead& slot : s.ahead) {
       if (slot.host == nullptr) continue;
       if (static_cast<const void*>(slot.host) == static_cast<const void*>(host) && slot.n == n) match = &slot;
-      else if (++slot.missed >= 2) slot.host = nullptr;
+      else if (++slot.missed >= 3) slot.host = nullptr;
     }
     if (match == nullptr) return nullptr;
     // Long finished in a training loop (sent during the previous step); waited for so that the
