@@ -323,7 +323,7 @@ class Model {
     if (out.size() < static_cast<std::size_t>(last_batch_))
       throw std::invalid_argument("Model::output_sums: room for " + std::to_string(out.size()) +
                                   " images, the last batch had " + std::to_string(last_batch_));
-    Device::output_sums(output(), BasicTensor<const T>{targets_.data(), last_batch_, output_dims}, region, out.data(),
+    Device::output_sums(output(), BasicTensor<const T>(target_tensor(last_batch_)), region, out.data(),
                         context_);
   }
 
@@ -713,7 +713,7 @@ class Model {
         Device::record_non_finite(parameters_.data(), parameter_count, StepCheck::weights, check);
         const BasicTensor<const T> prediction = forward(batch);
         Device::loss_forward_backward(Loss::function, prediction,
-                                      BasicTensor<const T>{targets_.data(), batch, output_dims}, loss.pixel_weights,
+                                      BasicTensor<const T>(target_tensor(batch)), loss.pixel_weights,
                                       output_gradient(), last_step_);
         backward(output_gradient());
         Device::record_non_finite(gradients_.data(), parameter_count, StepCheck::gradients, last_step_);
@@ -778,7 +778,7 @@ class Model {
     if (!one_upload(data)) Device::copy_batch_to_device(target_tensor(batch), data.y.data(), context_);
     output_has_targets_ = true;
     return Device::loss_forward_backward(Loss::function, prediction,
-                                         BasicTensor<const T>{targets_.data(), batch, output_dims},
+                                         BasicTensor<const T>(target_tensor(batch)),
                                          loss.pixel_weights, output_gradient(), last_step_);
   }
 

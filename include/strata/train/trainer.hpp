@@ -270,6 +270,20 @@ class Trainer {
     return config_.checkpoint_minutes > 0.0 && seconds_since(last_checkpoint_) >= 60.0 * config_.checkpoint_minutes;
   }
 
+  // The next batch of `batches` (`upcoming`, or the prefetcher's first), after taking the one after
+  // it into `upcoming` when `more` and sending it to the model's device: on a GPU it crosses while
+  // this one trains (Model::upload_ahead). The prefetcher keeps both valid.
+  data::BatchPrefetcher::Batch next_sending_ahead(data::BatchPrefetcher& batches,
+                                                  std::optional<data::BatchPrefetcher::Batch>& upcoming, bool more) {
+    const data::BatchPrefetcher::Batch batch = upcoming ? *upcoming : batches.next();
+    upcoming.reset();
+    if (more) {
+      upcoming = batches.next();
+      model_.upload_ahead(upcoming->target);
+    }
+    return batch;
+  }
+
   // Trains the batches of `epoch` from batches_done_ on (a resumed epoch starts where its
   // checkpoint was taken), adding to epoch_metrics_. False when a stop was requested.
   bool train_epoch(int epoch, std::size_t& skipped) {
@@ -283,14 +297,8 @@ class Trainer {
     progress.begin_epoch(epoch, config_.epochs, total, batches_done_);
     const std::size_t images_before = epoch_metrics_.images();
     std::optional<data::BatchPrefetcher::Batch> upcoming;
-    if (batches_done_ < total) upcoming = train_batches_.next();
     for (int k = batches_done_; k < total; ++k) {
-      const auto batch = *upcoming;
-      upcoming.reset();
-      if (k + 1 < total) {  // on a GPU, the next batch crosses while this one trains
-        upcoming = train_batches_.next();
-        model_.upload_ahead(upcoming->target);
-      }
+      const auto batch = next_sending_ahead(train_batches_, upcoming, k + 1 < total);
       try {
         // The input is the target with the hole blanked, on the device: one upload per batch.
         const float value = model_.train_step(batch.target, config_.hole.input_blank(), batch.size, loss(), adam_);
@@ -323,15 +331,9 @@ class Trainer {
     MetricsAccumulator metrics;
     const int total = validation_batches_.batch_count();
     std::optional<data::BatchPrefetcher::Batch> upcoming;
-    if (total > 0) upcoming = validation_batches_.next();
     for (int k = 0; k < total; ++k) {
       if (k > 0 && stop_requested()) return std::nullopt;
-      const auto batch = *upcoming;
-      upcoming.reset();
-      if (k + 1 < total) {
-        upcoming = validation_batches_.next();
-        model_.upload_ahead(upcoming->target);
-      }
+      const auto batch = next_sending_ahead(validation_batches_, upcoming, k + 1 < total);
       const float value = model_.evaluate(batch.target, config_.hole.input_blank(), batch.size, loss());
       metrics.add(value, output_sums(batch.size), image_dims, config_.hole);
       if (k == 0 && samples > 0) {

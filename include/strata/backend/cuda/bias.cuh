@@ -158,9 +158,7 @@ void bias_gradient(const T* dy, const T* relu_output, T* masked, int batch, Imag
   if (batch == 0 || channels == 0) return;
   int partial_rows = batch;  // partials per channel
   if (layout.channels_last) {
-    if (batch > 65535)
-      throw DeviceError("bias_channel_sums_channels_last_kernel", std::to_string(batch) + " images (at most 65535)",
-                        "use a batch of at most 65535 images");
+    check_images_per_launch("bias_channel_sums_channels_last_kernel", batch);
     const ChannelSumLanes lanes = ChannelSumLanes::of(channels, kThreads);
     const dim3 grid(static_cast<unsigned>(lanes.tiles(channels) * ChannelSumLanes::kChunks),
                     static_cast<unsigned>(batch));

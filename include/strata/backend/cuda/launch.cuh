@@ -47,13 +47,18 @@ void launch_per_plane(const char* name, int batch, int channels, cudaStream_t st
 // blockIdx.y is the image, and the blocks along x stride over its values with 32-bit offsets
 // (a 64-bit division per value made such kernels several times slower than their memory
 // traffic). About kMaxBlocks blocks in all, as launch() runs. `images` is at most 65535.
+// A grid's y extent is at most 65535: a kernel with one row of blocks per image says so for more.
+inline void check_images_per_launch(const char* name, int images) {
+  if (images > 65535)
+    throw DeviceError(name, std::to_string(images) + " images in one launch (at most 65535)",
+                      "use a batch of at most 65535 images");
+}
+
 template <class... Params, class... Args>
 void launch_per_image(const char* name, int images, std::size_t image_values, cudaStream_t stream,
                       void (*kernel)(Params...), Args&&... args) {
   if (images <= 0 || image_values == 0) return;
-  if (images > 65535)
-    throw DeviceError(name, std::to_string(images) + " images in one launch (at most 65535)",
-                      "use a batch of at most 65535 images");
+  check_images_per_launch(name, images);
   const std::size_t per_image = std::max<std::size_t>(1, kMaxBlocks / static_cast<std::size_t>(images));
   const auto x = static_cast<unsigned>(std::min((image_values + kThreads - 1) / kThreads, per_image));
   kernel<<<dim3(x, static_cast<unsigned>(images)), kThreads, 0, stream>>>(static_cast<Args&&>(args)...);
