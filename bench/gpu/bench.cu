@@ -2,7 +2,7 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--mode eager,graph,eager-nhwc,graph-nhwc] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
+//                    [--mode eager,graph,eager-nhwc,graph-nhwc,graph-nhwc-engines] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
 //                    [--epoch-mode MODES (default: --mode's)]
 //                    [--host pinned|pageable] [--ahead on|off]
 // For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
@@ -12,7 +12,9 @@
 // the twin's, unless --host pageable; each batch sent to the device during the step before it,
 // Model::upload_ahead, as the trainer does, unless --ahead off). Mode eager launches every kernel of
 // a step from the host; mode graph replays the recorded step (Context::set_step_graphs); a mode
-// ending in -nhwc keeps the activations channels last (Context::set_channels_last). Prints
+// with -nhwc keeps the activations channels last (Context::set_channels_last), one ending in
+// -engines also times cuDNN's graph-API engines for each convolution pass (Context::
+// set_graph_engines; a comment line says how many passes chose one). Prints
 // CSV:
 //   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
 // with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
@@ -175,17 +177,48 @@ bool apply_precision(Model<Net, Cuda, T>& model, const std::string& precision) {
   return true;
 }
 
-// A mode: eager or graph, then -nhwc for channels-last activations.
-bool graph_mode(const std::string& mode) { return mode.starts_with("graph"); }
-bool nhwc_mode(const std::string& mode) { return mode.ends_with("-nhwc"); }
+// A mode: eager or graph, then -nhwc for channels-last activations, then -engines for cuDNN's
+// graph-API engines among each convolution pass's candidates (Context::set_graph_engines).
+struct ModeParts {
+  bool known = false;
+  bool graphs = false;
+  bool nhwc = false;
+  bool engines = false;
+};
+ModeParts parse_mode(std::string mode) {
+  ModeParts m;
+  auto take_suffix = [&mode](const std::string& suffix) {
+    if (!mode.ends_with(suffix)) return false;
+    mode.resize(mode.size() - suffix.size());
+    return true;
+  };
+  m.engines = take_suffix("-engines");
+  m.nhwc = take_suffix("-nhwc");
+  m.known = mode == "eager" || mode == "graph";
+  m.graphs = mode == "graph";
+  return m;
+}
+bool graph_mode(const std::string& mode) { return parse_mode(mode).graphs; }
 
-// Turns graphs on for a graph mode and channels last for an -nhwc mode; false for an unknown mode.
+// Turns graphs on for a graph mode, channels last for -nhwc, graph engines for -engines; false
+// for an unknown mode.
 template <class Net, class T>
 bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
-  if (mode != "eager" && mode != "graph" && mode != "eager-nhwc" && mode != "graph-nhwc") return false;
-  model.device_context().set_step_graphs(graph_mode(mode));
-  model.device_context().set_channels_last(nhwc_mode(mode));
+  const ModeParts m = parse_mode(mode);
+  if (!m.known) return false;
+  model.device_context().set_step_graphs(m.graphs);
+  model.device_context().set_channels_last(m.nhwc);
+  model.device_context().set_graph_engines(m.engines);
   return true;
+}
+
+// In an -engines mode, a comment line: how many convolution passes ran on a graph-API engine.
+template <class Net, class T>
+void report_engines(Model<Net, Cuda, T>& model, const std::string& mode) {
+  if (!parse_mode(mode).engines) return;
+  const auto passes = model.device_context().convolution_passes();
+  std::printf("# %s: %d of %d convolution passes on graph-API engines\n", mode.c_str(), passes.on_graph_engines,
+              passes.chosen);
 }
 
 // The mode a row reports: a graph mode only if every timed step was a replay.
@@ -245,6 +278,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   const double images_per_s = batch / (median / 1000.0);
   const std::string done = mode_done(model, mode, replays_before, o.steps);
   warn_if_not_sent_ahead(model, o);
+  report_engines(model, mode);
   std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
               images_per_s * training_flops<Net>() / 1e12, done.c_str());
   std::fflush(stdout);
@@ -298,6 +332,7 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string finished = mode_done(model, mode, replays_before, steps);
   warn_if_not_sent_ahead(model, o);
+  report_engines(model, mode);
   std::printf("epoch,v1,%d,%s,%.3f,%ld,%s\n", batch, precision.c_str(), seconds, images, finished.c_str());
   std::fflush(stdout);
 }

@@ -12,12 +12,15 @@
 #   1. builds the CUDA parity tests and the GPU benchmark with nvcc (no CMake needed)
 #   2. runs the parity tests: every layer's forward and gradients against the CPU backend, the
 #      losses and optimizers, 10 training steps of ConvNet v1 on both backends, CUDA-graph
-#      training steps against eager ones (bit for bit) and their non-finite checks; twice, the
-#      second time with channels-last activations (--channels-last)
+#      training steps against eager ones (bit for bit) and their non-finite checks; three times:
+#      channels first, channels last (--channels-last), and channels last with cuDNN's graph-API
+#      engines among the convolutions' candidates (--graph-engines)
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
 #      with channels-last activations in a second process (STRATA_GPU_NHWC_MODES, default
-#      eager-nhwc,graph-nhwc), then the PyTorch twin (bench/gpu/twin.py) on the same grid
+#      eager-nhwc,graph-nhwc), then v1 with graph engines too in a third (STRATA_GPU_ENGINES_MODES,
+#      default eager-nhwc-engines,graph-nhwc-engines), then the PyTorch twin (bench/gpu/twin.py)
+#      on the same grid
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
 #      (STRATA_GPU_EPOCH_MODES, default graph; STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
@@ -34,11 +37,11 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT,
-# _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 25 for each of the two test runs, 80, 70, 55, 10
-# for each of the two trainer runs, and 200 for the build: 8 minutes in all, under 5 without the
-# build), so a hang costs that phase only; the benchmark times its epochs first. On an H200 with prebuilt programs (2026-11-30, before the
-# channels-last runs were added) they took 13, 81, 48 and 3 + 2 s, the profile 23 s: 3 minutes in
-# all. The device
+# _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 20 for each of the three
+# test runs, 80, 60, 35, 50, 10 for each of the two trainer runs, and 175 for the build: 8 minutes
+# in all, about 5 without the build), so a hang costs that phase only; the benchmark times its
+# epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
+# graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
 # Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
@@ -149,10 +152,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 200 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 175 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 200 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 175 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -165,20 +168,24 @@ tests_status=1
 if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
-  start=$SECONDS
-  timeout "${STRATA_GPU_TEST_LIMIT:-25}" "$bin/strata_cuda_tests" --no-intro ${STRATA_GPU_TEST_ARGS:-} >"$OUT/cuda_tests.txt" 2>&1
-  tests_status=$?
-  say "parity tests: exit $tests_status, $((SECONDS - start)) s: $(grep -E '^CUDA runtime tests( \(|:)' "$OUT/cuda_tests.txt" | tail -1)"
-  tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
-  # Again with channels-last activations, after the NCHW results are safe in the file.
-  start=$SECONDS
-  echo "## --channels-last" >>"$OUT/cuda_tests.txt"
-  timeout "${STRATA_GPU_TEST_LIMIT:-25}" "$bin/strata_cuda_tests" --no-intro --channels-last ${STRATA_GPU_TEST_ARGS:-} \
-    >>"$OUT/cuda_tests.txt" 2>&1
-  nhwc_status=$?
-  [ "$tests_status" = 0 ] && tests_status=$nhwc_status
-  say "parity tests, channels last: exit $nhwc_status, $((SECONDS - start)) s: $(sed -n '/^## --channels-last/,$p' "$OUT/cuda_tests.txt" | grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
-  tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
+  # Three runs, each after the one before is safe in the file: channels first; channels last;
+  # channels last with cuDNN's graph-API engines among the convolutions' candidates.
+  : >"$OUT/cuda_tests.txt"
+  run=0
+  for flags in "" "--channels-last" "--channels-last --graph-engines"; do
+    start=$SECONDS
+    [ -n "$flags" ] && echo "## $flags" >>"$OUT/cuda_tests.txt"
+    # shellcheck disable=SC2086  # $flags is a list of flags
+    timeout "${STRATA_GPU_TEST_LIMIT:-20}" "$bin/strata_cuda_tests" --no-intro $flags ${STRATA_GPU_TEST_ARGS:-} \
+      >>"$OUT/cuda_tests.txt" 2>&1
+    status=$?
+    [ "$run" = 0 ] || [ "$tests_status" = 0 ] && tests_status=$status
+    run=$((run + 1))
+    say "parity tests ${flags:-(channels first)}: exit $status, $((SECONDS - start)) s: $(awk -v m="## $flags" \
+      'm == "## " { print; next } $0 == m { on = 1; next } /^## / { on = 0 } on' "$OUT/cuda_tests.txt" |
+      grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
+    tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
+  done
 else
   say "parity tests not built; see check.log"
 fi
@@ -194,15 +201,22 @@ if want bench && [ "$bench_built" = 0 ]; then
     --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
   start=$SECONDS
-  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-70}" "$bin/strata_gpu_bench" "${grid[@]}" \
+  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-60}" "$bin/strata_gpu_bench" "${grid[@]}" \
     --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
     --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
+  # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines):
+  # v1, channels last, in a third process; no epoch.
+  start=$SECONDS
+  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-35}" "$bin/strata_gpu_bench" --arch v1 --batch 64,128,256 \
+    --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-eager-nhwc-engines,graph-nhwc-engines}" \
+    --epoch 0 >>"$OUT/strata_bench.csv" 2>>"$log"
+  say "strata benchmark, channels last, graph engines: exit $?, $((SECONDS - start)) s"
 fi
 if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TWIN_LIMIT:-55}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
+  timeout "${STRATA_GPU_TWIN_LIMIT:-50}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
   say "PyTorch twin: exit $?, $((SECONDS - start)) s"
 fi
 

@@ -3,7 +3,8 @@
 
 Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
 bench/RESULTS.md with images per second in each of strata's modes (eager: kernels launched one by
-one; graph: the training step replayed as a CUDA graph; -nhwc: activations channels last), the
+one; graph: the training step replayed as a CUDA graph; -nhwc: activations channels last;
+-engines: cuDNN's graph-API engines among each convolution's candidates), the
 graph/eager ratio (in the same layout), the
 strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
 dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
@@ -11,6 +12,7 @@ then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 mi
 parity tests' verdict. Missing inputs give "n/a", not a failure. Rows of an older bench.cu
 without the mode column count as eager.
 """
+import re
 import sys
 
 PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 989.0}
@@ -51,12 +53,12 @@ def main():
     def mode_of(r, at):
         return r[at] if len(r) > at and r[at] else "eager"
 
-    def layout_of(mode):  # modes ending in -nhwc keep activations channels last
-        return "nhwc" if "-nhwc" in mode else "nchw"
+    def variant_of(mode):  # what follows eager or graph: "", "nhwc", "nhwc-engines"
+        return mode.removesuffix("-fallback").partition("-")[2]
 
-    # graph / eager compares a mode with eager in the same layout.
-    eager_ips = {(r[1], r[2], r[3], layout_of(mode_of(r, 7))): number(r[4]) for r in strata_rows
-                 if r[0] == "step" and len(r) >= 5 and mode_of(r, 7) in ("eager", "eager-nhwc")}
+    # graph / eager compares a mode with eager in the same variant (layout, engines).
+    eager_ips = {(r[1], r[2], r[3], variant_of(mode_of(r, 7))): number(r[4]) for r in strata_rows
+                 if r[0] == "step" and len(r) >= 5 and mode_of(r, 7).startswith("eager")}
     out += ["", "| model | batch | precision | strata mode | strata img/s | graph / eager | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in strata_rows:
@@ -65,7 +67,7 @@ def main():
         arch, batch, precision, mode = r[1], r[2], r[3], mode_of(r, 7)
         ips = number(r[4])
         theirs = torch_ips.get((arch, batch, precision))
-        eager = eager_ips.get((arch, batch, precision, layout_of(mode)))
+        eager = eager_ips.get((arch, batch, precision, variant_of(mode)))
         tflops = number(r[6]) if len(r) > 6 else None
         cells = [
             mode,
@@ -93,11 +95,12 @@ def main():
 
     verdict = "n/a"
     try:
-        with open(sys.argv[3]) as f:  # one verdict per run of the tests (NCHW, then channels last)
+        with open(sys.argv[3]) as f:  # one verdict per run of the tests, each but the first after "## FLAGS"
             text = f.read()
-        runs = text.split("## --channels-last")
+        parts = re.split(r"^## (.*)$", text, flags=re.M)
+        names = ["channels first"] + parts[1::2]
         verdicts = []
-        for name, run in zip(("channels first", "channels last"), runs):
+        for name, run in zip(names, parts[0::2]):
             # The verdict ("CUDA runtime tests (...): passed", ": skipped, no GPU"), not the banner ("... on H200").
             lines = [l.strip() for l in run.splitlines()
                      if l.startswith("CUDA runtime tests") and not l.startswith("CUDA runtime tests on ")]

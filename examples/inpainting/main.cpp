@@ -3,7 +3,7 @@
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
 //                        [--lr X] [--out RUN_DIR] [--seed N]
 //                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]
-//                                           [--layout nchw|nhwc]]
+//                                           [--layout nchw|nhwc] [--cudnn-engines legacy|all]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -77,6 +77,7 @@ struct TrainOptions {
   std::string precision;  // cuda only: fp32 (default), tf32 or bf16
   std::string cuda_graph;  // cuda only: on (default) or off
   std::string layout;      // cuda only: nchw (default) or nhwc
+  std::string cudnn_engines;  // cuda only: legacy (default) or all
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -119,6 +120,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
     throw UsageError("--cuda-graph " + o.cuda_graph + ": only for --device cuda");
   if (!o.layout.empty() && o.device != "cuda")
     throw UsageError("--layout " + o.layout + ": only for --device cuda (the CPU keeps NCHW)");
+  if (!o.cudnn_engines.empty() && o.device != "cuda")
+    throw UsageError("--cudnn-engines " + o.cudnn_engines + ": only for --device cuda");
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") inpainting::require_cuda_device();
 #endif
@@ -155,7 +158,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
   if (o.device == "cuda") {
     const inpainting::CudaSettings gpu{.precision = o.precision.empty() ? "fp32" : o.precision,
                                        .graphs = o.cuda_graph != "off",
-                                       .channels_last = o.layout == "nhwc"};
+                                       .channels_last = o.layout == "nhwc",
+                                       .graph_engines = o.cudnn_engines == "all"};
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, gpu,
                                        install_stop_handlers);
   }
@@ -240,6 +244,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}));
   train_cmd->add_option("--layout", t.layout, "with --device cuda: nchw (default) or nhwc (activations channels last on the GPU, the layout of cuDNN's tensor-core convolutions; the same results within the precision's tolerance)")
       ->check(CLI::IsMember({"nchw", "nhwc"}));
+  train_cmd->add_option("--cudnn-engines", t.cudnn_engines, "with --device cuda: legacy (default: each convolution pass on the fastest of cuDNN's legacy algorithms) or all (cuDNN's graph-API engines timed too, the fastest kept; the same results within the precision's tolerance)")
+      ->check(CLI::IsMember({"legacy", "all"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

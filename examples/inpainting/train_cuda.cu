@@ -31,6 +31,7 @@ strata::train::TrainingResult train_model(const strata::train::TrainerConfig& co
   context.set_precision(convolutions);
   context.set_step_graphs(gpu.graphs);
   context.set_channels_last(gpu.channels_last);
+  context.set_graph_engines(gpu.graph_engines);
   const bool graphs = gpu.graphs;
   if (started) started();
   strata::train::TrainingResult result = trainer.run();

@@ -33,6 +33,8 @@ struct CudaSettings {
   bool graphs = true;
   // Activations channels last on the GPU (cuda::Context::set_channels_last); checkpoints are the same.
   bool channels_last = false;
+  // cuDNN's graph-API engines among each convolution's candidates (cuda::Context::set_graph_engines).
+  bool graph_engines = false;
 };
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,

@@ -72,6 +72,23 @@ TEST_CASE("ImageLayout places every channel and pixel once, in NCHW and NHWC, an
 
 
 
+TEST_CASE("image_strides describe where ImageLayout puts each value, for cuDNN's graph API") {
+  for (const Dims d : {Dims{3, 4, 5}, Dims{32, 3, 3}, Dims{1, 7, 2}}) {
+    for (const bool last : {false, true}) {
+      INFO("dims " << d.to_string() << ", channels last: " << last);
+      const ImageLayout l = ImageLayout::of(d, last);
+      const auto s = image_strides(d, last);
+      CHECK(s[0] == l.image_size());
+      for (int c = 0; c < d.c; ++c)
+        for (int y = 0; y < d.h; ++y)
+          for (int x = 0; x < d.w; ++x) REQUIRE(c * s[1] + y * s[2] + x * s[3] == l.offset(c, y * d.w + x));
+    }
+  }
+  // The weights of Conv<32, 3> on 16 channels, KRSC: filter k's channel c at (r, s).
+  const auto krsc = image_strides(Dims{16, 3, 3}, true);
+  CHECK(krsc == std::array<std::int64_t, 4>{144, 1, 48, 16});
+}
+
 TEST_CASE("rectangle_value_offset with channels last reaches the same values as the NCHW one") {
   const Dims d{3, 10, 12};
   const BlankRectangle r{.top = 2, .left = 3, .height = 4, .width = 5, .fill = 0.5f};

@@ -9,7 +9,9 @@
 // NCHW indexing. Images stay whole either way: image n is the n-th block of C x H x W values.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 
 #include "strata/core/host_device.hpp"
 #include "strata/core/shape.hpp"
@@ -53,6 +55,17 @@ struct ImageLayout {
            static_cast<std::size_t>(r / channels);
   }
 };
+
+// The strides, in values, of a batch of C x H x W images in either layout, listed in the order
+// (image, channel, row, column) whatever the layout: how cuDNN's graph API describes a tensor
+// (backend/cuda/conv_engines.hpp). A layer's weights [filters][channels][k][k] are a batch of
+// `filters` images of channels x k x k (KCRS, or KRSC channels last). Agrees with
+// ImageLayout::offset (tests/core/layout.cpp).
+inline std::array<std::int64_t, 4> image_strides(Dims d, bool channels_last) {
+  const std::int64_t c = d.c, h = d.h, w = d.w;
+  if (channels_last) return {c * h * w, 1, w * c, c};
+  return {c * h * w, h * w, w, 1};
+}
 
 // How the CUDA backend's channels-last bias gradient (backend/cuda/bias.cuh) shares an image
 // among blocks of `threads` threads: `channel_lanes` neighbouring channels side by side (the

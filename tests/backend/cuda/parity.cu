@@ -13,8 +13,10 @@
 // inpainting Trainer<Net, Cuda> against Trainer<Net, Cpu>, and its resume.
 //
 // With --channels-last every CUDA model of these tests keeps its activations channels last
-// (Context::set_channels_last): bench/gpu/check.sh runs the tests in both layouts, and the CPU's
-// answers are the same for both.
+// (Context::set_channels_last); with --graph-engines each convolution pass's search also times
+// cuDNN's graph-API engines (Context::set_graph_engines). bench/gpu/check.sh runs the tests
+// channels first, channels last, and channels last with graph engines; the CPU's answers are the
+// same for all.
 //
 // Without a GPU it prints "CUDA runtime tests: skipped, no GPU" and exits 0 (CTest reports the
 // test as skipped); CI compiles it with nvcc all the same.
@@ -78,8 +80,10 @@ std::vector<float> to_host(const float* device, std::size_t n) {
   return v;
 }
 
-// Set by --channels-last (main): the layout of every CUDA model the tests make.
+// Set by --channels-last and --graph-engines (main): the layout of every CUDA model the tests
+// make, and whether its convolutions consider cuDNN's graph-API engines.
 bool g_channels_last = false;
+bool g_graph_engines = false;
 
 // Model<Net, Cuda, T> in the layout the tests run in.
 template <class Net, class T = float>
@@ -88,6 +92,7 @@ class GpuModel : public Model<Net, Cuda, T> {
   template <class... Args>
   explicit GpuModel(Args&&... args) : Model<Net, Cuda, T>(std::forward<Args>(args)...) {
     this->device_context().set_channels_last(g_channels_last);
+    this->device_context().set_graph_engines(g_graph_engines);
   }
 };
 
@@ -124,6 +129,7 @@ struct ParityOptions {
   double gradient_tolerance = -1.0;  // of the input and parameter gradients, when not `tolerance`
   cuda::Precision precision = cuda::Precision::fp32;
   cuda::AlgorithmSearch search = cuda::AlgorithmSearch::benchmark;
+  bool graph_engines = false;  // on whatever --graph-engines says
 };
 
 // One forward and backward pass of Net on both backends from identical state; the CUDA model's
@@ -137,6 +143,7 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   GpuModel<Net, T> gpu(o.batch, seed, ModelOptions{.input_gradient = o.input_gradient});
   gpu.device_context().set_precision(o.precision);
   gpu.device_context().set_algorithm_search(o.search);
+  if (o.graph_engines) gpu.device_context().set_graph_engines(true);
   if (!o.training) {
     cpu.eval();
     gpu.eval();
@@ -242,6 +249,48 @@ TEST_CASE("convolutions: symmetric, strided, explicitly padded, valid, pointwise
   check_parity<Sequential<Dims3x12x10, Conv<8, 3>, Conv<5, 2>>>("heuristic algorithms",
                                                                {.search = cuda::AlgorithmSearch::heuristic});
   check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>>>("Conv<64, 3> at 32x32x32, batch 8", {.batch = 8});
+}
+
+TEST_CASE("convolutions on cuDNN's graph-API engines: the first usable engine of each pass, and timed choices") {
+  // With the heuristic search, every pass runs on the first engine cuDNN's heuristics rank usable
+  // (conv_engines.hpp), whatever timing would have picked: these run the engines themselves.
+  constexpr auto heuristic = cuda::AlgorithmSearch::heuristic;
+  constexpr ParityOptions engines{.search = heuristic, .graph_engines = true};
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>>>("Conv<8, 3> on engines", engines);
+  check_parity<Sequential<Dims3x12x10, Conv<6, 3, 2>>>("Conv<6, 3, 2> on engines: strided, explicitly padded", engines);
+  check_parity<Sequential<Dims3x12x10, Conv<5, 2>>>("Conv<5, 2> on engines: even kernel", engines);
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<4, 3>>>("Conv, ReLU (fused pair), Conv on engines",
+                                                                      engines);
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>>>("Conv<64, 3> at 32x32x32, batch 8, on engines",
+                                                           {.batch = 8, .search = heuristic, .graph_engines = true});
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>>>(
+      "Conv<64, 3> in tf32 on engines",
+      {.batch = 8, .tolerance = 1e-2, .precision = cuda::Precision::tf32, .search = heuristic, .graph_engines = true});
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, Conv<32, 3>>, bfloat16>(
+      "Conv<64, 3>, Conv<32, 3> in bf16 on engines",
+      {.batch = 8, .tolerance = kBf16Tolerance, .search = heuristic, .graph_engines = true});
+  // Timed: each pass keeps the fastest of its legacy algorithm and the engines.
+  check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, ReLU, Conv<32, 3>>>(
+      "Conv, ReLU, Conv at 32x32x32, the faster of legacy and engines", {.batch = 8, .graph_engines = true});
+
+  // How many passes chose an engine: all of them with the heuristic search, none with engines off.
+  using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 5, 0.0, 1.0);
+  for (const bool on : {true, false}) {
+    GpuModel<Net> m(batch, 1);
+    m.device_context().set_graph_engines(on);
+    m.device_context().set_algorithm_search(heuristic);
+    Adam adam;
+    m.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+    m.device_context().synchronize();
+    const auto passes = m.device_context().convolution_passes();
+    const std::string described = m.device_context().describe_convolutions();
+    INFO(described);
+    CHECK(passes.chosen == 5);  // both forwards and backward-filters, the second's backward-data
+    CHECK(passes.on_graph_engines == (on ? passes.chosen : 0));
+    CHECK((described.find("graph engines for the forward pass") != std::string::npos) == on);
+  }
 }
 
 namespace {
@@ -895,6 +944,7 @@ train::TrainingResult train_tiny(const TrainerData& d, const fs::path& run, int 
   train::Trainer<TrainerNet, Device> trainer(c, d.train, d.validation, log);
   if constexpr (std::is_same_v<Device, Cuda>) {
     trainer.model().device_context().set_channels_last(g_channels_last);
+    trainer.model().device_context().set_graph_engines(g_graph_engines);
     trainer.model().device_context().set_step_graphs(graphs);
   }
   train::TrainingResult result = trainer.run();
@@ -1138,11 +1188,16 @@ TEST_CASE("bf16 activations: batches sent ahead give the same steps bit for bit"
 }
 
 int main(int argc, char** argv) {
-  // --channels-last is ours; doctest sees the rest.
+  // --channels-last and --graph-engines are ours; doctest sees the rest.
   std::vector<char*> args(argv, argv + argc);
-  const auto ours = std::find_if(args.begin(), args.end(), [](const char* a) { return std::strcmp(a, "--channels-last") == 0; });
-  g_channels_last = ours != args.end();
-  if (g_channels_last) args.erase(ours);
+  auto take_flag = [&args](const char* flag) {
+    const auto at = std::find_if(args.begin(), args.end(), [flag](const char* a) { return std::strcmp(a, flag) == 0; });
+    if (at == args.end()) return false;
+    args.erase(at);
+    return true;
+  };
+  g_channels_last = take_flag("--channels-last");
+  g_graph_engines = take_flag("--graph-engines");
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("CUDA runtime tests: skipped, no GPU\n");
@@ -1155,10 +1210,11 @@ int main(int argc, char** argv) {
 #ifndef STRATA_CUDA_TEST_TRAINER
   std::printf("CUDA trainer tests: not built (they need stb: build through CMake where strata::images is found)\n");
 #endif
-  std::printf("Activations: %s\n", g_channels_last ? "channels last (NHWC)" : "channels first (NCHW)");
+  std::printf("Activations: %s%s\n", g_channels_last ? "channels last (NHWC)" : "channels first (NCHW)",
+              g_graph_engines ? "; convolutions consider cuDNN's graph-API engines" : "");
   doctest::Context context(static_cast<int>(args.size()), args.data());
   const int result = context.run();
-  std::printf("CUDA runtime tests (%s): %s\n", g_channels_last ? "channels last" : "channels first",
-              result == 0 ? "passed" : "FAILED");
+  std::printf("CUDA runtime tests (%s%s): %s\n", g_channels_last ? "channels last" : "channels first",
+              g_graph_engines ? ", graph engines" : "", result == 0 ? "passed" : "FAILED");
   return result;
 }

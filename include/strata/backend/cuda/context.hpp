@@ -92,6 +92,11 @@ class Context : public DeviceContext {
     state_->channels_last = on;
   }
   bool channels_last() const { return state_->channels_last; }
+  // Each convolution pass's search also times engines of cuDNN's graph API (conv_engines.hpp),
+  // not only the legacy algorithms, and keeps the fastest. Off by default until measured on a
+  // GPU. Applies to the convolution shapes first run after it is set.
+  void set_graph_engines(bool on) { state_->graph_engines = on; }
+  bool graph_engines() const { return state_->graph_engines; }
 
   // ---- the training step as a CUDA graph (Model::train_step; core/step_graph.hpp) ----
   // Off by default. On: a training step's device work is recorded once per batch size, loss,
@@ -118,7 +123,8 @@ class Context : public DeviceContext {
                               const void* optimizer) {
     pixel_weights(pixel_weights_host.data(), pixel_weights_host.size());
     const int variant =
-        (static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0)) * 2 + (state_->channels_last ? 1 : 0);
+        ((static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0)) * 2 +
+         (state_->channels_last ? 1 : 0)) * 2 + (state_->graph_engines ? 1 : 0);
     return StepGraphKey{batch, static_cast<int>(loss), optimizer, variant,
                         pixel_weights_host.empty() ? 0 : state_->weights_version};
   }
@@ -363,7 +369,8 @@ class Context : public DeviceContext {
   // The plan of a convolution shape at a batch size and the current precision.
   // bfloat16: a model of bfloat16 activations (its convolutions run in bf16 whatever the precision).
   ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch, bool bfloat16 = false) {
-    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last};
+    const ConvKey key{in,       out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last,
+                      state_->graph_engines};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
@@ -381,9 +388,31 @@ class Context : public DeviceContext {
               (k.channels_last ? ", channels last" : "") + ", precision " +
               (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
               (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
-              (p->padded ? ", explicitly padded" : "") + "\n" + p->search_log;
+              (k.graph_engines ? ", graph engines considered" : "") + (p->padded ? ", explicitly padded" : "") + "\n" +
+              p->search_log;
     }
     return text;
+  }
+
+  // The convolution passes whose algorithm has been chosen, and how many of them run on an
+  // engine of cuDNN's graph API (set_graph_engines).
+  struct ConvolutionPasses {
+    int chosen = 0;
+    int on_graph_engines = 0;
+  };
+  ConvolutionPasses convolution_passes() const {
+    ConvolutionPasses n;
+    const auto count = [&n](const auto& choice) {
+      if (!choice) return;
+      ++n.chosen;
+      if (choice->engine) ++n.on_graph_engines;
+    };
+    for (const auto& p : state_->conv_plans) {
+      count(p->forward);
+      count(p->backward_data);
+      count(p->backward_filter);
+    }
+    return n;
   }
 
   // A descriptor of a batch of images of scalar `type`, in the model's layout.
@@ -537,6 +566,7 @@ class Context : public DeviceContext {
     AlgorithmSearch search = AlgorithmSearch::benchmark;
     bool deterministic = false;
     bool channels_last = false;
+    bool graph_engines = false;
     bool batches_copied = false;  // a batch has crossed in the current layout
     std::vector<std::unique_ptr<ConvPlan>> conv_plans;
     std::vector<CachedTensor> tensors;

@@ -21,6 +21,12 @@
 // pair's backward (conv2d_backward_relu) masks the gradient by the ReLU's output in the pass
 // that sums the bias gradient, into scratch, and runs cuDNN's two backward passes on that.
 //
+// Graph engines (Context::set_graph_engines, off by default): each pass's first call also looks
+// at the engines cuDNN's graph API offers for it (conv_engines.hpp) and keeps an engine where one
+// ran faster than the legacy algorithm (consider_graph_engines). cuDNN's fused bias + ReLU call
+// exists only in the legacy API: with an engine for the forward pass, that call (with the legacy
+// algorithm) is timed against the engine followed by strata's bias + ReLU pass.
+//
 // A bfloat16 model (core/bfloat16.hpp): x, y and the gradients are bf16; cuDNN convolves bf16
 // with fp32 accumulation on tensor cores, reading a bf16 copy of the float weights made in
 // scratch before each pass, and writing a bf16 weight gradient that is widened into the float
@@ -34,15 +40,18 @@
 // ReLU possibly by cuDNN's fused call (its 1 x K x 1 x 1 bias is the same memory in either layout).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <cudnn.h>
 
 #include "strata/backend/cuda/bias.cuh"
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/conv_engines.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
 #include "strata/backend/cuda/convert.cuh"
 #include "strata/backend/cuda/layout.cuh"
@@ -82,7 +91,7 @@ auto pick_algorithm(const char* search, const Perf* results, int count, std::siz
     if (r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     if (precision == Precision::fp32 && !key.bfloat16 && r.mathType == CUDNN_TENSOR_OP_MATH) continue;
     if (precision == Precision::tf32 || key.bfloat16) STRATA_CUDA_CHECK(cudnnSetConvolutionMathType(conv, r.mathType));
-    chosen = ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory};
+    chosen = ChosenAlgorithm<decltype(r.algo)>{r.algo, r.mathType, r.memory, nullptr};
     log += "  <- chosen";
   }
   plan.search_log += log + "\n";
@@ -148,6 +157,33 @@ inline ChosenAlgorithm<cudnnConvolutionBwdFilterAlgo_t> choose_backward_filter(C
                                                                     &count, results));
   }
   return pick_algorithm("choosing a backward-filter convolution algorithm", results, count, bytes, p, conv);
+}
+
+// A CUDA event destroyed with its scope.
+class ScopedEvent {
+ public:
+  ScopedEvent() { STRATA_CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~ScopedEvent() { (void)cudaEventDestroy(event_); }
+  ScopedEvent(const ScopedEvent&) = delete;
+  ScopedEvent& operator=(const ScopedEvent&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Milliseconds of `runs` calls of run() after one untimed call, on the context's stream.
+template <class Run>
+float time_on_stream(Context& ctx, int runs, Run&& run) {
+  const ScopedEvent start, stop;
+  run();
+  STRATA_CUDA_CHECK(cudaEventRecord(start.get(), ctx.stream()));
+  for (int i = 0; i < runs; ++i) run();
+  STRATA_CUDA_CHECK(cudaEventRecord(stop.get(), ctx.stream()));
+  STRATA_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  float ms = 0.0f;
+  STRATA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return ms;
 }
 
 // The scratch regions of one call, for activations of scalar T.
@@ -228,6 +264,128 @@ void finish_weight_gradient(const ConvPlan& p, float* dweight, const ConvBuffers
     convert(static_cast<const T*>(b.weight_gradient), dweight, b.weight_count, stream);
 }
 
+// Each pass as chosen: on its graph-API engine (where it accepts this layer's operands), or by
+// the legacy call with its algorithm.
+template <class T>
+void run_forward(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* w, T* y) {
+  const EngineOperands operands{input, w, y};
+  if (p.forward->engine && p.forward->engine->accepts(operands))
+    return p.forward->engine->run(ctx.cudnn(), operands, b.workspace);
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), w, p.forward_conv.get(),
+                                            p.forward->algorithm, b.workspace, b.workspace_bytes, &zero, p.y.get(),
+                                            y));
+}
+template <class T>
+void run_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* dy,
+                         void* weight_gradient) {
+  const EngineOperands operands{input, weight_gradient, dy};
+  if (p.backward_filter->engine && p.backward_filter->engine->accepts(operands))
+    return p.backward_filter->engine->run(ctx.cudnn(), operands, b.workspace);
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
+                                                   p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
+                                                   b.workspace_bytes, &zero, p.w.get(), weight_gradient));
+}
+template <class T>
+void run_backward_data(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* w, const T* dy, T* dx) {
+  const EngineOperands operands{dx, w, dy};
+  if (p.backward_data->engine && p.backward_data->engine->accepts(operands))
+    return p.backward_data->engine->run(ctx.cudnn(), operands, b.workspace);
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), w, p.y.get(), dy, p.data_conv.get(),
+                                                 p.backward_data->algorithm, b.workspace, b.workspace_bytes, &zero,
+                                                 p.x.get(), dx));
+}
+
+// With graph engines on (Context::set_graph_engines), right after a pass's legacy search: the
+// graph API's engines for the pass (conv_engines.hpp). With AlgorithmSearch::benchmark the pass
+// keeps whichever runs fastest, the legacy choice or one of the first kEngineCandidates usable
+// engines, each timed over kRuns runs after an untimed one on the layer's own buffers; with
+// AlgorithmSearch::heuristic, cuDNN's first usable engine. The legacy API runs every shape, so a
+// graph cuDNN does not take, or an engine that fails, is logged and passed over.
+template <class Algorithm, class RunChosen>
+void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
+                            const EngineOperands& operands, void* workspace, std::size_t budget,
+                            RunChosen&& run_chosen) {
+  if (!p.key.graph_engines) return;
+  constexpr std::size_t kEngineCandidates = 6;
+  constexpr int kRuns = 3;
+  const bool timed = ctx.algorithm_search() == AlgorithmSearch::benchmark;
+  std::vector<std::shared_ptr<ConvEngine>> engines;
+  try {
+    const EngineShape shape = p.engine_shape();
+    const auto graph = engine_graph(ctx.cudnn(), shape, pass, alignment_of(operands));
+    engines = usable_engines(ctx.cudnn(), graph, shape, p.engine_rules(), budget, timed ? kEngineCandidates : 1,
+                             p.search_log);
+  } catch (const DeviceError& e) {
+    p.search_log += "  graph engines for the " + std::string(pass_name(pass)) + " pass: " + e.what() +
+                    "; the legacy algorithm kept\n";
+    return;
+  }
+  if (engines.empty()) {
+    p.search_log += "    none usable: the legacy algorithm kept\n";
+    return;
+  }
+  if (!timed) {
+    chosen.engine = engines.front();
+    p.search_log += "    engine " + std::to_string(chosen.engine->global_index()) + " chosen (heuristics)\n";
+    return;
+  }
+  float best_ms = time_on_stream(ctx, kRuns, run_chosen) / kRuns;
+  p.search_log += "    legacy algorithm " + std::to_string(static_cast<int>(chosen.algorithm)) + ": " +
+                  std::to_string(best_ms) + " ms\n";
+  std::shared_ptr<ConvEngine> fastest;
+  for (const auto& engine : engines) {
+    p.search_log += "    engine " + std::to_string(engine->global_index()) + ": ";
+    try {
+      const float ms = time_on_stream(ctx, kRuns, [&] { engine->run(ctx.cudnn(), operands, workspace); }) / kRuns;
+      p.search_log += std::to_string(ms) + " ms\n";
+      if (ms < best_ms) {
+        best_ms = ms;
+        fastest = engine;
+      }
+    } catch (const DeviceError& e) {
+      p.search_log += std::string("failed: ") + e.what() + "\n";
+    }
+  }
+  if (!fastest) {
+    p.search_log += "    the legacy algorithm kept\n";
+    return;
+  }
+  chosen.engine = fastest;
+  chosen.workspace_bytes = fastest->workspace_bytes();
+  p.search_log += "    engine " + std::to_string(fastest->global_index()) + " chosen\n";
+}
+
+// A pass's algorithm, chosen on its first call (legacy search, then the graph engines).
+template <class T>
+void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* w, T* y) {
+  if (p.forward) return;
+  p.forward = choose_forward(ctx, p, input, w, y, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::forward, *p.forward, {input, w, y}, b.workspace, b.workspace_bytes,
+                         [&] { run_forward(ctx, p, b, input, w, y); });
+}
+template <class T>
+void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* dy,
+                             void* weight_gradient) {
+  if (p.backward_filter) return;
+  p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::backward_filter, *p.backward_filter, {input, weight_gradient, dy},
+                         b.workspace, b.workspace_bytes,
+                         [&] { run_backward_filter(ctx, p, b, input, dy, weight_gradient); });
+}
+template <class T>
+void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* w, const T* dy, T* dx) {
+  if (p.backward_data) return;
+  p.backward_data = choose_backward_data(ctx, p, w, dy, dx, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::backward_data, *p.backward_data, {dx, w, dy}, b.workspace,
+                         b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, dx); });
+}
+
 // The plan of this call's convolution (a bfloat16 model's convolutions have their own).
 template <class T>
 ConvPlan& plan_of(Context& ctx, Dims in, Dims out, const ConvGeometry& g, int batch) {
@@ -245,12 +403,9 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, c
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
   const T* w = detail::conv_weights(p, weight, b, ctx.stream());
-  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
+  detail::prepare_forward(ctx, p, b, input, w, y.data);
+  detail::run_forward(ctx, p, b, input, w, y.data);
   const float one = 1.0f;
-  const float zero = 0.0f;
-  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), w, p.forward_conv.get(),
-                                            p.forward->algorithm, b.workspace, b.workspace_bytes, &zero, p.y.get(),
-                                            y.data));
   if (is_bfloat16<T> || p.key.channels_last)
     bias_add(y.data, bias, x.batch, ctx.layout(y.dims), ctx.stream());
   else
@@ -275,39 +430,8 @@ inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuf
 template <class T>
 void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* weight,
                           const float* bias, T* y) {
-  const float one = 1.0f;
-  const float zero = 0.0f;
-  STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), weight,
-                                            p.forward_conv.get(), p.forward->algorithm, b.workspace,
-                                            b.workspace_bytes, &zero, p.y.get(), y));
+  run_forward(ctx, p, b, input, weight, y);
   bias_relu(y, bias, p.key.batch, ImageLayout::of(p.key.out, p.key.channels_last), ctx.stream());
-}
-
-// A CUDA event destroyed with its scope.
-class ScopedEvent {
- public:
-  ScopedEvent() { STRATA_CUDA_CHECK(cudaEventCreate(&event_)); }
-  ~ScopedEvent() { (void)cudaEventDestroy(event_); }
-  ScopedEvent(const ScopedEvent&) = delete;
-  ScopedEvent& operator=(const ScopedEvent&) = delete;
-  cudaEvent_t get() const { return event_; }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
-
-// Milliseconds of `runs` calls of run() after one untimed call, on the context's stream.
-template <class Run>
-float time_on_stream(Context& ctx, int runs, Run&& run) {
-  const ScopedEvent start, stop;
-  run();
-  STRATA_CUDA_CHECK(cudaEventRecord(start.get(), ctx.stream()));
-  for (int i = 0; i < runs; ++i) run();
-  STRATA_CUDA_CHECK(cudaEventRecord(stop.get(), ctx.stream()));
-  STRATA_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-  float ms = 0.0f;
-  STRATA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  return ms;
 }
 
 // On a plan's first call: whether cuDNN runs the fused call for the chosen algorithm at all, and
@@ -351,7 +475,7 @@ void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const P* weig
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
   const T* w = detail::conv_weights(p, weight, b, ctx.stream());
-  if (!p.forward) p.forward = detail::choose_forward(ctx, p, input, w, y.data, b.workspace, b.workspace_bytes);
+  detail::prepare_forward(ctx, p, b, input, w, y.data);
   if constexpr (is_bfloat16<T>) {
     p.relu_fusion = ReluFusion::unfused;  // cuDNN's fused call wants its bias in bf16: strata's pass keeps it float
   } else {
@@ -371,24 +495,17 @@ template <class T, class P>
 void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, BasicTensor<const T> x,
                                        const T* dy, BasicTensor<T> dx, const P* weight, P* dweight,
                                        const ConvGeometry& g) {
-  const float one = 1.0f;
-  const float zero = 0.0f;
   const T* input = conv_input(p, x.data, b, ctx.stream());
   void* weight_gradient = weight_gradient_target(p, dweight, b);
-  if (!p.backward_filter)
-    p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
-                                                   p.filter_conv.get(), p.backward_filter->algorithm, b.workspace,
-                                                   b.workspace_bytes, &zero, p.w.get(), weight_gradient));
+  prepare_backward_filter(ctx, p, b, input, dy, weight_gradient);
+  run_backward_filter(ctx, p, b, input, dy, weight_gradient);
   finish_weight_gradient(p, dweight, b, ctx.stream());
 
   if (dx.data == nullptr) return;
   const T* w = conv_weights(p, weight, b, ctx.stream());
   T* target = p.padded ? b.padded_gradient : dx.data;
-  if (!p.backward_data) p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
-  STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), w, p.y.get(), dy, p.data_conv.get(),
-                                                 p.backward_data->algorithm, b.workspace, b.workspace_bytes, &zero,
-                                                 p.x.get(), target));
+  prepare_backward_data(ctx, p, b, w, dy, target);
+  run_backward_data(ctx, p, b, w, dy, target);
   if (p.padded)
     unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left,
                    p.key.channels_last, ctx.stream());

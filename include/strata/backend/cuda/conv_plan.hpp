@@ -30,6 +30,7 @@
 
 #include <cudnn.h>
 
+#include "strata/backend/cuda/conv_engines.hpp"
 #include "strata/backend/cuda/descriptors.hpp"
 #include "strata/backend/cuda/precision.hpp"
 #include "strata/core/layout.hpp"
@@ -99,21 +100,26 @@ struct ConvKey {
   bool deterministic = false;  // only algorithms cuDNN reports as deterministic
   bool bfloat16 = false;       // bf16 input, weights and output, fp32 accumulation (tensor cores)
   bool channels_last = false;  // NHWC activations, KRSC weights (core/layout.hpp)
+  bool graph_engines = false;  // cuDNN's graph-API engines considered too (conv_engines.hpp)
 
   bool operator==(const ConvKey& o) const {
     return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&
            geometry.stride == o.geometry.stride && geometry.pad_top == o.geometry.pad_top &&
            geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision &&
-           deterministic == o.deterministic && bfloat16 == o.bfloat16 && channels_last == o.channels_last;
+           deterministic == o.deterministic && bfloat16 == o.bfloat16 && channels_last == o.channels_last &&
+           graph_engines == o.graph_engines;
   }
 };
 
-// An algorithm chosen for one pass: what to run, and its math type.
+// An algorithm chosen for one pass: what to run, and its math type; or, where a graph-API engine
+// ran faster (conv_engines.hpp), that engine (the legacy algorithm is still kept: cuDNN's fused
+// bias + ReLU call needs one).
 template <class Algorithm>
 struct ChosenAlgorithm {
   Algorithm algorithm{};
   cudnnMathType_t math = CUDNN_FMA_MATH;
   std::size_t workspace_bytes = 0;
+  std::shared_ptr<ConvEngine> engine;
 };
 
 // Whether cuDNN runs this plan's convolution with bias and ReLU in one call, found on the first
@@ -135,6 +141,22 @@ struct ConvPlan {
   ReluFusion relu_fusion = ReluFusion::untried;
   const char* relu_fusion_status = "";  // cuDNN's answer when it refused the fused call
   std::string search_log;  // every algorithm each pass's search returned, and the choice
+
+  // The convolution as cuDNN's graph API sees it, and the engines its precision allows.
+  EngineShape engine_shape() const {
+    return EngineShape{key.batch,
+                       conv_input,
+                       key.out,
+                       key.geometry.kernel,
+                       key.geometry.stride,
+                       padded ? 0 : key.geometry.pad_top,
+                       padded ? 0 : key.geometry.pad_left,
+                       element_type(key),
+                       key.channels_last};
+  }
+  EngineRules engine_rules() const {
+    return EngineRules{key.bfloat16 || key.precision == Precision::tf32, key.deterministic};
+  }
 
   explicit ConvPlan(const ConvKey& k)
       : key(k),
