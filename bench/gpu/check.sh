@@ -28,7 +28,7 @@
 #      with --layout nhwc (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
 #      batch 256, fp32, tf32 and bf16, NCHW and channels last, for strata (ncu) and strata's
-#      algorithm choices (strata_kernels.txt,
+#      algorithm choices, graph engines included (strata_kernels.txt,
 #      strata_algorithms.txt), and v1 from pageable host memory (strata_pageable.csv); with profile-torch too, the PyTorch twin's (torch.profiler,
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
@@ -255,8 +255,8 @@ if want profile && [ "$bench_built" = 0 ]; then
       fi
     done
   done
-  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 --mode eager,eager-nhwc \
-    --steps 10 --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
+  timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,tf32,bf16 \
+    --mode eager,eager-nhwc,eager-nhwc-engines --steps 10 --warmup 3 --algorithms 1 >>"$OUT/strata_kernels.txt" 2>"$OUT/strata_algorithms.txt"
   # What page-locked host batches (the benchmark's default, as the twin's) save over pageable ones.
   timeout 60 "$bin/strata_gpu_bench" --arch v1 --batch 64,256 --precision fp32,bf16 --mode eager,graph \
     --host pageable >"$OUT/strata_pageable.csv" 2>>"$log"
