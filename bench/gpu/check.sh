@@ -36,10 +36,10 @@
 # STRATA_GPU_EPOCH_BATCHES (default 64,256) its batch sizes.
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
-# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT,
-# _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 20 for each of the three
-# test runs, 80, 60, 35, 50, 10 for each of the two trainer runs, and 175 for the build: 8 minutes
-# in all, about 5 without the build), so a hang costs that phase only; the benchmark times its
+# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _ENGINES_TEST_LIMIT, _BENCH_LIMIT,
+# _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 20 for
+# each of the first two test runs, 25 for the third, 80, 60, 35, 50, 10 for each of the two trainer
+# runs, and 170 for the build: 8 minutes in all, about 5 without the build), so a hang costs that phase only; the benchmark times its
 # epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
 # graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -152,10 +152,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 175 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 170 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 175 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 170 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -176,7 +176,9 @@ elif [ "$tests_built" = 0 ]; then
     start=$SECONDS
     [ -n "$flags" ] && echo "## $flags" >>"$OUT/cuda_tests.txt"
     # shellcheck disable=SC2086  # $flags is a list of flags
-    timeout "${STRATA_GPU_TEST_LIMIT:-20}" "$bin/strata_cuda_tests" --no-intro $flags ${STRATA_GPU_TEST_ARGS:-} \
+    limit=${STRATA_GPU_TEST_LIMIT:-20}
+    [[ "$flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-25}  # engine searches too
+    timeout "$limit" "$bin/strata_cuda_tests" --no-intro $flags ${STRATA_GPU_TEST_ARGS:-} \
       >>"$OUT/cuda_tests.txt" 2>&1
     status=$?
     [ "$run" = 0 ] || [ "$tests_status" = 0 ] && tests_status=$status

@@ -94,7 +94,8 @@ class Context : public DeviceContext {
   bool channels_last() const { return state_->channels_last; }
   // Each convolution pass's search also times engines of cuDNN's graph API (conv_engines.hpp),
   // not only the legacy algorithms, and keeps the fastest. Off by default until measured on a
-  // GPU. Applies to the convolution shapes first run after it is set.
+  // GPU. Part of each plan's key: switching it makes every shape search again on its next step,
+  // which runs eagerly.
   void set_graph_engines(bool on) { state_->graph_engines = on; }
   bool graph_engines() const { return state_->graph_engines; }
 
@@ -395,22 +396,23 @@ class Context : public DeviceContext {
   }
 
   // The convolution passes whose algorithm has been chosen, and how many of them run on an
-  // engine of cuDNN's graph API (set_graph_engines).
+  // engine of cuDNN's graph API (set_graph_engines): not a forward pass that runs as cuDNN's
+  // fused bias + ReLU call, which only the legacy API has (conv.hpp).
   struct ConvolutionPasses {
     int chosen = 0;
     int on_graph_engines = 0;
   };
   ConvolutionPasses convolution_passes() const {
     ConvolutionPasses n;
-    const auto count = [&n](const auto& choice) {
+    const auto count = [&n](const auto& choice, bool legacy_call) {
       if (!choice) return;
       ++n.chosen;
-      if (choice->engine) ++n.on_graph_engines;
+      if (choice->engine && !legacy_call) ++n.on_graph_engines;
     };
     for (const auto& p : state_->conv_plans) {
-      count(p->forward);
-      count(p->backward_data);
-      count(p->backward_filter);
+      count(p->forward, p->relu_fusion == ReluFusion::fused);
+      count(p->backward_data, false);
+      count(p->backward_filter, false);
     }
     return n;
   }
@@ -619,6 +621,7 @@ class Context : public DeviceContext {
       for (Ahead& slot : ahead)
         for (cudaEvent_t* event : {&slot.copied, &slot.consumed})
           if (*event != nullptr) (void)cudaEventDestroy(std::exchange(*event, nullptr));
+      conv_plans.clear();  // their graph-API engines were built with the handle
       if (cudnn != nullptr) (void)cudnnDestroy(std::exchange(cudnn, nullptr));
       if (copy_stream != nullptr) (void)cudaStreamDestroy(std::exchange(copy_stream, nullptr));
       if (stream != nullptr) (void)cudaStreamDestroy(std::exchange(stream, nullptr));

@@ -301,12 +301,21 @@ void run_backward_data(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b,
                                                  p.x.get(), dx));
 }
 
+// After an engine failed while being tried: waits for what it queued and clears a launch error it
+// left, so that neither is blamed on the next kernel; an error the context cannot recover from
+// (a fault) is thrown.
+inline void recover_from_failed_engine(Context& ctx) {
+  const cudaError_t waited = cudaStreamSynchronize(ctx.stream());
+  (void)cudaGetLastError();
+  check(waited, "cudaStreamSynchronize after a cuDNN graph engine failed");
+}
+
 // With graph engines on (Context::set_graph_engines), right after a pass's legacy search: the
 // graph API's engines for the pass (conv_engines.hpp). With AlgorithmSearch::benchmark the pass
 // keeps whichever runs fastest, the legacy choice or one of the first kEngineCandidates usable
 // engines, each timed over kRuns runs after an untimed one on the layer's own buffers; with
-// AlgorithmSearch::heuristic, cuDNN's first usable engine. The legacy API runs every shape, so a
-// graph cuDNN does not take, or an engine that fails, is logged and passed over.
+// AlgorithmSearch::heuristic, the first usable engine that runs. The legacy API runs every shape,
+// so a graph cuDNN does not take, or an engine that fails, is logged and passed over.
 template <class Algorithm, class RunChosen>
 void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
                             const EngineOperands& operands, void* workspace, std::size_t budget,
@@ -319,46 +328,48 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
   try {
     const EngineShape shape = p.engine_shape();
     const auto graph = engine_graph(ctx.cudnn(), shape, pass, alignment_of(operands));
-    engines = usable_engines(ctx.cudnn(), graph, shape, p.engine_rules(), budget, timed ? kEngineCandidates : 1,
+    engines = usable_engines(ctx.cudnn(), graph, shape, p.engine_rules(), budget, timed ? kEngineCandidates : 3,
                              p.search_log);
   } catch (const DeviceError& e) {
     p.search_log += "  graph engines for the " + std::string(pass_name(pass)) + " pass: " + e.what() +
                     "; the legacy algorithm kept\n";
     return;
   }
-  if (engines.empty()) {
-    p.search_log += "    none usable: the legacy algorithm kept\n";
-    return;
+  float best_ms = 0.0f;
+  if (timed) {
+    best_ms = time_on_stream(ctx, kRuns, run_chosen) / kRuns;
+    p.search_log += "    legacy algorithm " + std::to_string(static_cast<int>(chosen.algorithm)) + ": " +
+                    std::to_string(best_ms) + " ms\n";
   }
-  if (!timed) {
-    chosen.engine = engines.front();
-    p.search_log += "    engine " + std::to_string(chosen.engine->global_index()) + " chosen (heuristics)\n";
-    return;
-  }
-  float best_ms = time_on_stream(ctx, kRuns, run_chosen) / kRuns;
-  p.search_log += "    legacy algorithm " + std::to_string(static_cast<int>(chosen.algorithm)) + ": " +
-                  std::to_string(best_ms) + " ms\n";
-  std::shared_ptr<ConvEngine> fastest;
+  std::shared_ptr<ConvEngine> kept;
   for (const auto& engine : engines) {
     p.search_log += "    engine " + std::to_string(engine->global_index()) + ": ";
     try {
+      if (!timed) {  // the first that runs
+        engine->run(ctx.cudnn(), operands, workspace);
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
+        p.search_log += "ran\n";
+        kept = engine;
+        break;
+      }
       const float ms = time_on_stream(ctx, kRuns, [&] { engine->run(ctx.cudnn(), operands, workspace); }) / kRuns;
       p.search_log += std::to_string(ms) + " ms\n";
       if (ms < best_ms) {
         best_ms = ms;
-        fastest = engine;
+        kept = engine;
       }
     } catch (const DeviceError& e) {
       p.search_log += std::string("failed: ") + e.what() + "\n";
+      recover_from_failed_engine(ctx);
     }
   }
-  if (!fastest) {
+  if (!kept) {
     p.search_log += "    the legacy algorithm kept\n";
     return;
   }
-  chosen.engine = fastest;
-  chosen.workspace_bytes = fastest->workspace_bytes();
-  p.search_log += "    engine " + std::to_string(fastest->global_index()) + " chosen\n";
+  chosen.engine = kept;
+  chosen.workspace_bytes = kept->workspace_bytes();
+  p.search_log += "    engine " + std::to_string(kept->global_index()) + " chosen\n";
 }
 
 // A pass's algorithm, chosen on its first call (legacy search, then the graph engines).
@@ -437,11 +448,19 @@ void unfused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, co
 // On a plan's first call: whether cuDNN runs the fused call for the chosen algorithm at all, and
 // when algorithms are timed (AlgorithmSearch::benchmark, not deterministic), whether it is faster
 // than the convolution followed by strata's bias + ReLU pass. (On an H200 in TF32 at batch 64,
-// the two steps were faster for 3 of ConvNet v1's 6 pairs.) Returns whether y already holds
-// the result. A refusal (any status but a failed execution, which is an error) means two steps.
+// the two steps were faster for 3 of ConvNet v1's 6 pairs.) Untimed, a forward pass given a graph
+// engine (consider_graph_engines) keeps the two steps, so that the engine runs. Returns whether y
+// already holds the result. A refusal (any status but a failed execution, which is an error) means
+// two steps.
 inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers<float>& b, const float* input,
                                const float* weight, const float* bias, float* y) {
   ctx.require_eager("choosing whether cuDNN fuses a convolution's bias and ReLU (its first step runs eagerly)");
+  const bool timed = ctx.algorithm_search() == AlgorithmSearch::benchmark && !p.key.deterministic;
+  if (!timed && p.forward->engine) {  // untimed, the graph engine chosen for the forward pass runs it
+    p.relu_fusion = ReluFusion::unfused;
+    p.search_log += "  bias + ReLU: strata's pass after the forward pass's graph engine\n";
+    return false;
+  }
   const cudnnStatus_t status = fused_forward_relu(ctx, p, b, input, weight, bias, y);
   if (status >= CUDNN_STATUS_EXECUTION_FAILED) check(status, "cudnnConvolutionBiasActivationForward");
   if (status != CUDNN_STATUS_SUCCESS) {
@@ -451,7 +470,7 @@ inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers<floa
     return false;
   }
   p.relu_fusion = ReluFusion::fused;
-  if (ctx.algorithm_search() != AlgorithmSearch::benchmark || p.key.deterministic) return true;
+  if (!timed) return true;
   constexpr int kRuns = 3;
   const float fused_ms = time_on_stream(ctx, kRuns, [&] { check(fused_forward_relu(ctx, p, b, input, weight, bias, y),
                                                                 "cudnnConvolutionBiasActivationForward"); });

@@ -3,14 +3,16 @@
 // conv.hpp runs each pass through cuDNN's legacy API: cudnnFind* times a fixed list of
 // algorithms, each of which cuDNN maps onto some of its engines. The graph API describes the pass
 // as a graph of one operation and lists the engines that can run it, ranked by cuDNN's
-// heuristics (mode A, as PyTorch uses), among them kernels no legacy algorithm reaches. With
+// heuristics (mode A, as PyTorch uses; the fallback mode's where none of A's is usable), among
+// them kernels no legacy algorithm reaches. With
 // Context::set_graph_engines(true), each pass's search (conv.hpp) also looks at the engines
 // found here and keeps whichever ran fastest, legacy algorithm or engine.
 //
 // Usable engines: the execution plan builds, the workspace fits the budget, and the numerical
 // notes suit the precision: never inputs down-converted or sums reduced in lower precision; no
 // tensor cores in strict fp32 (float tensors would be rounded to TF32); nothing non-deterministic
-// when the context asks for determinism (EngineRules).
+// when the context asks for determinism (EngineRules). Engines compiled at run time (NVRTC) are
+// passed over: building one's plan takes seconds, in a first step that should take milliseconds.
 //
 // Operands, the same three roles in every pass (uids 'x', 'w', 'y'): x is the convolution's input
 // side, w its weights, y its output side, each in the plan's layout (core/layout.hpp's
@@ -40,9 +42,8 @@
 #include "strata/core/shape.hpp"
 
 // Sets one attribute of a graph-API descriptor, naming the attribute if cuDNN refuses it.
-#define STRATA_CUDNN_SET(descriptor, name, type, count, values)                                    \
-  ::strata::cuda::check(cudnnBackendSetAttribute((descriptor), (name), (type), (count), (values)), \
-                        "cudnnBackendSetAttribute(" #name ")")
+#define STRATA_CUDNN_SET(descriptor, name, type, count, values) \
+  ::strata::cuda::engine_detail::set_attribute((descriptor), (name), (type), (count), (values), #name)
 
 namespace strata::cuda {
 
@@ -118,6 +119,12 @@ inline EngineAlignment alignment_of(const EngineOperands& operands) {
 }
 
 namespace engine_detail {
+
+inline void set_attribute(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
+                          cudnnBackendAttributeType_t type, std::int64_t count, const void* values,
+                          const std::string& what) {
+  check(cudnnBackendSetAttribute(d, name, type, count, values), ("cudnnBackendSetAttribute(" + what + ")").c_str());
+}
 
 constexpr std::array<std::int64_t, 3> kUids{'x', 'w', 'y'};
 
@@ -239,16 +246,17 @@ inline std::shared_ptr<const EngineGraph> engine_graph(cudnnHandle_t handle, con
   g->operation = BackendDescriptor(a.type);
   const cudnnBackendDescriptor_t x = g->x.get(), w = g->w.get(), y = g->y.get(), c = g->convolution.get();
   const float one = 1.0f, zero = 0.0f;
-  STRATA_CUDNN_SET(g->operation.get(), a.x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
-  STRATA_CUDNN_SET(g->operation.get(), a.w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
-  STRATA_CUDNN_SET(g->operation.get(), a.y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
-  STRATA_CUDNN_SET(g->operation.get(), a.convolution, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
-  STRATA_CUDNN_SET(g->operation.get(), a.alpha, CUDNN_TYPE_FLOAT, 1, &one);
-  STRATA_CUDNN_SET(g->operation.get(), a.beta, CUDNN_TYPE_FLOAT, 1, &zero);
-  check(cudnnBackendFinalize(g->operation.get()), "cudnnBackendFinalize(convolution operation)");
+  const std::string of = std::string(pass_name(pass)) + " operation's ";
+  const cudnnBackendDescriptor_t op = g->operation.get();
+  set_attribute(op, a.x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x, of + (pass == ConvPass::backward_data ? "dx" : "x"));
+  set_attribute(op, a.w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w, of + (pass == ConvPass::backward_filter ? "dw" : "w"));
+  set_attribute(op, a.y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y, of + (pass == ConvPass::forward ? "y" : "dy"));
+  set_attribute(op, a.convolution, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c, of + "convolution");
+  set_attribute(op, a.alpha, CUDNN_TYPE_FLOAT, 1, &one, of + "alpha");
+  set_attribute(op, a.beta, CUDNN_TYPE_FLOAT, 1, &zero, of + "beta");
+  check(cudnnBackendFinalize(op), "cudnnBackendFinalize(convolution operation)");
 
   g->graph = BackendDescriptor(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-  const cudnnBackendDescriptor_t op = g->operation.get();
   STRATA_CUDNN_SET(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
   STRATA_CUDNN_SET(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
   check(cudnnBackendFinalize(g->graph.get()), "cudnnBackendFinalize(operation graph)");
@@ -329,21 +337,75 @@ class ConvEngine {
   std::size_t next_ = 0;  // the pack replaced next once kPacks are kept
 };
 
-// The engines cuDNN's heuristics (mode A) rank for the graph, best first, up to `limit` usable
-// ones (header comment). Every engine looked at, and why one was passed over, goes into `log`.
-inline std::vector<std::shared_ptr<ConvEngine>> usable_engines(cudnnHandle_t handle,
-                                                               const std::shared_ptr<const EngineGraph>& graph,
-                                                               const EngineShape& shape, const EngineRules& rules,
-                                                               std::size_t budget, std::size_t limit,
-                                                               std::string& log) {
-  using namespace engine_detail;
+namespace engine_detail {
+
+// The engine of heuristics result `config` as a usable ConvEngine, or null with the reason in `log`.
+inline std::shared_ptr<ConvEngine> usable_engine(cudnnHandle_t handle, const std::shared_ptr<const EngineGraph>& graph,
+                                                 BackendDescriptor& config, const EngineShape& shape,
+                                                 const EngineRules& rules, std::size_t budget, std::string& log) {
+  BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t e = engine.get();
+  std::int64_t n = 0;
+  check(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &e),
+        "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINECFG_ENGINE)");
+  std::int64_t index = -1;
+  check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &index),
+        "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_GLOBAL_INDEX)");
+  std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+  check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                 static_cast<std::int64_t>(notes.size()), &n, notes.data()),
+        "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE)");
+  notes.resize(static_cast<std::size_t>(n));
+  std::vector<cudnnBackendBehaviorNote_t> behavior(CUDNN_BEHAVIOR_NOTE_TYPE_COUNT);
+  check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                                 static_cast<std::int64_t>(behavior.size()), &n, behavior.data()),
+        "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE)");
+  behavior.resize(static_cast<std::size_t>(n));
+  log += "\n    engine " + std::to_string(index) + " (" + notes_text(notes) + ")";
+  if (const char* why = ruled_out(notes, rules, shape.type)) {
+    log += ": passed over, " + std::string(why);
+    return nullptr;
+  }
+  // Compiled by NVRTC as its plan is built: seconds each, too dear for a first step's search.
+  for (const cudnnBackendBehaviorNote_t note : behavior)
+    if (note == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) {
+      log += ": passed over, compiled at run time";
+      return nullptr;
+    }
+
+  BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+  const cudnnBackendDescriptor_t c = config.get();
+  STRATA_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+  STRATA_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
+  const cudnnStatus_t built = cudnnBackendFinalize(plan.get());
+  if (built != CUDNN_STATUS_SUCCESS) {
+    log += ": no plan, " + std::string(cudnnGetErrorString(built));
+    return nullptr;
+  }
+  std::int64_t workspace = 0;
+  check(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
+                                 &workspace),
+        "cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE)");
+  log += ", workspace " + DeviceOutOfMemory::bytes_text(static_cast<std::size_t>(workspace));
+  if (static_cast<std::size_t>(workspace) > budget) {
+    log += ": passed over, over the budget";
+    return nullptr;
+  }
+  return std::make_shared<ConvEngine>(graph, std::move(config), std::move(plan), static_cast<std::size_t>(workspace),
+                                      index);
+}
+
+// Appends to `usable` the usable engines heuristics `mode` ranks for the graph, best first, until
+// it holds `limit`.
+inline void add_usable_engines(cudnnHandle_t handle, const std::shared_ptr<const EngineGraph>& graph,
+                               cudnnBackendHeurMode_t mode, const EngineShape& shape, const EngineRules& rules,
+                               std::size_t budget, std::size_t limit, std::vector<std::shared_ptr<ConvEngine>>& usable,
+                               std::string& log) {
   BackendDescriptor heuristics(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
   const cudnnBackendDescriptor_t g = graph->graph.get();
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
   STRATA_CUDNN_SET(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g);
   STRATA_CUDNN_SET(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
   check(cudnnBackendFinalize(heuristics.get()), "cudnnBackendFinalize(engine heuristics)");
-
   std::int64_t count = 0;
   check(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
                                  &count, nullptr),
@@ -359,51 +421,38 @@ inline std::vector<std::shared_ptr<ConvEngine>> usable_engines(cudnnHandle_t han
     check(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                    count, &returned, handles.data()),
           "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINEHEUR_RESULTS)");
-  log += "  graph engines for the " + std::string(pass_name(graph->pass)) + " pass (heuristics A: " +
-         std::to_string(returned) + "):";
-
-  std::vector<std::shared_ptr<ConvEngine>> usable;
+  log += std::string("\n   heuristics ") + (mode == CUDNN_HEUR_MODE_A ? "A" : "fallback") + ": " +
+         std::to_string(returned) + " engines";
   for (std::int64_t i = 0; i < returned && usable.size() < limit; ++i) {
-    BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
-    cudnnBackendDescriptor_t e = engine.get();
-    std::int64_t n = 0;
-    check(cudnnBackendGetAttribute(configs[i].get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n,
-                                   &e),
-          "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINECFG_ENGINE)");
-    std::int64_t index = -1;
-    check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &index),
-          "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_GLOBAL_INDEX)");
-    std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
-    check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                                   static_cast<std::int64_t>(notes.size()), &n, notes.data()),
-          "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE)");
-    notes.resize(static_cast<std::size_t>(n));
-    log += "\n    engine " + std::to_string(index) + " (" + notes_text(notes) + ")";
-    if (const char* why = ruled_out(notes, rules, shape.type)) {
-      log += ": passed over, " + std::string(why);
-      continue;
+    try {
+      if (auto engine = usable_engine(handle, graph, configs[static_cast<std::size_t>(i)], shape, rules, budget, log))
+        usable.push_back(std::move(engine));
+    } catch (const DeviceError& error) {  // this engine only
+      log += std::string(": passed over, ") + error.what();
     }
+  }
+}
 
-    BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-    const cudnnBackendDescriptor_t config = configs[i].get();
-    STRATA_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-    STRATA_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &config);
-    const cudnnStatus_t built = cudnnBackendFinalize(plan.get());
-    if (built != CUDNN_STATUS_SUCCESS) {
-      log += ": no plan, " + std::string(cudnnGetErrorString(built));
-      continue;
+}  // namespace engine_detail
+
+// The engines cuDNN's heuristics rank for the graph, best first, up to `limit` usable ones
+// (header comment): mode A's (as PyTorch), or where none of those is usable, the fallback mode's.
+// Every engine looked at, and why one was passed over, goes into `log`. Engines compiled at run
+// time (NVRTC) are passed over: building one takes seconds.
+inline std::vector<std::shared_ptr<ConvEngine>> usable_engines(cudnnHandle_t handle,
+                                                               const std::shared_ptr<const EngineGraph>& graph,
+                                                               const EngineShape& shape, const EngineRules& rules,
+                                                               std::size_t budget, std::size_t limit,
+                                                               std::string& log) {
+  std::vector<std::shared_ptr<ConvEngine>> usable;
+  log += "  graph engines for the " + std::string(pass_name(graph->pass)) + " pass:";
+  for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    try {
+      engine_detail::add_usable_engines(handle, graph, mode, shape, rules, budget, limit, usable, log);
+    } catch (const DeviceError& error) {  // this mode's heuristics
+      log += std::string("\n   heuristics failed: ") + error.what();
     }
-    std::int64_t workspace = 0;
-    check(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
-                                   &workspace),
-          "cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE)");
-    log += ", workspace " + DeviceOutOfMemory::bytes_text(static_cast<std::size_t>(workspace));
-    if (static_cast<std::size_t>(workspace) > budget) {
-      log += ": passed over, over the budget";
-      continue;
-    }
-    usable.push_back(std::make_shared<ConvEngine>(graph, std::move(configs[i]), std::move(plan),
-                                                  static_cast<std::size_t>(workspace), index));
+    if (!usable.empty()) break;
   }
   log += "\n";
   return usable;
