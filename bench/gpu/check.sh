@@ -18,9 +18,9 @@
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
 #      with channels-last activations in a second process (STRATA_GPU_NHWC_MODES, default
-#      eager-nhwc,graph-nhwc), then v1 with graph engines too in a third (STRATA_GPU_ENGINES_MODES,
-#      default eager-nhwc-engines,graph-nhwc-engines), then the PyTorch twin (bench/gpu/twin.py)
-#      on the same grid
+#      eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 with graph engines too in a third
+#      (STRATA_GPU_ENGINES_MODES, default eager-nhwc-engines,graph-nhwc-engines), then the
+#      PyTorch twin (bench/gpu/twin.py) on the same grid
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
 #      (STRATA_GPU_EPOCH_MODES, default graph; STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
@@ -38,8 +38,9 @@
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _ENGINES_TEST_LIMIT, _BENCH_LIMIT,
 # _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 20 for
-# each of the first two test runs, 25 for the third, 80, 60, 35, 50, 10 for each of the two trainer
-# runs, and 170 for the build: 8 minutes in all, about 5 without the build), so a hang costs that phase only; the benchmark times its
+# each of the first two test runs, 35 for the third (its searches time graph engines too), 80, 60,
+# 30, 50, 10 for each of the two trainer runs, and 165 for the build: 8 minutes in all, about 5
+# without the build), so a hang costs that phase only; the benchmark times its
 # epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
 # graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -152,10 +153,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 170 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 165 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 170 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 165 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -177,7 +178,7 @@ elif [ "$tests_built" = 0 ]; then
     [ -n "$flags" ] && echo "## $flags" >>"$OUT/cuda_tests.txt"
     # shellcheck disable=SC2086  # $flags is a list of flags
     limit=${STRATA_GPU_TEST_LIMIT:-20}
-    [[ "$flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-25}  # engine searches too
+    [[ "$flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-35}  # engine searches too
     timeout "$limit" "$bin/strata_cuda_tests" --no-intro $flags ${STRATA_GPU_TEST_ARGS:-} \
       >>"$OUT/cuda_tests.txt" 2>&1
     status=$?
@@ -209,9 +210,9 @@ if want bench && [ "$bench_built" = 0 ]; then
     >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
   # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines):
-  # v1, channels last, in a third process; no epoch.
+  # v1 at batch 64 and 256, channels last, in a third process; no epoch.
   start=$SECONDS
-  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-35}" "$bin/strata_gpu_bench" --arch v1 --batch 64,128,256 \
+  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-30}" "$bin/strata_gpu_bench" --arch v1 --batch 64,256 \
     --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-eager-nhwc-engines,graph-nhwc-engines}" \
     --epoch 0 >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last, graph engines: exit $?, $((SECONDS - start)) s"
