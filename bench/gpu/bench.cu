@@ -212,12 +212,14 @@ bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
   return true;
 }
 
-// In an -engines mode, a comment line: how many convolution passes ran on a graph-API engine.
+// In an -engines mode, a comment line: how many of the row's convolution passes run on a
+// graph-API engine.
 template <class Net, class T>
-void report_engines(Model<Net, Cuda, T>& model, const std::string& mode) {
+void report_engines(Model<Net, Cuda, T>& model, const std::string& row) {
+  const std::string mode = row.substr(row.rfind(' ') + 1);
   if (!parse_mode(mode).engines) return;
   const auto passes = model.device_context().convolution_passes();
-  std::printf("# %s: %d of %d convolution passes on graph-API engines\n", mode.c_str(), passes.on_graph_engines,
+  std::printf("# %s: %d of %d convolution passes on graph-API engines\n", row.c_str(), passes.on_graph_engines,
               passes.chosen);
 }
 
@@ -278,7 +280,7 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   const double images_per_s = batch / (median / 1000.0);
   const std::string done = mode_done(model, mode, replays_before, o.steps);
   warn_if_not_sent_ahead(model, o);
-  report_engines(model, mode);
+  report_engines(model, arch + " batch " + std::to_string(batch) + " " + precision + " " + mode);
   std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
               images_per_s * training_flops<Net>() / 1e12, done.c_str());
   std::fflush(stdout);
@@ -332,7 +334,7 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string finished = mode_done(model, mode, replays_before, steps);
   warn_if_not_sent_ahead(model, o);
-  report_engines(model, mode);
+  report_engines(model, "epoch of v1, batch " + std::to_string(batch) + " " + precision + " " + mode);
   std::printf("epoch,v1,%d,%s,%.3f,%ld,%s\n", batch, precision.c_str(), seconds, images, finished.c_str());
   std::fflush(stdout);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of under 8 minutes
-# (about 5 with prebuilt programs).
+# (every phase's time limit included; under 7.5 with prebuilt programs).
 #
 #   bash bench/gpu/check.sh            # results in $OUT (default: bench/gpu/out)
 #
@@ -17,8 +17,8 @@
 #      engines among the convolutions' candidates (--graph-engines)
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
-#      with channels-last activations in a second process (STRATA_GPU_NHWC_MODES, default
-#      eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 with graph engines too in a third
+#      with channels-last activations in a second process (v1 only: STRATA_GPU_NHWC_ARCHS;
+#      STRATA_GPU_NHWC_MODES, default eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 with graph engines too in a third
 #      (STRATA_GPU_ENGINES_MODES, default eager-nhwc-engines,graph-nhwc-engines), then the
 #      PyTorch twin (bench/gpu/twin.py) on the same grid
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
@@ -37,10 +37,11 @@
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _ENGINES_TEST_LIMIT, _BENCH_LIMIT,
-# _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 20 for
-# each of the first two test runs, 35 for the third (its searches time graph engines too), 80, 60,
-# 30, 50, 10 for each of the two trainer runs, and 165 for the build: 8 minutes in all, about 5
-# without the build), so a hang costs that phase only; the benchmark times its
+# _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 30 for
+# each of the first two test runs, 45 for the third (its searches time graph engines too), 75, 50,
+# 25, 45, 10 for each of the two trainer runs, and 160 for the build: 8 minutes in all; with
+# prebuilt programs the build's share goes to the others: +10 for each test run, +25, +25, +15,
+# +25), so a hang costs that phase only; the benchmark times its
 # epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
 # graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -134,6 +135,9 @@ if [[ "$cudnn_lib" == */nvidia/* ]]; then
 fi
 export LD_LIBRARY_PATH="$libs:$(dirname "$(dirname "$NVCC")")/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 prebuilt=${STRATA_GPU_PREBUILT:-}
+spare=0
+# A phase's default limit: BASE seconds, plus EXTRA when the build was skipped (spare=1).
+limit_of() { echo $(($1 + spare * $2)); }
 [ -n "$prebuilt" ] && [ -d "$prebuilt/lib" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(cd "$prebuilt/lib" && pwd)"
 
 # ---- 1. build (the two programs in parallel), unless prebuilt ones load here ----
@@ -145,6 +149,7 @@ if [ -n "$prebuilt" ] && usable "$prebuilt/strata_cuda_tests" && usable "$prebui
   usable "$prebuilt/strata-inpaint" && cp "$prebuilt/strata-inpaint" "$bin/"
   say "prebuilt programs from $prebuilt: $(cat "$prebuilt/BUILT" 2>/dev/null || echo 'origin not recorded')"
   tests_built=0 bench_built=0
+  spare=1  # the build's share of the 8 minutes goes to the phases below
 else
   [ -n "$prebuilt" ] && say "prebuilt programs in $prebuilt unusable here: $(ldd "$prebuilt/strata_cuda_tests" 2>&1 | grep 'not found' | tr '\n' ' ')"
 
@@ -153,10 +158,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 165 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 160 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 165 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 160 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -173,18 +178,18 @@ elif [ "$tests_built" = 0 ]; then
   # channels last with cuDNN's graph-API engines among the convolutions' candidates.
   : >"$OUT/cuda_tests.txt"
   run=0
-  for flags in "" "--channels-last" "--channels-last --graph-engines"; do
+  for run_flags in "" "--channels-last" "--channels-last --graph-engines"; do
     start=$SECONDS
-    [ -n "$flags" ] && echo "## $flags" >>"$OUT/cuda_tests.txt"
-    # shellcheck disable=SC2086  # $flags is a list of flags
-    limit=${STRATA_GPU_TEST_LIMIT:-20}
-    [[ "$flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-35}  # engine searches too
-    timeout "$limit" "$bin/strata_cuda_tests" --no-intro $flags ${STRATA_GPU_TEST_ARGS:-} \
+    [ -n "$run_flags" ] && echo "## $run_flags" >>"$OUT/cuda_tests.txt"
+    limit=${STRATA_GPU_TEST_LIMIT:-$(limit_of 30 10)}
+    [[ "$run_flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-$(limit_of 45 10)}  # engine searches too
+    # shellcheck disable=SC2086  # $run_flags is a list of flags
+    timeout "$limit" "$bin/strata_cuda_tests" --no-intro $run_flags ${STRATA_GPU_TEST_ARGS:-} \
       >>"$OUT/cuda_tests.txt" 2>&1
     status=$?
     [ "$run" = 0 ] || [ "$tests_status" = 0 ] && tests_status=$status
     run=$((run + 1))
-    say "parity tests ${flags:-(channels first)}: exit $status, $((SECONDS - start)) s: $(awk -v m="## $flags" \
+    say "parity tests ${run_flags:-(channels first)}: exit $status, $((SECONDS - start)) s: $(awk -v m="## $run_flags" \
       'm == "## " { print; next } $0 == m { on = 1; next } /^## / { on = 0 } on' "$OUT/cuda_tests.txt" |
       grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
     tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
@@ -199,27 +204,27 @@ grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf
 # cannot take the NCHW rows with it.
 if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-80}" "$bin/strata_gpu_bench" "${grid[@]}" --mode "${STRATA_GPU_MODES:-eager,graph}" \
+  timeout "${STRATA_GPU_BENCH_LIMIT:-$(limit_of 75 25)}" "$bin/strata_gpu_bench" "${grid[@]}" --mode "${STRATA_GPU_MODES:-eager,graph}" \
     --epoch-mode "${STRATA_GPU_EPOCH_MODES:-graph}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
     --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" >"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark: exit $?, $((SECONDS - start)) s"
   start=$SECONDS
-  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-60}" "$bin/strata_gpu_bench" "${grid[@]}" \
-    --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
+  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-$(limit_of 50 25)}" "$bin/strata_gpu_bench" "${grid[@]}" \
+    --arch "${STRATA_GPU_NHWC_ARCHS:-v1}" --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
     --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
     >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
   # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines):
   # v1 at batch 64 and 256, channels last, in a third process; no epoch.
   start=$SECONDS
-  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-30}" "$bin/strata_gpu_bench" --arch v1 --batch 64,256 \
+  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 25 15)}" "$bin/strata_gpu_bench" --arch v1 --batch 64,256 \
     --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-eager-nhwc-engines,graph-nhwc-engines}" \
     --epoch 0 >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last, graph engines: exit $?, $((SECONDS - start)) s"
 fi
 if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS
-  timeout "${STRATA_GPU_TWIN_LIMIT:-50}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
+  timeout "${STRATA_GPU_TWIN_LIMIT:-$(limit_of 45 25)}" "$PYTHON" bench/gpu/twin.py "${grid[@]}" >"$OUT/torch_bench.csv" 2>>"$log"
   say "PyTorch twin: exit $?, $((SECONDS - start)) s"
 fi
 

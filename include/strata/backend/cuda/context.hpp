@@ -92,9 +92,9 @@ class Context : public DeviceContext {
     state_->channels_last = on;
   }
   bool channels_last() const { return state_->channels_last; }
-  // Each convolution pass's search also times engines of cuDNN's graph API (conv_engines.hpp),
-  // not only the legacy algorithms, and keeps the fastest. Off by default until measured on a
-  // GPU. Part of each plan's key: switching it makes every shape search again on its next step,
+  // Each convolution pass's search also considers engines of cuDNN's graph API
+  // (conv_engines.hpp): timed against the legacy algorithm, the fastest kept; with the heuristic
+  // search, the first usable engine that runs. Off by default until measured on a GPU. Part of each plan's key: switching it makes every shape search again on its next step,
   // which runs eagerly.
   void set_graph_engines(bool on) { state_->graph_engines = on; }
   bool graph_engines() const { return state_->graph_engines; }

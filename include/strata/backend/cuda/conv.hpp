@@ -23,9 +23,11 @@
 //
 // Graph engines (Context::set_graph_engines, off by default): each pass's first call also looks
 // at the engines cuDNN's graph API offers for it (conv_engines.hpp) and keeps an engine where one
-// ran faster than the legacy algorithm (consider_graph_engines). cuDNN's fused bias + ReLU call
-// exists only in the legacy API: with an engine for the forward pass, that call (with the legacy
-// algorithm) is timed against the engine followed by strata's bias + ReLU pass.
+// ran faster than the legacy algorithm, or with the heuristic search the first usable engine that
+// runs (consider_graph_engines). cuDNN's fused bias + ReLU call exists only in the legacy API:
+// with an engine for a pair's forward pass, that call (with the legacy algorithm) is timed
+// against the engine followed by strata's bias + ReLU pass; untimed (heuristic search,
+// determinism), the engine and strata's pass run.
 //
 // A bfloat16 model (core/bfloat16.hpp): x, y and the gradients are bf16; cuDNN convolves bf16
 // with fp32 accumulation on tensor cores, reading a bf16 copy of the float weights made in
@@ -305,9 +307,12 @@ void run_backward_data(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b,
 // left, so that neither is blamed on the next kernel; an error the context cannot recover from
 // (a fault) is thrown.
 inline void recover_from_failed_engine(Context& ctx) {
-  const cudaError_t waited = cudaStreamSynchronize(ctx.stream());
-  (void)cudaGetLastError();
-  check(waited, "cudaStreamSynchronize after a cuDNN graph engine failed");
+  if (cudaStreamSynchronize(ctx.stream()) == cudaSuccess) {
+    (void)cudaGetLastError();
+    return;
+  }
+  (void)cudaGetLastError();  // a launch error, cleared; a fault comes back from the next wait
+  check(cudaStreamSynchronize(ctx.stream()), "cudaStreamSynchronize after a cuDNN graph engine failed");
 }
 
 // With graph engines on (Context::set_graph_engines), right after a pass's legacy search: the
@@ -324,15 +329,19 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
   constexpr std::size_t kEngineCandidates = 6;
   constexpr int kRuns = 3;
   const bool timed = ctx.algorithm_search() == AlgorithmSearch::benchmark;
-  std::vector<std::shared_ptr<ConvEngine>> engines;
+  std::vector<std::shared_ptr<ConvEngine>> engines;  // usable ones, best ranked first
   try {
     const EngineShape shape = p.engine_shape();
     const auto graph = engine_graph(ctx.cudnn(), shape, pass, alignment_of(operands));
     engines = usable_engines(ctx.cudnn(), graph, shape, p.engine_rules(), budget, timed ? kEngineCandidates : 3,
                              p.search_log);
   } catch (const DeviceError& e) {
-    p.search_log += "  graph engines for the " + std::string(pass_name(pass)) + " pass: " + e.what() +
+    p.search_log += "  graph engines for the " + std::string(pass_name(pass)) + " pass failed: " + e.what() +
                     "; the legacy algorithm kept\n";
+    return;
+  }
+  if (engines.empty()) {
+    p.search_log += "    the legacy algorithm kept\n";
     return;
   }
   float best_ms = 0.0f;

@@ -26,6 +26,7 @@
 // is host work only, so it may happen while a CUDA graph records.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -343,6 +344,7 @@ namespace engine_detail {
 inline std::shared_ptr<ConvEngine> usable_engine(cudnnHandle_t handle, const std::shared_ptr<const EngineGraph>& graph,
                                                  BackendDescriptor& config, const EngineShape& shape,
                                                  const EngineRules& rules, std::size_t budget, std::string& log) {
+  log += "\n    engine";  // its line, which an error thrown below ends
   BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
   cudnnBackendDescriptor_t e = engine.get();
   std::int64_t n = 0;
@@ -355,13 +357,13 @@ inline std::shared_ptr<ConvEngine> usable_engine(cudnnHandle_t handle, const std
   check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                  static_cast<std::int64_t>(notes.size()), &n, notes.data()),
         "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE)");
-  notes.resize(static_cast<std::size_t>(n));
+  notes.resize(std::min(notes.size(), static_cast<std::size_t>(n)));
   std::vector<cudnnBackendBehaviorNote_t> behavior(CUDNN_BEHAVIOR_NOTE_TYPE_COUNT);
   check(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
                                  static_cast<std::int64_t>(behavior.size()), &n, behavior.data()),
         "cudnnBackendGetAttribute(CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE)");
-  behavior.resize(static_cast<std::size_t>(n));
-  log += "\n    engine " + std::to_string(index) + " (" + notes_text(notes) + ")";
+  behavior.resize(std::min(behavior.size(), static_cast<std::size_t>(n)));
+  log += " " + std::to_string(index) + " (" + notes_text(notes) + ")";
   if (const char* why = ruled_out(notes, rules, shape.type)) {
     log += ": passed over, " + std::string(why);
     return nullptr;

@@ -112,8 +112,9 @@ struct ConvKey {
 };
 
 // An algorithm chosen for one pass: what to run, and its math type; or, where a graph-API engine
-// ran faster (conv_engines.hpp), that engine (the legacy algorithm is still kept: cuDNN's fused
-// bias + ReLU call needs one).
+// was chosen instead (conv_engines.hpp, conv.hpp's consider_graph_engines), that engine (the
+// legacy algorithm is still kept: cuDNN's fused bias + ReLU call needs one, and so does a layer
+// whose operands the engine does not accept).
 template <class Algorithm>
 struct ChosenAlgorithm {
   Algorithm algorithm{};
