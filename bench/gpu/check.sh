@@ -21,8 +21,9 @@
 #      STRATA_GPU_NHWC_MODES, default eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 with graph engines too in a third
 #      (STRATA_GPU_ENGINES_MODES, default eager-nhwc-engines,graph-nhwc-engines), then the
 #      PyTorch twin (bench/gpu/twin.py) on the same grid
-#   4. times one epoch of 82,782 v1 images (batch 64 and 256) per precision, replayed as graphs
-#      (STRATA_GPU_EPOCH_MODES, default graph; STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
+#   4. times one epoch of 82,782 v1 images (batch 64 and 256; channels last also 512) per
+#      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
+#      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
 #   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
 #      with --layout nhwc (when carried prebuilt)
@@ -33,7 +34,8 @@
 #      channels_last and NCHW) and its NCHW speed (torch_kernels.txt, twin_nchw.csv)
 # STRATA_GPU_PHASES (default tests,bench,twin,inpaint) picks the phases that run; STRATA_GPU_ARCHS
 # (default v1,v2) the benchmarked models, STRATA_GPU_EPOCH (default 82782; 0: none) the epoch,
-# STRATA_GPU_EPOCH_BATCHES (default 64,256) its batch sizes.
+# STRATA_GPU_EPOCH_BATCHES (default 64,256) its batch sizes, STRATA_GPU_NHWC_EPOCH_BATCHES those of
+# the channels-last run (default 64,256,512: the 1.8 s epoch was reached at 512 before).
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _ENGINES_TEST_LIMIT, _BENCH_LIMIT,
@@ -211,7 +213,7 @@ if want bench && [ "$bench_built" = 0 ]; then
   start=$SECONDS
   timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-$(limit_of 50 25)}" "$bin/strata_gpu_bench" "${grid[@]}" \
     --arch "${STRATA_GPU_NHWC_ARCHS:-v1}" --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
-    --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" \
+    --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_NHWC_EPOCH_BATCHES:-64,256,512}" \
     >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
   # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines):
