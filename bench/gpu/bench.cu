@@ -2,7 +2,8 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--mode eager,graph,eager-nhwc,graph-nhwc,graph-nhwc-engines] [--steps 20] [--warmup 5] [--epoch 82782] [--epoch-batch 64,256]
+//                    [--mode eager|graph[-nhwc][-engines],...] [--steps 20] [--warmup 5]
+//                    [--epoch 82782] [--epoch-batch 64,256]
 //                    [--epoch-mode MODES (default: --mode's)]
 //                    [--host pinned|pageable] [--ahead on|off]
 // For each architecture, batch, precision and mode: `warmup` untimed Adam steps (the first
@@ -212,15 +213,15 @@ bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
   return true;
 }
 
-// In an -engines mode, a comment line: how many of the row's convolution passes run on a
-// graph-API engine.
+// In an -engines mode, a comment line: for how many of the row's convolution passes a graph-API
+// engine was chosen.
 template <class Net, class T>
 void report_engines(Model<Net, Cuda, T>& model, const std::string& row) {
   const std::string mode = row.substr(row.rfind(' ') + 1);
   if (!parse_mode(mode).engines) return;
   const auto passes = model.device_context().convolution_passes();
-  std::printf("# %s: %d of %d convolution passes on graph-API engines\n", row.c_str(), passes.on_graph_engines,
-              passes.chosen);
+  std::printf("# %s: a graph-API engine chosen for %d of %d convolution passes\n", row.c_str(),
+              passes.on_graph_engines, passes.chosen);
 }
 
 // The mode a row reports: a graph mode only if every timed step was a replay.

@@ -4,11 +4,11 @@
 Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
 bench/RESULTS.md with images per second in each of strata's modes (eager: kernels launched one by
 one; graph: the training step replayed as a CUDA graph; -nhwc: activations channels last;
--engines: cuDNN's graph-API engines among each convolution's candidates), the
-graph/eager ratio (in the same layout), the
-strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
-dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
-then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 min, and the CUDA
+-engines: cuDNN's graph-API engines among each convolution's candidates), the graph/eager ratio
+(in the same variant: layout, engines), the strata/PyTorch ratio (PyTorch eager), strata's
+achieved TFLOP/s and its fraction of the H200's dense peak at that precision (NVIDIA's H200 SXM
+figures: fp32 67, tf32 495, bf16 989 TFLOP/s), then each -engines row against the same mode
+without engines, then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 min, and the CUDA
 parity tests' verdict. Missing inputs give "n/a", not a failure. Rows of an older bench.cu
 without the mode column count as eager.
 """
@@ -47,7 +47,7 @@ def main():
     torch_ips = {(r[1], r[2], r[3]): number(r[4]) for r in torch_rows if r[0] == "step" and len(r) >= 5}
 
     out = ["## CUDA backend on one GPU (bench/gpu/check.sh)", ""]
-    # Each benchmark process (NCHW, then channels last) prints the same header lines: once each.
+    # Each benchmark process (NCHW, channels last, graph engines) prints the same header lines: once each.
     strata_notes = list(dict.fromkeys(strata_notes))
     out += [f"- strata: {n}" for n in strata_notes] + [f"- PyTorch: {n}" for n in torch_notes]
     def mode_of(r, at):
@@ -79,6 +79,19 @@ def main():
             f"{100 * tflops / PEAK_TFLOPS[precision]:.0f}%" if tflops and precision in PEAK_TFLOPS else "n/a",
         ]
         out.append(f"| {arch} | {batch} | {precision} | " + " | ".join(cells) + " |")
+
+    # Whether cuDNN's graph-API engines help: each -engines row against the same mode without them.
+    step_ips = {(r[1], r[2], r[3], mode_of(r, 7)): number(r[4]) for r in strata_rows
+                if r[0] == "step" and len(r) >= 5}
+    with_engines = [(key, ips) for key, ips in step_ips.items() if key[3].endswith("-engines")]
+    if with_engines:
+        out += ["", "| model | batch | precision | strata mode | with graph engines img/s | legacy algorithms img/s | engines / legacy |",
+                "|---|---|---|---|---|---|---|"]
+        for (arch, batch, precision, mode), ips in with_engines:
+            legacy = step_ips.get((arch, batch, precision, mode.removesuffix("-engines")))
+            ratio = f"{ips / legacy:.2f}x" if ips and legacy else "n/a"
+            out.append(f"| {arch} | {batch} | {precision} | {mode} | {f'{ips:,.0f}' if ips else 'n/a'} | "
+                       f"{f'{legacy:,.0f}' if legacy else 'n/a'} | {ratio} |")
 
     epochs = [r for r in strata_rows if r[0] == "epoch" and len(r) >= 6]
     if epochs:

@@ -94,8 +94,9 @@ class Context : public DeviceContext {
   bool channels_last() const { return state_->channels_last; }
   // Each convolution pass's search also considers engines of cuDNN's graph API
   // (conv_engines.hpp): timed against the legacy algorithm, the fastest kept; with the heuristic
-  // search, the first usable engine that runs. Off by default until measured on a GPU. Part of each plan's key: switching it makes every shape search again on its next step,
-  // which runs eagerly.
+  // search, the first usable engine that runs. Off by default until measured on a GPU. Part of
+  // each plan's key: switching it makes every shape search again on its next step, which runs
+  // eagerly.
   void set_graph_engines(bool on) { state_->graph_engines = on; }
   bool graph_engines() const { return state_->graph_engines; }
 
@@ -370,7 +371,7 @@ class Context : public DeviceContext {
   // The plan of a convolution shape at a batch size and the current precision.
   // bfloat16: a model of bfloat16 activations (its convolutions run in bf16 whatever the precision).
   ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch, bool bfloat16 = false) {
-    const ConvKey key{in,       out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last,
+    const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last,
                       state_->graph_engines};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
@@ -395,9 +396,10 @@ class Context : public DeviceContext {
     return text;
   }
 
-  // The convolution passes whose algorithm has been chosen, and how many of them run on an
-  // engine of cuDNN's graph API (set_graph_engines): not a forward pass that runs as cuDNN's
-  // fused bias + ReLU call, which only the legacy API has (conv.hpp).
+  // The convolution passes whose algorithm has been chosen, and how many of them chose an engine
+  // of cuDNN's graph API (set_graph_engines): not counting a forward pass that runs as cuDNN's
+  // fused bias + ReLU call, which only the legacy API has (conv.hpp). (A layer whose operands are
+  // less aligned than the engine's runs the legacy algorithm all the same: ConvEngine::accepts.)
   struct ConvolutionPasses {
     int chosen = 0;
     int on_graph_engines = 0;

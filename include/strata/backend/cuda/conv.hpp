@@ -376,8 +376,7 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
     p.search_log += "    the legacy algorithm kept\n";
     return;
   }
-  chosen.engine = kept;
-  chosen.workspace_bytes = kept->workspace_bytes();
+  chosen.engine = kept;  // workspace_bytes stays the legacy algorithm's: it is still run (ChosenAlgorithm)
   p.search_log += "    engine " + std::to_string(kept->global_index()) + " chosen\n";
 }
 

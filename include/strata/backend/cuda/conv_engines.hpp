@@ -291,7 +291,8 @@ class ConvEngine {
   void run(cudnnHandle_t handle, const EngineOperands& operands, void* workspace) {
     if (!accepts(operands))
       throw std::logic_error(std::string("ConvEngine::run: the operands of a ") + pass_name(graph_->pass) +
-                             " convolution are less aligned than when its engine was chosen; this is a strata bug");
+                             " convolution are less aligned than when its engine was chosen; this is a strata bug: "
+                             "report the layer's shape and the GPU");
     const std::array<const void*, 4> key{operands[0], operands[1], operands[2], workspace};
     for (const Pack& p : packs_)
       if (p.pointers == key) return execute(handle, p.descriptor);
