@@ -266,13 +266,20 @@ void finish_weight_gradient(const ConvPlan& p, float* dweight, const ConvBuffers
     convert(static_cast<const T*>(b.weight_gradient), dweight, b.weight_count, stream);
 }
 
-// Each pass as chosen: on its graph-API engine (where it accepts this layer's operands), or by
-// the legacy call with its algorithm.
+// Runs a pass on its chosen graph-API engine if it has one that accepts this layer's operands.
+template <class Algorithm>
+bool run_on_engine(Context& ctx, const ChosenAlgorithm<Algorithm>& chosen, const EngineOperands& operands,
+                   void* workspace) {
+  if (!chosen.engine || !chosen.engine->accepts(operands)) return false;
+  chosen.engine->run(ctx.cudnn(), operands, workspace);
+  return true;
+}
+
+// Each pass as chosen: on its graph-API engine (run_on_engine), or by the legacy call with its
+// algorithm.
 template <class T>
 void run_forward(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* w, T* y) {
-  const EngineOperands operands{input, w, y};
-  if (p.forward->engine && p.forward->engine->accepts(operands))
-    return p.forward->engine->run(ctx.cudnn(), operands, b.workspace);
+  if (run_on_engine(ctx, *p.forward, {input, w, y}, b.workspace)) return;
   const float one = 1.0f;
   const float zero = 0.0f;
   STRATA_CUDA_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x.get(), input, p.w.get(), w, p.forward_conv.get(),
@@ -282,9 +289,7 @@ void run_forward(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const
 template <class T>
 void run_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* dy,
                          void* weight_gradient) {
-  const EngineOperands operands{input, weight_gradient, dy};
-  if (p.backward_filter->engine && p.backward_filter->engine->accepts(operands))
-    return p.backward_filter->engine->run(ctx.cudnn(), operands, b.workspace);
+  if (run_on_engine(ctx, *p.backward_filter, {input, weight_gradient, dy}, b.workspace)) return;
   const float one = 1.0f;
   const float zero = 0.0f;
   STRATA_CUDA_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x.get(), input, p.y.get(), dy,
@@ -293,9 +298,7 @@ void run_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& 
 }
 template <class T>
 void run_backward_data(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* w, const T* dy, T* dx) {
-  const EngineOperands operands{dx, w, dy};
-  if (p.backward_data->engine && p.backward_data->engine->accepts(operands))
-    return p.backward_data->engine->run(ctx.cudnn(), operands, b.workspace);
+  if (run_on_engine(ctx, *p.backward_data, {dx, w, dy}, b.workspace)) return;
   const float one = 1.0f;
   const float zero = 0.0f;
   STRATA_CUDA_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, p.w.get(), w, p.y.get(), dy, p.data_conv.get(),

@@ -22,8 +22,8 @@
 // vectorised kernels want); an engine runs only operands at least as aligned (accepts).
 //
 // Running needs a variant pack (the data pointers and the workspace). A plan serves every layer
-// of its shape, so an engine keeps the packs of the last few pointer sets it ran with; making one
-// is host work only, so it may happen while a CUDA graph records.
+// of its shape, so an engine keeps a pack per pointer set it ran with (per layer: a model's
+// buffers never move); making one is host work only, so it may happen while a CUDA graph records.
 #pragma once
 
 #include <algorithm>
@@ -296,20 +296,11 @@ class ConvEngine {
     const std::array<const void*, 4> key{operands[0], operands[1], operands[2], workspace};
     for (const Pack& p : packs_)
       if (p.pointers == key) return execute(handle, p.descriptor);
-    Pack fresh{key, variant_pack(operands, workspace)};
-    if (packs_.size() < kPacks) {
-      packs_.push_back(std::move(fresh));
-      return execute(handle, packs_.back().descriptor);
-    }
-    Pack& oldest = packs_[next_];
-    next_ = (next_ + 1) % kPacks;
-    oldest = std::move(fresh);
-    execute(handle, oldest.descriptor);
+    packs_.push_back(Pack{key, variant_pack(operands, workspace)});
+    execute(handle, packs_.back().descriptor);
   }
 
  private:
-  static constexpr std::size_t kPacks = 4;  // pointer sets remembered: layers sharing the plan
-
   struct Pack {
     std::array<const void*, 4> pointers;
     BackendDescriptor descriptor;
@@ -335,8 +326,9 @@ class ConvEngine {
   BackendDescriptor plan_;
   std::size_t workspace_bytes_ = 0;
   std::int64_t index_ = -1;
+  // One per pointer set run with: a model's buffers never move, so one per layer of the plan's
+  // shape, made on its first step and kept (none is made in later steps).
   std::vector<Pack> packs_;
-  std::size_t next_ = 0;  // the pack replaced next once kPacks are kept
 };
 
 namespace engine_detail {
