@@ -2,7 +2,7 @@
 // the numbers bench/gpu/check.sh sets beside the PyTorch twin's (bench/gpu/twin.py).
 //
 //   strata_gpu_bench [--arch v1,v2] [--batch 64,128,256] [--precision fp32,tf32,bf16]
-//                    [--mode eager|graph[-nhwc][-engines],...] [--steps 20] [--warmup 5]
+//                    [--mode eager|graph[-nhwc][-engines][-cudnn],...] [--steps 20] [--warmup 5]
 //                    [--epoch 82782] [--epoch-batch 64,256]
 //                    [--epoch-mode MODES (default: --mode's)]
 //                    [--host pinned|pageable] [--ahead on|off]
@@ -13,14 +13,17 @@
 // the twin's, unless --host pageable; each batch sent to the device during the step before it,
 // Model::upload_ahead, as the trainer does, unless --ahead off). Mode eager launches every kernel of
 // a step from the host; mode graph replays the recorded step (Context::set_step_graphs); a mode
-// with -nhwc keeps the activations channels last (Context::set_channels_last), one ending in
-// -engines also times cuDNN's graph-API engines for each convolution pass (Context::
-// set_graph_engines; a comment line says how many passes chose one). Prints
-// CSV:
-//   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE
-// with the median step time, and TFLOP/s from the type's training FLOP count. With --epoch N it
-// first times one epoch of N images of v1 at each --epoch-batch in each precision and --epoch-mode:
-//   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE
+// with -nhwc keeps the activations channels last (Context::set_channels_last), -engines also
+// times cuDNN's graph-API engines for each convolution pass (Context::set_graph_engines), and
+// -cudnn leaves every pass to cuDNN (Context::set_direct_convolutions off; otherwise strata's
+// direct kernels are timed against cuDNN for the layers with at most 4 channels on one side).
+// Prints CSV:
+//   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE,PASSES
+// with the median step time, TFLOP/s from the type's training FLOP count, and PASSES =
+// DIRECT/ENGINES/ALL: of all convolution passes, how many run on strata's direct kernels and how
+// many on graph-API engines. With --epoch N it first times one epoch of N images of v1 at each
+// --epoch-batch in each precision and --epoch-mode:
+//   epoch,v1,BATCH,PRECISION,SECONDS,IMAGES,MODE,PASSES
 // bf16 trains Model<Net, Cuda, bfloat16> (bf16 activations, fp32 master weights), as the twin's
 // autocast does; fp32 and tf32 train Model<Net, Cuda> with that convolution precision. A graph row whose
 // steps were not all replayed (recording failed: training fell back to eager) has the mode
@@ -179,12 +182,14 @@ bool apply_precision(Model<Net, Cuda, T>& model, const std::string& precision) {
 }
 
 // A mode: eager or graph, then -nhwc for channels-last activations, then -engines for cuDNN's
-// graph-API engines among each convolution pass's candidates (Context::set_graph_engines).
+// graph-API engines among each convolution pass's candidates (Context::set_graph_engines), then
+// -cudnn for no direct kernels (Context::set_direct_convolutions).
 struct ModeParts {
   bool known = false;
   bool graphs = false;
   bool nhwc = false;
   bool engines = false;
+  bool cudnn_only = false;
 };
 ModeParts parse_mode(std::string mode) {
   ModeParts m;
@@ -193,6 +198,7 @@ ModeParts parse_mode(std::string mode) {
     mode.resize(mode.size() - suffix.size());
     return true;
   };
+  m.cudnn_only = take_suffix("-cudnn");
   m.engines = take_suffix("-engines");
   m.nhwc = take_suffix("-nhwc");
   m.known = mode == "eager" || mode == "graph";
@@ -201,8 +207,8 @@ ModeParts parse_mode(std::string mode) {
 }
 bool graph_mode(const std::string& mode) { return parse_mode(mode).graphs; }
 
-// Turns graphs on for a graph mode, channels last for -nhwc, graph engines for -engines; false
-// for an unknown mode.
+// Turns graphs on for a graph mode, channels last for -nhwc, graph engines for -engines, direct
+// kernels off for -cudnn; false for an unknown mode.
 template <class Net, class T>
 bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
   const ModeParts m = parse_mode(mode);
@@ -210,18 +216,18 @@ bool apply_mode(Model<Net, Cuda, T>& model, const std::string& mode) {
   model.device_context().set_step_graphs(m.graphs);
   model.device_context().set_channels_last(m.nhwc);
   model.device_context().set_graph_engines(m.engines);
+  model.device_context().set_direct_convolutions(m.cudnn_only ? cuda::DirectConvolutions::off
+                                                              : cuda::DirectConvolutions::timed);
   return true;
 }
 
-// In an -engines mode, a comment line: for how many of the row's convolution passes a graph-API
-// engine was chosen.
+// The PASSES column: DIRECT/ENGINES/ALL convolution passes (strata's direct kernels, cuDNN's
+// graph-API engines, all chosen).
 template <class Net, class T>
-void report_engines(Model<Net, Cuda, T>& model, const std::string& row) {
-  const std::string mode = row.substr(row.rfind(' ') + 1);
-  if (!parse_mode(mode).engines) return;
+std::string passes_cell(Model<Net, Cuda, T>& model) {
   const auto passes = model.device_context().convolution_passes();
-  std::printf("# %s: a graph-API engine chosen for %d of %d convolution passes\n", row.c_str(),
-              passes.on_graph_engines, passes.chosen);
+  return std::to_string(passes.on_direct_kernels) + "/" + std::to_string(passes.on_graph_engines) + "/" +
+         std::to_string(passes.chosen);
 }
 
 // The mode a row reports: a graph mode only if every timed step was a replay.
@@ -281,9 +287,8 @@ void bench_steps(const std::string& arch, int batch, const std::string& precisio
   const double images_per_s = batch / (median / 1000.0);
   const std::string done = mode_done(model, mode, replays_before, o.steps);
   warn_if_not_sent_ahead(model, o);
-  report_engines(model, arch + " batch " + std::to_string(batch) + " " + precision + " " + mode);
-  std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
-              images_per_s * training_flops<Net>() / 1e12, done.c_str());
+  std::printf("step,%s,%d,%s,%.1f,%.3f,%.2f,%s,%s\n", arch.c_str(), batch, precision.c_str(), images_per_s, median,
+              images_per_s * training_flops<Net>() / 1e12, done.c_str(), passes_cell(model).c_str());
   std::fflush(stdout);
   if (o.algorithms)
     std::fprintf(stderr, "## %s batch %d %s %s\n%s", arch.c_str(), batch, precision.c_str(), mode.c_str(),
@@ -335,8 +340,8 @@ void bench_epoch(long images, int batch, const std::string& precision, const std
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string finished = mode_done(model, mode, replays_before, steps);
   warn_if_not_sent_ahead(model, o);
-  report_engines(model, "epoch of v1, batch " + std::to_string(batch) + " " + precision + " " + mode);
-  std::printf("epoch,v1,%d,%s,%.3f,%ld,%s\n", batch, precision.c_str(), seconds, images, finished.c_str());
+  std::printf("epoch,v1,%d,%s,%.3f,%ld,%s,%s\n", batch, precision.c_str(), seconds, images, finished.c_str(),
+              passes_cell(model).c_str());
   std::fflush(stdout);
 }
 

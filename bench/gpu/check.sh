@@ -18,9 +18,11 @@
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
 #      with channels-last activations in a second process (v1 only: STRATA_GPU_NHWC_ARCHS;
-#      STRATA_GPU_NHWC_MODES, default eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 with graph engines too in a third
-#      (STRATA_GPU_ENGINES_MODES, default eager-nhwc-engines,graph-nhwc-engines), then the
-#      PyTorch twin (bench/gpu/twin.py) on the same grid
+#      STRATA_GPU_NHWC_MODES, default eager-nhwc,graph-nhwc), then v1 at batch 64 and 256 in a
+#      third, with graph engines too and with cuDNN only (no direct kernels of strata's):
+#      STRATA_GPU_ENGINES_MODES, default graph-nhwc-engines,graph-nhwc-cudnn; then the PyTorch
+#      twin (bench/gpu/twin.py) on the same grid. Every mode but -cudnn times strata's direct
+#      kernels against cuDNN for the layers with at most 4 channels on one side.
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256; channels last also 512) per
 #      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
 #      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
@@ -222,13 +224,14 @@ if want bench && [ "$bench_built" = 0 ]; then
     --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_NHWC_EPOCH_BATCHES:-64,256,512}" \
     >>"$OUT/strata_bench.csv" 2>>"$log"
   say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
-  # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines):
-  # v1 at batch 64 and 256, channels last, in a third process; no epoch.
+  # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines),
+  # and cuDNN alone without strata's direct kernels (Context::set_direct_convolutions off), each
+  # against graph-nhwc above: v1 at batch 64 and 256, in a third process; no epoch.
   start=$SECONDS
   timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 40 15)}" "$bin/strata_gpu_bench" --arch v1 --batch 64,256 \
-    --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-eager-nhwc-engines,graph-nhwc-engines}" \
+    --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-graph-nhwc-engines,graph-nhwc-cudnn}" \
     --epoch 0 >>"$OUT/strata_bench.csv" 2>>"$log"
-  say "strata benchmark, channels last, graph engines: exit $?, $((SECONDS - start)) s"
+  say "strata benchmark, channels last, graph engines and cuDNN only: exit $?, $((SECONDS - start)) s"
 fi
 if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS

@@ -4,13 +4,15 @@
 Sets strata's GPU benchmark (bench.cu) beside the PyTorch twin's (twin.py): a Markdown table for
 bench/RESULTS.md with images per second in each of strata's modes (eager: kernels launched one by
 one; graph: the training step replayed as a CUDA graph; -nhwc: activations channels last;
--engines: cuDNN's graph-API engines among each convolution's candidates), the graph/eager ratio
-(in the same variant: layout, engines), the strata/PyTorch ratio (PyTorch eager), strata's
-achieved TFLOP/s and its fraction of the H200's dense peak at that precision (NVIDIA's H200 SXM
-figures: fp32 67, tf32 495, bf16 989 TFLOP/s), then each -engines row against the same mode
-without engines, then the epoch times extrapolated to 100 epochs against the 2017 run's 9 h 58 min, and the CUDA
-parity tests' verdict. Missing inputs give "n/a", not a failure. Rows of an older bench.cu
-without the mode column count as eager.
+-engines: cuDNN's graph-API engines among each convolution's candidates; -cudnn: no direct
+kernels of strata's), the graph/eager ratio (in the same variant: layout, engines, kernels), the
+strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
+dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
+and how many convolution passes ran on direct kernels and on graph-API engines; then each
+-engines row against the same mode without engines, each mode with direct kernels against the
+same mode with -cudnn, then the epoch times extrapolated to 100 epochs against the 2017 run's
+9 h 58 min, and the CUDA parity tests' verdict. Missing inputs give "n/a", not a failure. Rows
+of an older bench.cu without the mode column count as eager.
 """
 import re
 import sys
@@ -53,14 +55,18 @@ def main():
     def mode_of(r, at):
         return r[at] if len(r) > at and r[at] else "eager"
 
-    def variant_of(mode):  # what follows eager or graph: "", "nhwc", "nhwc-engines"
+    def variant_of(mode):  # what follows eager or graph: "", "nhwc", "nhwc-engines", "nhwc-cudnn"
         return mode.removesuffix("-fallback").partition("-")[2]
 
     # graph / eager compares a mode with eager in the same variant (layout, engines).
     eager_ips = {(r[1], r[2], r[3], variant_of(mode_of(r, 7))): number(r[4]) for r in strata_rows
                  if r[0] == "step" and len(r) >= 5 and mode_of(r, 7).startswith("eager")}
-    out += ["", "| model | batch | precision | strata mode | strata img/s | graph / eager | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    def passes_of(r, at):  # "DIRECT/ENGINES/ALL" convolution passes -> "5 / 0 of 20"
+        parts = r[at].split("/") if len(r) > at else []
+        return f"{parts[0]} / {parts[1]} of {parts[2]}" if len(parts) == 3 else ""
+
+    out += ["", "| model | batch | precision | strata mode | strata img/s | graph / eager | PyTorch img/s | strata / PyTorch | strata TFLOP/s | of H200 peak | conv passes direct / engine |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in strata_rows:
         if r[0] != "step" or len(r) < 5:
             continue
@@ -77,6 +83,7 @@ def main():
             f"{ips / theirs:.2f}x" if ips and theirs else "n/a",
             f"{tflops:.1f}" if tflops else "n/a",
             f"{100 * tflops / PEAK_TFLOPS[precision]:.0f}%" if tflops and precision in PEAK_TFLOPS else "n/a",
+            passes_of(r, 8),
         ]
         out.append(f"| {arch} | {batch} | {precision} | " + " | ".join(cells) + " |")
 
@@ -93,18 +100,29 @@ def main():
             out.append(f"| {arch} | {batch} | {precision} | {mode} | {f'{ips:,.0f}' if ips else 'n/a'} | "
                        f"{f'{legacy:,.0f}' if legacy else 'n/a'} | {ratio} |")
 
+    # Whether strata's direct kernels help: each mode against the same mode with -cudnn (cuDNN only).
+    cudnn_only = [(key, ips) for key, ips in step_ips.items() if key[3].endswith("-cudnn")]
+    if cudnn_only:
+        out += ["", "| model | batch | precision | strata mode | with direct kernels img/s | cuDNN only img/s | direct / cuDNN only |",
+                "|---|---|---|---|---|---|---|"]
+        for (arch, batch, precision, mode), without in cudnn_only:
+            with_direct = step_ips.get((arch, batch, precision, mode.removesuffix("-cudnn")))
+            ratio = f"{with_direct / without:.2f}x" if with_direct and without else "n/a"
+            out.append(f"| {arch} | {batch} | {precision} | {mode.removesuffix('-cudnn')} | "
+                       f"{f'{with_direct:,.0f}' if with_direct else 'n/a'} | {f'{without:,.0f}' if without else 'n/a'} | {ratio} |")
+
     epochs = [r for r in strata_rows if r[0] == "epoch" and len(r) >= 6]
     if epochs:
-        out += ["", "| one epoch of v1 | batch | precision | strata mode | seconds | 100 epochs | vs 9 h 58 min (2017) |", "|---|---|---|---|---|---|---|"]
+        out += ["", "| one epoch of v1 | batch | precision | strata mode | seconds | 100 epochs | vs 9 h 58 min (2017) | conv passes direct / engine |", "|---|---|---|---|---|---|---|---|"]
         for r in epochs:
             seconds = number(r[4])
             mode = mode_of(r, 6)
             if seconds is None:
-                out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {mode} | {r[4]} | n/a | n/a |")
+                out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {mode} | {r[4]} | n/a | n/a | {passes_of(r, 7)} |")
                 continue
             hundred = 100 * seconds
             out.append(f"| {int(r[5]):,} images | {r[2]} | {r[3]} | {mode} | {seconds:.2f} | {hundred / 60:.1f} min | "
-                       f"{KERAS_2017_SECONDS / hundred:,.0f}x faster |")
+                       f"{KERAS_2017_SECONDS / hundred:,.0f}x faster | {passes_of(r, 7)} |")
 
     verdict = "n/a"
     try:

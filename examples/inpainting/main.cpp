@@ -3,7 +3,8 @@
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
 //                        [--lr X] [--out RUN_DIR] [--seed N]
 //                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]
-//                                           [--layout nchw|nhwc] [--cudnn-engines legacy|all]]
+//                                           [--layout nchw|nhwc] [--cudnn-engines legacy|all]
+//                                           [--direct-conv timed|always|off]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -78,6 +79,7 @@ struct TrainOptions {
   std::string cuda_graph;  // cuda only: on (default) or off
   std::string layout;      // cuda only: nchw (default) or nhwc
   std::string cudnn_engines;  // cuda only: legacy (default) or all
+  std::string direct_conv;    // cuda only: timed (default), always or off
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -122,6 +124,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
     throw UsageError("--layout " + o.layout + ": only for --device cuda (the CPU keeps NCHW)");
   if (!o.cudnn_engines.empty() && o.device != "cuda")
     throw UsageError("--cudnn-engines " + o.cudnn_engines + ": only for --device cuda");
+  if (!o.direct_conv.empty() && o.device != "cuda")
+    throw UsageError("--direct-conv " + o.direct_conv + ": only for --device cuda");
 #ifdef STRATA_INPAINT_CUDA
   if (o.device == "cuda") inpainting::require_cuda_device();
 #endif
@@ -159,7 +163,8 @@ int run_training(TrainOptions o, const std::string& command_line) {
     const inpainting::CudaSettings gpu{.precision = o.precision.empty() ? "fp32" : o.precision,
                                        .graphs = o.cuda_graph != "off",
                                        .channels_last = o.layout == "nhwc",
-                                       .graph_engines = o.cudnn_engines == "all"};
+                                       .graph_engines = o.cudnn_engines == "all",
+                                       .direct_convolutions = o.direct_conv.empty() ? "timed" : o.direct_conv};
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, gpu,
                                        install_stop_handlers);
   }
@@ -246,6 +251,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"nchw", "nhwc"}));
   train_cmd->add_option("--cudnn-engines", t.cudnn_engines, "with --device cuda: legacy (default: each convolution pass on the fastest of cuDNN's legacy algorithms) or all (cuDNN's graph-API engines timed too, the fastest kept; the same results within the precision's tolerance)")
       ->check(CLI::IsMember({"legacy", "all"}));
+  train_cmd->add_option("--direct-conv", t.direct_conv, "with --device cuda: timed (default: the convolutions of layers with at most 4 channels on one side, such as RGB in or out, run on strata's direct kernels where those time faster than cuDNN's choice), always, or off (cuDNN only)")
+      ->check(CLI::IsMember({"timed", "always", "off"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

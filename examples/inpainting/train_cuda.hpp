@@ -35,6 +35,9 @@ struct CudaSettings {
   bool channels_last = false;
   // cuDNN's graph-API engines among each convolution's candidates (cuda::Context::set_graph_engines).
   bool graph_engines = false;
+  // strata's direct kernels for layers with at most 4 channels on one side
+  // (cuda::Context::set_direct_convolutions): timed, always or off.
+  std::string direct_convolutions = "timed";
 };
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,

@@ -130,6 +130,7 @@ struct ParityOptions {
   cuda::Precision precision = cuda::Precision::fp32;
   cuda::AlgorithmSearch search = cuda::AlgorithmSearch::benchmark;
   bool graph_engines = false;  // on whatever --graph-engines says
+  cuda::DirectConvolutions direct = cuda::DirectConvolutions::timed;  // the Context's default
 };
 
 // One forward and backward pass of Net on both backends from identical state; the CUDA model's
@@ -144,6 +145,7 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   gpu.device_context().set_precision(o.precision);
   gpu.device_context().set_algorithm_search(o.search);
   if (o.graph_engines) gpu.device_context().set_graph_engines(true);
+  gpu.device_context().set_direct_convolutions(o.direct);
   if (!o.training) {
     cpu.eval();
     gpu.eval();
@@ -242,6 +244,11 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
       CHECK(described.find("    legacy algorithm ") != std::string::npos);  // engines were timed against it
     }
   }
+  if (o.direct == cuda::DirectConvolutions::always) {
+    const std::string described = gpu.device_context().describe_convolutions();
+    INFO(described);
+    CHECK(gpu.device_context().convolution_passes().on_direct_kernels > 0);
+  }
   if (is_bfloat16<T>)
     MESSAGE(std::string(what) << " in bf16" << std::string(g_channels_last ? ", channels last" : "")
                               << ", worst relative differences: " << measured);
@@ -309,6 +316,57 @@ TEST_CASE("convolutions on cuDNN's graph-API engines: the first usable engine of
   }
 }
 
+TEST_CASE("direct convolutions (at most 4 channels on one side) against the CPU, fp32 in every precision") {
+  // DirectConvolutions::always: every pass whose shape the direct kernels take runs on them
+  // (direct_conv.cuh), whatever timing would have chosen. They compute in fp32 whatever the
+  // precision, so in TF32 a stack of such passes only keeps fp32's tolerance.
+  constexpr auto always = cuda::DirectConvolutions::always;
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>>>("Conv<8, 3> direct: 3 channels in", {.direct = always});
+  check_parity<Sequential<Input<8, 12, 10>, Conv<3, 3>>>("Conv<3, 3> direct: 3 channels out", {.direct = always});
+  check_parity<Sequential<Dims3x12x10, Conv<5, 2>>>("Conv<5, 2> direct: even kernel, asymmetric padding",
+                                                   {.direct = always});
+  check_parity<Sequential<Dims3x12x10, Conv<4, 2, 1, Valid>>>("Conv<4, 2, 1, Valid> direct", {.direct = always});
+  check_parity<Sequential<Dims3x12x10, Conv<9, 1>>>("Conv<9, 1> direct: two chunks of outputs", {.direct = always});
+  check_parity<Sequential<Input<40, 9, 7>, Conv<2, 3>>>("Conv<2, 3> direct: 40 channels in", {.direct = always});
+  check_parity<Sequential<Dims3x12x10, Conv<8, 3>, ReLU, Conv<3, 3>, Sigmoid>>(
+      "Conv, ReLU (fused pair), Conv, Sigmoid direct", {.direct = always});
+  using OuterLayers = Sequential<Input<3, 64, 64>, Conv<32, 3>, ReLU, Conv<3, 3>>;  // ConvNet v1's first and last
+  check_parity<OuterLayers>("ConvNet v1's outer layers direct at 64 x 64, batch 4", {.batch = 4, .direct = always});
+  check_parity<OuterLayers>("ConvNet v1's outer layers direct in tf32 (fp32 kernels: fp32's tolerance)",
+                            {.batch = 4, .precision = cuda::Precision::tf32, .direct = always});
+  check_parity<OuterLayers, bfloat16>("ConvNet v1's outer layers direct in bf16",
+                                      {.batch = 4,
+                                       .tolerance = kBf16Tolerance,
+                                       .gradient_tolerance = kBf16ReluGradientTolerance,
+                                       .direct = always});
+
+  // Which passes run on them: always, the five such passes of a training step; off, none; timed
+  // (the default, with the timed search), each such pass timed against cuDNN's choice.
+  using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, ReLU, Conv<16, 3>, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 5, 0.0, 1.0);
+  for (const auto mode : {always, cuda::DirectConvolutions::off, cuda::DirectConvolutions::timed}) {
+    GpuModel<Net> m(batch, 1);
+    m.device_context().set_direct_convolutions(mode);
+    Adam adam;
+    m.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+    m.device_context().synchronize();
+    const auto passes = m.device_context().convolution_passes();
+    const std::string described = m.device_context().describe_convolutions();
+    INFO(described);
+    CHECK(passes.chosen == 8);  // three forwards and backward-filters, the last two's backward-data
+    if (mode == always) CHECK(passes.on_direct_kernels == 5);  // the first's forward and filter, the last's three
+    if (mode == cuda::DirectConvolutions::off) CHECK(passes.on_direct_kernels == 0);
+    if (mode == cuda::DirectConvolutions::timed) {
+      CHECK(described.find("direct kernel for the forward pass: ") != std::string::npos);
+      CHECK(described.find("direct kernel for the backward-filter pass: ") != std::string::npos);
+      CHECK(described.find("direct kernel for the backward-data pass: ") != std::string::npos);
+      CHECK(described.find("failed:") == std::string::npos);
+      MESSAGE("direct kernels chosen by timing: " << passes.on_direct_kernels << " of 5 passes");
+    }
+  }
+}
+
 namespace {
 
 // cuda::conv2d_forward_relu against the unfused forward (a Model of the convolution alone) and a
@@ -321,8 +379,10 @@ void check_fused_relu(const char* what, cuda::Precision precision = cuda::Precis
   GpuModel<Net> m(batch, 23);  // raw copies, the same bytes through both paths: any layout
   m.device_context().set_precision(precision);
   // cuDNN's fused call runs the legacy algorithm: the reference forward must too (in TF32 two
-  // kernels may round differently).
+  // kernels may round differently); strata's direct kernels (3 input channels) would take the
+  // pass from cuDNN altogether.
   m.device_context().set_graph_engines(false);
+  m.device_context().set_direct_convolutions(cuda::DirectConvolutions::off);
   const std::size_t in_size = static_cast<std::size_t>(batch) * Net::input_shape::size;
   const std::size_t out_size = static_cast<std::size_t>(batch) * Net::output_shape::size;
   const auto x = random_vector(in_size, 31, -1.0, 1.0);
@@ -602,12 +662,15 @@ struct OwnSgd {
 namespace {
 
 template <class Net, class T>
-void configure(Model<Net, Cuda, T>& m, bool graphs) {
+void configure(Model<Net, Cuda, T>& m, bool graphs,
+               cuda::DirectConvolutions direct = cuda::DirectConvolutions::timed) {
   // Deterministic algorithms chosen by heuristics: the same choice and bit-identical results in
-  // every model, so a replayed step can be compared bit for bit with an eager one.
+  // every model, so a replayed step can be compared bit for bit with an eager one. (Untimed,
+  // DirectConvolutions::timed leaves every pass to cuDNN; `always` gives the direct kernels theirs.)
   m.device_context().set_deterministic(true);
   m.device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
   m.device_context().set_step_graphs(graphs);
+  m.device_context().set_direct_convolutions(direct);
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -626,42 +689,48 @@ std::vector<float> optimizer_state_of(Model<Net, Cuda>& m) {
 }  // namespace
 
 TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager steps' weights bit for bit") {
-  using Net = testing::ConvNetV1;
-  const int batch = 8;
-  GpuModel<Net> eager(batch, 1), eager_again(batch, 1), graph(batch, 1);
-  configure(eager, false);
-  configure(eager_again, false);
-  configure(graph, true);
-  Adam a_eager, a_again, a_graph;
-  auto step = [&](std::span<const float> x, int n, int k) {
-    const float e = eager.train_step(x, x, n, BinaryCrossEntropy{}, a_eager);
-    const float e2 = eager_again.train_step(x, x, n, BinaryCrossEntropy{}, a_again);
-    const float g = graph.train_step(x, x, n, BinaryCrossEntropy{}, a_graph);
-    INFO("step " << k << " (batch " << n << "): eager " << e << ", eager again " << e2 << ", graph " << g);
-    CHECK(e2 == e);
-    CHECK(g == e);
-  };
-  // Batch 8: eager (chooses algorithms), recorded, replayed; then a smaller batch (its own
-  // graph), then batch 8 again.
-  int k = 0;
-  for (; k < 6; ++k) step(synthetic_images(batch, Net::input_shape::dims, 200 + k), batch, k);
-  const auto x = synthetic_images(batch, Net::input_shape::dims, 300);
-  const auto three = std::span<const float>(x).first(3 * Net::input_shape::size);
-  for (int i = 0; i < 3; ++i, ++k) step(three, 3, k);
-  step(x, batch, k++);
+  // With cuDNN alone, and with strata's direct kernels for v1's first and last layers (always).
+  for (const auto direct : {cuda::DirectConvolutions::off, cuda::DirectConvolutions::always}) {
+    INFO("direct convolutions " << (direct == cuda::DirectConvolutions::always ? "always" : "off"));
+    using Net = testing::ConvNetV1;
+    const int batch = 8;
+    GpuModel<Net> eager(batch, 1), eager_again(batch, 1), graph(batch, 1);
+    configure(eager, false, direct);
+    configure(eager_again, false, direct);
+    configure(graph, true, direct);
+    Adam a_eager, a_again, a_graph;
+    auto step = [&](std::span<const float> x, int n, int k) {
+      const float e = eager.train_step(x, x, n, BinaryCrossEntropy{}, a_eager);
+      const float e2 = eager_again.train_step(x, x, n, BinaryCrossEntropy{}, a_again);
+      const float g = graph.train_step(x, x, n, BinaryCrossEntropy{}, a_graph);
+      INFO("step " << k << " (batch " << n << "): eager " << e << ", eager again " << e2 << ", graph " << g);
+      CHECK(e2 == e);
+      CHECK(g == e);
+    };
+    // Batch 8: eager (chooses algorithms), recorded, replayed; then a smaller batch (its own
+    // graph), then batch 8 again.
+    int k = 0;
+    for (; k < 6; ++k) step(synthetic_images(batch, Net::input_shape::dims, 200 + k), batch, k);
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 300);
+    const auto three = std::span<const float>(x).first(3 * Net::input_shape::size);
+    for (int i = 0; i < 3; ++i, ++k) step(three, 3, k);
+    step(x, batch, k++);
 
-  const auto& graphs = graph.device_context().step_graph_cache();
-  INFO("graph fallback: " << graph.device_context().step_graph_fallback());
-  CHECK(graph.device_context().step_graphs());
-  CHECK(graphs.captures() == 2);
-  CHECK(graphs.replays() == 5 + 2 + 1);  // every step but the first of each batch size
-  CHECK(graph.step_count() == eager.step_count());
-  CHECK(a_graph.steps == a_eager.steps);
-  CHECK_MESSAGE(same_bits(parameters_of(eager_again), parameters_of(eager)),
-                "two eager models differ: cuDNN's deterministic algorithms are not deterministic here, so the "
-                "graph comparison below cannot be bitwise either");
-  CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
-  CHECK(same_bits(optimizer_state_of(graph), optimizer_state_of(eager)));
+    const auto& graphs = graph.device_context().step_graph_cache();
+    INFO("graph fallback: " << graph.device_context().step_graph_fallback());
+    CHECK(graph.device_context().step_graphs());
+    CHECK(graphs.captures() == 2);
+    CHECK(graphs.replays() == 5 + 2 + 1);  // every step but the first of each batch size
+    CHECK(graph.step_count() == eager.step_count());
+    CHECK(a_graph.steps == a_eager.steps);
+    CHECK_MESSAGE(same_bits(parameters_of(eager_again), parameters_of(eager)),
+                  "two eager models differ: cuDNN's deterministic algorithms are not deterministic here, so the "
+                  "graph comparison below cannot be bitwise either");
+    CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
+    CHECK(same_bits(optimizer_state_of(graph), optimizer_state_of(eager)));
+    CHECK((graph.device_context().convolution_passes().on_direct_kernels > 0) ==
+          (direct == cuda::DirectConvolutions::always));
+  }
 }
 
 TEST_CASE("CUDA graphs: dropout's per-step mask, BatchNorm's statistics, a learning-rate change and a new seed") {

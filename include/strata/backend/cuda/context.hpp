@@ -99,6 +99,14 @@ class Context : public DeviceContext {
   // eagerly.
   void set_graph_engines(bool on) { state_->graph_engines = on; }
   bool graph_engines() const { return state_->graph_engines; }
+  // Convolution passes of layers with at most 4 channels on one side (an autoencoder's RGB input
+  // and output layers; stride 1, kernels up to 3) may run on strata's direct kernels
+  // (direct_conv.cuh), where cuDNN's GEMM-shaped kernels take several times their memory traffic.
+  // timed (default): with the timed algorithm search, each such pass's first call times the
+  // direct kernel against cuDNN's choice and keeps the faster; always: whenever the shape fits;
+  // off: cuDNN only. Part of each plan's key, as set_graph_engines is.
+  void set_direct_convolutions(DirectConvolutions mode) { state_->direct = mode; }
+  DirectConvolutions direct_convolutions() const { return state_->direct; }
 
   // ---- the training step as a CUDA graph (Model::train_step; core/step_graph.hpp) ----
   // Off by default. On: a training step's device work is recorded once per batch size, loss,
@@ -372,7 +380,7 @@ class Context : public DeviceContext {
   // bfloat16: a model of bfloat16 activations (its convolutions run in bf16 whatever the precision).
   ConvPlan& conv_plan(Dims in, Dims out, const ConvGeometry& g, int batch, bool bfloat16 = false) {
     const ConvKey key{in, out, g, batch, state_->precision, state_->deterministic, bfloat16, state_->channels_last,
-                      state_->graph_engines};
+                      state_->graph_engines, state_->direct};
     for (auto& p : state_->conv_plans)
       if (p->key == key) return *p;
     state_->conv_plans.push_back(std::make_unique<ConvPlan>(key));
@@ -390,7 +398,11 @@ class Context : public DeviceContext {
               (k.channels_last ? ", channels last" : "") + ", precision " +
               (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
               (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
-              (k.graph_engines ? ", graph engines considered" : "") + (p->padded ? ", explicitly padded" : "") + "\n" +
+              (k.graph_engines ? ", graph engines considered" : "") +
+              (k.direct == DirectConvolutions::off      ? ", no direct kernels"
+               : k.direct == DirectConvolutions::always ? ", direct kernels always"
+                                                        : "") +
+              (p->padded ? ", explicitly padded" : "") + "\n" +
               p->search_log;
     }
     return text;
@@ -403,13 +415,15 @@ class Context : public DeviceContext {
   struct ConvolutionPasses {
     int chosen = 0;
     int on_graph_engines = 0;
+    int on_direct_kernels = 0;  // strata's own (set_direct_convolutions)
   };
   ConvolutionPasses convolution_passes() const {
     ConvolutionPasses n;
     const auto count = [&n](const auto& choice, bool legacy_call) {
       if (!choice) return;
       ++n.chosen;
-      if (choice->engine && !legacy_call) ++n.on_graph_engines;
+      if (choice->direct) ++n.on_direct_kernels;
+      else if (choice->engine && !legacy_call) ++n.on_graph_engines;
     };
     for (const auto& p : state_->conv_plans) {
       count(p->forward, p->relu_fusion == ReluFusion::fused);
@@ -568,6 +582,7 @@ class Context : public DeviceContext {
     cudnnHandle_t cudnn = nullptr;
     Precision precision = Precision::fp32;
     AlgorithmSearch search = AlgorithmSearch::benchmark;
+    DirectConvolutions direct = DirectConvolutions::timed;
     bool deterministic = false;
     bool channels_last = false;
     bool graph_engines = false;

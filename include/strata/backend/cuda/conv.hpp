@@ -34,6 +34,12 @@
 // scratch before each pass, and writing a bf16 weight gradient that is widened into the float
 // gradient (convert.cuh). Bias and ReLU always run as strata's pass (float bias, float math).
 //
+// Direct kernels (Context::set_direct_convolutions, direct_conv.cuh): a pass of a layer with at
+// most 4 channels on one side (stride 1, kernel up to 3) may run on strata's own kernel instead,
+// timed against cuDNN's choice on its first call (consider_direct_kernel). Such a pass reads the
+// unpadded input and the float weights in strata's order in either layout, and a forward pass
+// adds the bias (and applies the ReLU) itself.
+//
 // Channels-last activations (Context::set_channels_last): cuDNN convolves NHWC tensors with KRSC
 // weights. The weights stay in strata's NCHW order ([filters][channels][k][k]: checkpoints, the
 // optimizer, the CPU); before each pass that reads them they are transposed (and for bf16
@@ -56,6 +62,7 @@
 #include "strata/backend/cuda/conv_engines.hpp"
 #include "strata/backend/cuda/conv_plan.hpp"
 #include "strata/backend/cuda/convert.cuh"
+#include "strata/backend/cuda/direct_conv.cuh"
 #include "strata/backend/cuda/layout.cuh"
 #include "strata/backend/cuda/padding.cuh"
 #include "strata/core/tensor.hpp"
@@ -306,16 +313,16 @@ void run_backward_data(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b,
                                                  p.x.get(), dx));
 }
 
-// After an engine failed while being tried: waits for what it queued and clears a launch error it
-// left, so that neither is blamed on the next kernel; an error the context cannot recover from
-// (a fault) is thrown.
-inline void recover_from_failed_engine(Context& ctx) {
+// After a candidate (a graph engine, a direct kernel) failed while being tried: waits for what it
+// queued and clears a launch error it left, so that neither is blamed on the next kernel; an
+// error the context cannot recover from (a fault) is thrown.
+inline void recover_from_failed_candidate(Context& ctx) {
   if (cudaStreamSynchronize(ctx.stream()) == cudaSuccess) {
     (void)cudaGetLastError();
     return;
   }
   (void)cudaGetLastError();  // a launch error, cleared; a fault comes back from the next wait
-  check(cudaStreamSynchronize(ctx.stream()), "cudaStreamSynchronize after a cuDNN graph engine failed");
+  check(cudaStreamSynchronize(ctx.stream()), "cudaStreamSynchronize after a convolution candidate failed");
 }
 
 // With graph engines on (Context::set_graph_engines), right after a pass's legacy search: the
@@ -372,7 +379,7 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
       }
     } catch (const DeviceError& e) {
       p.search_log += std::string("failed: ") + e.what() + "\n";
-      recover_from_failed_engine(ctx);
+      recover_from_failed_candidate(ctx);
     }
   }
   if (!kept) {
@@ -383,29 +390,163 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
   p.search_log += "    engine " + std::to_string(kept->global_index()) + " chosen\n";
 }
 
-// A pass's algorithm, chosen on its first call (legacy search, then the graph engines).
+// ---- strata's direct kernels (direct_conv.cuh) ----
+
+// Whether a direct kernel can run this pass of the plan (core/direct_conv.hpp's conditions; the
+// backward-filter's partial sums go to the workspace).
+inline bool direct_fits(const ConvPlan& p, ConvPass pass, std::size_t workspace_bytes) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  if (k.direct == DirectConvolutions::off) return false;
+  switch (pass) {
+    case ConvPass::forward: return direct_conv::forward_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch);
+    case ConvPass::backward_data:
+      return direct_conv::backward_data_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch);
+    case ConvPass::backward_filter:
+      return direct_conv::backward_filter_fits(k.in, k.out, g.kernel, g.stride, k.batch,
+                                               workspace_bytes / sizeof(float));
+  }
+  return false;
+}
+
+// The pass on strata's direct kernel: y = conv(x) + bias (then ReLU), read from the unpadded
+// input and the float weights in strata's order (no padded copy, no weight copy, no bias pass).
 template <class T>
-void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* w, T* y) {
+void direct_forward(Context& ctx, const ConvPlan& p, const T* x, T* y, const float* weight, const float* bias,
+                    bool relu) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_conv_pass(x, k.in, y, k.out, k.batch, k.channels_last, weight, direct_conv::forward_weights(k.in.c, g.kernel),
+                   g.kernel, bias, relu, g.pad_top, g.pad_left, ctx.stream());
+}
+template <class T>
+void direct_backward_data(Context& ctx, const ConvPlan& p, const T* dy, T* dx, const float* weight) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_conv_pass(dy, k.out, dx, k.in, k.batch, k.channels_last, weight,
+                   direct_conv::backward_data_weights(k.in.c, g.kernel), g.kernel, nullptr, false,
+                   g.kernel - 1 - g.pad_top, g.kernel - 1 - g.pad_left, ctx.stream());
+}
+template <class T>
+void direct_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
+                            float* dweight) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_filter_pass(x, k.in, dy, k.out, k.batch, k.channels_last, g.kernel, g.pad_top, g.pad_left,
+                     static_cast<float*>(b.workspace), b.workspace_bytes / sizeof(float), dweight, ctx.stream());
+}
+
+// A pass given to the direct kernel without a search (DirectConvolutions::always).
+template <class Algorithm>
+ChosenAlgorithm<Algorithm> direct_choice(ConvPlan& p, ConvPass pass) {
+  p.search_log += "  direct kernel for the " + std::string(pass_name(pass)) + " pass (always)\n";
+  ChosenAlgorithm<Algorithm> chosen;
+  chosen.direct = true;
+  return chosen;
+}
+
+// With DirectConvolutions::timed and the timed search, after cuDNN's search (and the graph
+// engines'): the direct kernel is timed against the pass as cuDNN runs it (run_cudnn: with the
+// padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, strata's bias +
+// ReLU pass, since cuDNN's fused call is tried only after this choice), each over kRuns runs
+// after an untimed one, and kept when faster. Untimed, cuDNN's choice stays. A kernel that fails
+// to launch is logged and passed over.
+template <class Algorithm, class RunCudnn, class RunDirect>
+void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
+                            RunCudnn&& run_cudnn, RunDirect&& run_direct) {
+  if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  constexpr int kRuns = 3;
+  const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
+  const float cudnn_ms = time_on_stream(ctx, kRuns, run_cudnn) / kRuns;
+  float direct_ms = 0.0f;
+  try {
+    direct_ms = time_on_stream(ctx, kRuns, run_direct) / kRuns;
+  } catch (const DeviceError& e) {
+    p.search_log += what + "failed: " + e.what() + "; cuDNN's choice kept\n";
+    recover_from_failed_candidate(ctx);
+    return;
+  }
+  chosen.direct = direct_ms < cudnn_ms;
+  p.search_log += what + std::to_string(direct_ms) + " ms, cuDNN's choice " + std::to_string(cudnn_ms) + " ms: " +
+                  (chosen.direct ? "direct kernel\n" : "cuDNN\n");
+}
+
+// A pass's algorithm, chosen on its first call: the direct kernel (DirectConvolutions::always),
+// or cuDNN's legacy search, then the graph engines, then the direct kernel timed against them.
+template <class T>
+void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, T* y, const float* weight,
+                     const float* bias, bool relu) {
   if (p.forward) return;
+  const bool direct = direct_fits(p, ConvPass::forward, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.forward = direct_choice<cudnnConvolutionFwdAlgo_t>(p, ConvPass::forward);
+    return;
+  }
+  const T* input = conv_input(p, x, b, ctx.stream());
+  const T* w = conv_weights(p, weight, b, ctx.stream());
   p.forward = choose_forward(ctx, p, input, w, y, b.workspace, b.workspace_bytes);
   consider_graph_engines(ctx, p, ConvPass::forward, *p.forward, {input, w, y}, b.workspace, b.workspace_bytes,
                          [&] { run_forward(ctx, p, b, input, w, y); });
+  if (!direct) return;
+  const ImageLayout layout = ImageLayout::of(p.key.out, p.key.channels_last);
+  consider_direct_kernel(
+      ctx, p, ConvPass::forward, *p.forward,
+      [&] {
+        run_forward(ctx, p, b, conv_input(p, x, b, ctx.stream()), conv_weights(p, weight, b, ctx.stream()), y);
+        if (relu) bias_relu(y, bias, p.key.batch, layout, ctx.stream());
+        else bias_add(y, bias, p.key.batch, layout, ctx.stream());
+      },
+      [&] { direct_forward(ctx, p, x, y, weight, bias, relu); });
 }
 template <class T>
-void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* input, const T* dy,
-                             void* weight_gradient) {
+void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
+                             float* dweight) {
   if (p.backward_filter) return;
+  const bool direct = direct_fits(p, ConvPass::backward_filter, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.backward_filter = direct_choice<cudnnConvolutionBwdFilterAlgo_t>(p, ConvPass::backward_filter);
+    return;
+  }
+  const T* input = conv_input(p, x, b, ctx.stream());
+  void* weight_gradient = weight_gradient_target(p, dweight, b);
   p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
   consider_graph_engines(ctx, p, ConvPass::backward_filter, *p.backward_filter, {input, weight_gradient, dy},
                          b.workspace, b.workspace_bytes,
                          [&] { run_backward_filter(ctx, p, b, input, dy, weight_gradient); });
+  if (!direct) return;
+  consider_direct_kernel(
+      ctx, p, ConvPass::backward_filter, *p.backward_filter,
+      [&] {
+        run_backward_filter(ctx, p, b, conv_input(p, x, b, ctx.stream()), dy, weight_gradient);
+        finish_weight_gradient(p, dweight, b, ctx.stream());
+      },
+      [&] { direct_backward_filter(ctx, p, b, x, dy, dweight); });
 }
 template <class T>
-void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* w, const T* dy, T* dx) {
+void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* dy, T* dx,
+                           const float* weight) {
   if (p.backward_data) return;
-  p.backward_data = choose_backward_data(ctx, p, w, dy, dx, b.workspace, b.workspace_bytes);
-  consider_graph_engines(ctx, p, ConvPass::backward_data, *p.backward_data, {dx, w, dy}, b.workspace,
-                         b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, dx); });
+  const bool direct = direct_fits(p, ConvPass::backward_data, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.backward_data = direct_choice<cudnnConvolutionBwdDataAlgo_t>(p, ConvPass::backward_data);
+    return;
+  }
+  const T* w = conv_weights(p, weight, b, ctx.stream());
+  T* target = p.padded ? b.padded_gradient : dx;
+  p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::backward_data, *p.backward_data, {target, w, dy}, b.workspace,
+                         b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, target); });
+  if (!direct) return;
+  const ConvGeometry& g = p.key.geometry;
+  consider_direct_kernel(
+      ctx, p, ConvPass::backward_data, *p.backward_data,
+      [&] {
+        run_backward_data(ctx, p, b, conv_weights(p, weight, b, ctx.stream()), dy, target);
+        if (p.padded)
+          unpad_gradient(b.padded_gradient, dx, p.key.batch, p.key.in, p.conv_input, g.pad_top, g.pad_left,
+                         p.key.channels_last, ctx.stream());
+      },
+      [&] { direct_backward_data(ctx, p, dy, dx, weight); });
 }
 
 // The plan of this call's convolution (a bfloat16 model's convolutions have their own).
@@ -423,9 +564,10 @@ void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, c
   Context& ctx = context_of(step);
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
+  detail::prepare_forward(ctx, p, b, x.data, y.data, weight, bias, false);
+  if (p.forward->direct) return detail::direct_forward(ctx, p, x.data, y.data, weight, bias, false);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
   const T* w = detail::conv_weights(p, weight, b, ctx.stream());
-  detail::prepare_forward(ctx, p, b, input, w, y.data);
   detail::run_forward(ctx, p, b, input, w, y.data);
   const float one = 1.0f;
   if (is_bfloat16<T> || p.key.channels_last)
@@ -503,9 +645,10 @@ void conv2d_forward_relu(BasicTensor<const T> x, BasicTensor<T> y, const P* weig
   Context& ctx = context_of(step);
   ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
   const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
+  detail::prepare_forward(ctx, p, b, x.data, y.data, weight, bias, true);
+  if (p.forward->direct) return detail::direct_forward(ctx, p, x.data, y.data, weight, bias, true);
   const T* input = detail::conv_input(p, x.data, b, ctx.stream());
   const T* w = detail::conv_weights(p, weight, b, ctx.stream());
-  detail::prepare_forward(ctx, p, b, input, w, y.data);
   if constexpr (is_bfloat16<T>) {
     p.relu_fusion = ReluFusion::unfused;  // cuDNN's fused call wants its bias in bf16: strata's pass keeps it float
   } else {
@@ -525,16 +668,21 @@ template <class T, class P>
 void conv2d_backward_weights_and_input(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, BasicTensor<const T> x,
                                        const T* dy, BasicTensor<T> dx, const P* weight, P* dweight,
                                        const ConvGeometry& g) {
-  const T* input = conv_input(p, x.data, b, ctx.stream());
-  void* weight_gradient = weight_gradient_target(p, dweight, b);
-  prepare_backward_filter(ctx, p, b, input, dy, weight_gradient);
-  run_backward_filter(ctx, p, b, input, dy, weight_gradient);
-  finish_weight_gradient(p, dweight, b, ctx.stream());
+  prepare_backward_filter(ctx, p, b, x.data, dy, dweight);
+  if (p.backward_filter->direct) {
+    direct_backward_filter(ctx, p, b, x.data, dy, dweight);
+  } else {
+    const T* input = conv_input(p, x.data, b, ctx.stream());
+    void* weight_gradient = weight_gradient_target(p, dweight, b);
+    run_backward_filter(ctx, p, b, input, dy, weight_gradient);
+    finish_weight_gradient(p, dweight, b, ctx.stream());
+  }
 
   if (dx.data == nullptr) return;
+  prepare_backward_data(ctx, p, b, dy, dx.data, weight);
+  if (p.backward_data->direct) return direct_backward_data(ctx, p, dy, dx.data, weight);
   const T* w = conv_weights(p, weight, b, ctx.stream());
   T* target = p.padded ? b.padded_gradient : dx.data;
-  prepare_backward_data(ctx, p, b, w, dy, target);
   run_backward_data(ctx, p, b, w, dy, target);
   if (p.padded)
     unpad_gradient(b.padded_gradient, dx.data, x.batch, x.dims, p.conv_input, g.pad_top, g.pad_left,

@@ -101,26 +101,29 @@ struct ConvKey {
   bool bfloat16 = false;       // bf16 input, weights and output, fp32 accumulation (tensor cores)
   bool channels_last = false;  // NHWC activations, KRSC weights (core/layout.hpp)
   bool graph_engines = false;  // cuDNN's graph-API engines considered too (conv_engines.hpp)
+  DirectConvolutions direct = DirectConvolutions::timed;  // strata's direct kernels (direct_conv.cuh)
 
   bool operator==(const ConvKey& o) const {
     return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&
            geometry.stride == o.geometry.stride && geometry.pad_top == o.geometry.pad_top &&
            geometry.pad_left == o.geometry.pad_left && batch == o.batch && precision == o.precision &&
            deterministic == o.deterministic && bfloat16 == o.bfloat16 && channels_last == o.channels_last &&
-           graph_engines == o.graph_engines;
+           graph_engines == o.graph_engines && direct == o.direct;
   }
 };
 
 // An algorithm chosen for one pass: what to run, and its math type; or, where a graph-API engine
 // was chosen instead (conv_engines.hpp, conv.hpp's consider_graph_engines), that engine (the
 // legacy algorithm is still kept: cuDNN's fused bias + ReLU call needs one, and so does a layer
-// whose operands the engine does not accept).
+// whose operands the engine does not accept); or strata's direct kernel (direct_conv.cuh), which
+// then runs the pass whatever the rest says.
 template <class Algorithm>
 struct ChosenAlgorithm {
   Algorithm algorithm{};
   cudnnMathType_t math = CUDNN_FMA_MATH;
   std::size_t workspace_bytes = 0;
   std::shared_ptr<ConvEngine> engine;
+  bool direct = false;
 };
 
 // Whether cuDNN runs this plan's convolution with bias and ReLU in one call, found on the first

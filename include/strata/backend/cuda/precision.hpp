@@ -23,4 +23,12 @@ enum class AlgorithmSearch : unsigned char {
   heuristic,  // cudnnGet*_v7: cuDNN's heuristics, no timing; faster first step
 };
 
+// Whether the convolution passes of layers with at most 4 channels on one side (an autoencoder's
+// RGB input and output layers) may run on strata's direct kernels (direct_conv.cuh) instead of cuDNN.
+enum class DirectConvolutions : unsigned char {
+  timed,   // with AlgorithmSearch::benchmark, timed against cuDNN's choice on the first call; the faster kept
+  always,  // every pass whose shape they take (core/direct_conv.hpp)
+  off,     // cuDNN only
+};
+
 }  // namespace strata::cuda

@@ -1,0 +1,206 @@
+// strata/backend/cuda/direct_conv.cuh: direct convolution kernels for layers with at most 4
+// channels on one side, such as an autoencoder's RGB input and output layers.
+//
+// cuDNN runs those layers as GEMMs with one tiny dimension, several times longer than their memory
+// traffic takes (core/direct_conv.hpp has the figures and the math). conv.hpp times these kernels
+// against cuDNN's choice on a pass's first call and keeps the faster
+// (Context::set_direct_convolutions). Every kernel here calls core/direct_conv.hpp's functions,
+// which tests/core/direct_conv.cpp checks against the CPU backend.
+//
+//   forward / backward-data: grid (pixel blocks, output chunks, images), 256 threads; a thread sums
+//     one output pixel for a chunk of 4 or 8 outputs, the chunk's float weights in shared memory.
+//   backward-filter: grid (FilterGrid::blocks_x, wide-side channels, FilterGrid::groups), 128
+//     threads, then one thread per weight adding the blocks' sums in double, in a fixed order.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include <cuda_runtime.h>
+
+#include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/launch.cuh"
+#include "strata/core/bfloat16.hpp"
+#include "strata/core/direct_conv.hpp"
+#include "strata/core/elementwise.hpp"
+#include "strata/core/shape.hpp"
+
+namespace strata::cuda {
+
+template <int K, int OB, class T>
+__global__ void direct_conv_kernel(const T* x, Dims in, direct_conv::PixelStrides xs, T* y, Dims out,
+                                   direct_conv::PixelStrides ys, const float* weight, direct_conv::WeightView view,
+                                   const float* bias, bool relu, int pad_top, int pad_left) {
+  extern __shared__ __align__(16) float chunk[];  // in.c x K x K taps of OB outputs (chunk_weight)
+  const int first_output = static_cast<int>(blockIdx.y) * OB;
+  const int chunk_size = OB * in.c * K * K;
+  for (int j = static_cast<int>(threadIdx.x); j < chunk_size; j += static_cast<int>(blockDim.x))
+    chunk[j] = direct_conv::chunk_weight(weight, view, out.c, K, OB, first_output, j);
+  __syncthreads();
+  const T* image = x + static_cast<std::size_t>(blockIdx.z) * in.size();
+  T* target = y + static_cast<std::size_t>(blockIdx.z) * out.size();
+  const int plane = out.h * out.w;
+  for (int p = first_in_image(); p < plane; p += image_stride()) {
+    const int row = p / out.w;
+    const int column = p % out.w;
+    float sums[OB];
+    direct_conv::pixel_sums<K, OB>(image, xs, in.h, in.w, in.c, chunk, row, column, pad_top, pad_left, sums);
+    for (int j = 0; j < OB; ++j) {
+      const int o = first_output + j;
+      if (o >= out.c) break;
+      float v = sums[j];
+      if (bias != nullptr) v += bias[o];
+      if (relu) v = elementwise::relu(v);
+      target[ys.at(o, row, column)] = to_scalar<T>(v);
+    }
+  }
+}
+
+template <int K, bool ThinInput, class T>
+__global__ void direct_filter_kernel(const T* x, Dims in, direct_conv::PixelStrides xs, const T* dy, Dims out,
+                                     direct_conv::PixelStrides ys, int thin, int images, direct_conv::FilterGrid grid,
+                                     int pad_top, int pad_left, float* partials) {
+  using namespace direct_conv;
+  __shared__ float block_sums[kFilterSums][kFilterThreads];
+  const int fixed = static_cast<int>(blockIdx.y);
+  const int t = static_cast<int>(threadIdx.x);
+  float sums[kMaxThin][K][K];
+  for (int a = 0; a < kMaxThin; ++a)
+    for (int r = 0; r < K; ++r)
+      for (int s = 0; s < K; ++s) sums[a][r][s] = 0.0f;
+  for_each_segment(grid, images, static_cast<int>(blockIdx.z), static_cast<int>(blockIdx.x), t,
+                   [&](int n, int row, int first_column) {
+                     add_filter_segment<K, ThinInput>(x + static_cast<std::size_t>(n) * in.size(), xs, in,
+                                                      dy + static_cast<std::size_t>(n) * out.size(), ys, out.w, fixed,
+                                                      thin, row, first_column, pad_top, pad_left, sums);
+                   });
+  for (int a = 0; a < kMaxThin; ++a)
+    for (int r = 0; r < K; ++r)
+      for (int s = 0; s < K; ++s) block_sums[sum_index(a, r, s, K)][t] = sums[a][r][s];
+  __syncthreads();
+  // A fixed tree over the threads, as launch.cuh's block_sum, for all sums at once.
+  for (int half = kFilterThreads / 2; half > 0; half /= 2) {
+    if (t < half)
+      for (int v = 0; v < kMaxThin * K * K; ++v) block_sums[v][t] += block_sums[v][t + half];
+    __syncthreads();
+  }
+  float* block_partials = partials + partials_offset(grid.blocks_x, grid.groups, fixed, static_cast<int>(blockIdx.z),
+                                                     static_cast<int>(blockIdx.x));
+  for (int v = t; v < kMaxThin * K * K; v += kFilterThreads) block_partials[v] = block_sums[v][0];
+}
+
+// Weight (o, i, r, s) of a filters x channels x K x K gradient: its blocks' sums, in double.
+template <int K, bool ThinInput>
+__global__ void direct_filter_total_kernel(const float* partials, direct_conv::FilterGrid grid, int filters,
+                                           int channels, float* dweight) {
+  const std::size_t count = static_cast<std::size_t>(filters) * static_cast<std::size_t>(channels) * K * K;
+  for (std::size_t index = first_index(); index < count; index += grid_stride())
+    dweight[index] = static_cast<float>(
+        direct_conv::filter_total(partials, grid, channels, K, ThinInput, static_cast<int>(index)));
+}
+
+namespace detail {
+
+template <int K, int OB, class T>
+void launch_direct_conv(const T* x, Dims in, T* y, Dims out, int images, bool channels_last, const float* weight,
+                        direct_conv::WeightView view, const float* bias, bool relu, int pad_top, int pad_left,
+                        cudaStream_t stream) {
+  const int plane = out.h * out.w;
+  const dim3 grid(static_cast<unsigned>((plane + direct_conv::kForwardThreads - 1) / direct_conv::kForwardThreads),
+                  static_cast<unsigned>(direct_conv::chunks_of(out.c)), static_cast<unsigned>(images));
+  const std::size_t shared = static_cast<std::size_t>(OB) * static_cast<std::size_t>(in.c) * K * K * sizeof(float);
+  direct_conv_kernel<K, OB, T><<<grid, direct_conv::kForwardThreads, shared, stream>>>(
+      x, in, direct_conv::pixel_strides(in, channels_last), y, out, direct_conv::pixel_strides(out, channels_last),
+      weight, view, bias, relu, pad_top, pad_left);
+  check(cudaGetLastError(), "direct_conv_kernel (a direct convolution, core/direct_conv.hpp)");
+}
+
+template <int K, class T>
+void launch_direct_conv_k(const T* x, Dims in, T* y, Dims out, int images, bool channels_last, const float* weight,
+                          direct_conv::WeightView view, const float* bias, bool relu, int pad_top, int pad_left,
+                          cudaStream_t stream) {
+  if (direct_conv::outputs_per_thread(out.c) == 4)
+    launch_direct_conv<K, 4>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top, pad_left, stream);
+  else
+    launch_direct_conv<K, 8>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top, pad_left, stream);
+}
+
+template <int K, bool ThinInput, class T>
+void launch_direct_filter(const T* x, Dims in, const T* dy, Dims out, int images, bool channels_last, int pad_top,
+                          int pad_left, const direct_conv::FilterGrid& grid, float* partials, float* dweight,
+                          cudaStream_t stream) {
+  const int fixed = ThinInput ? out.c : in.c;
+  const int thin = ThinInput ? in.c : out.c;
+  const dim3 blocks(static_cast<unsigned>(grid.blocks_x), static_cast<unsigned>(fixed),
+                    static_cast<unsigned>(grid.groups));
+  direct_filter_kernel<K, ThinInput, T><<<blocks, direct_conv::kFilterThreads, 0, stream>>>(
+      x, in, direct_conv::pixel_strides(in, channels_last), dy, out, direct_conv::pixel_strides(out, channels_last),
+      thin, images, grid, pad_top, pad_left, partials);
+  check(cudaGetLastError(), "direct_filter_kernel (a direct convolution's weight gradient, core/direct_conv.hpp)");
+  launch("direct_filter_total_kernel (a direct convolution's weight gradient)",
+         static_cast<std::size_t>(out.c) * static_cast<std::size_t>(in.c) * K * K, stream,
+         &direct_filter_total_kernel<K, ThinInput>, static_cast<const float*>(partials), grid, out.c, in.c, dweight);
+}
+
+template <bool ThinInput, class T>
+void launch_direct_filter_k(int k, const T* x, Dims in, const T* dy, Dims out, int images, bool channels_last,
+                            int pad_top, int pad_left, const direct_conv::FilterGrid& grid, float* partials,
+                            float* dweight, cudaStream_t stream) {
+  switch (k) {
+    case 1: return launch_direct_filter<1, ThinInput>(x, in, dy, out, images, channels_last, pad_top, pad_left, grid,
+                                                      partials, dweight, stream);
+    case 2: return launch_direct_filter<2, ThinInput>(x, in, dy, out, images, channels_last, pad_top, pad_left, grid,
+                                                      partials, dweight, stream);
+    case 3: return launch_direct_filter<3, ThinInput>(x, in, dy, out, images, channels_last, pad_top, pad_left, grid,
+                                                      partials, dweight, stream);
+    default: break;
+  }
+  throw std::logic_error("direct convolution: kernel size " + std::to_string(k) + " (1 to 3 only; a strata bug)");
+}
+
+}  // namespace detail
+
+// y = conv(x, the pass's view of the weights) (+ bias) (ReLU): a forward pass, or with
+// backward_data_weights and padding k - 1 - pad, a backward-data pass (dy in, dx out). `in` and
+// `out` are this pass's input and output dims; the shape must satisfy direct_conv::pass_fits.
+template <class T>
+void direct_conv_pass(const T* x, Dims in, T* y, Dims out, int images, bool channels_last, const float* weight,
+                      direct_conv::WeightView view, int k, const float* bias, bool relu, int pad_top, int pad_left,
+                      cudaStream_t stream) {
+  if (images <= 0) return;
+  check_images_per_launch("direct_conv_kernel", images);
+  switch (k) {
+    case 1: return detail::launch_direct_conv_k<1>(x, in, y, out, images, channels_last, weight, view, bias, relu,
+                                                   pad_top, pad_left, stream);
+    case 2: return detail::launch_direct_conv_k<2>(x, in, y, out, images, channels_last, weight, view, bias, relu,
+                                                   pad_top, pad_left, stream);
+    case 3: return detail::launch_direct_conv_k<3>(x, in, y, out, images, channels_last, weight, view, bias, relu,
+                                                   pad_top, pad_left, stream);
+    default: break;
+  }
+  throw std::logic_error("direct convolution: kernel size " + std::to_string(k) + " (1 to 3 only; a strata bug)");
+}
+
+// dweight = the weight gradient of a filters x channels x k x k convolution with input x (dims
+// in) and output gradient dy (dims out), stride 1; `partials` holds
+// direct_conv::filter_partials floats (the context's convolution workspace).
+template <class T>
+void direct_filter_pass(const T* x, Dims in, const T* dy, Dims out, int images, bool channels_last, int k,
+                        int pad_top, int pad_left, float* partials, std::size_t partial_floats, float* dweight,
+                        cudaStream_t stream) {
+  if (images <= 0) return;
+  const bool thin_input = in.c <= direct_conv::kMaxThin;
+  const int fixed = thin_input ? out.c : in.c;
+  const direct_conv::FilterGrid grid = direct_conv::filter_grid(fixed, images, out);
+  if (direct_conv::filter_partials(fixed, grid) > partial_floats)
+    throw std::logic_error("direct convolution: its partial sums do not fit the workspace (a strata bug)");
+  if (thin_input)
+    detail::launch_direct_filter_k<true>(k, x, in, dy, out, images, channels_last, pad_top, pad_left, grid, partials,
+                                         dweight, stream);
+  else
+    detail::launch_direct_filter_k<false>(k, x, in, dy, out, images, channels_last, pad_top, pad_left, grid, partials,
+                                          dweight, stream);
+}
+
+}  // namespace strata::cuda
