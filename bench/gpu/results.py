@@ -87,29 +87,29 @@ def main():
         ]
         out.append(f"| {arch} | {batch} | {precision} | " + " | ".join(cells) + " |")
 
-    # Whether cuDNN's graph-API engines help: each -engines row against the same mode without them.
+    # Whether cuDNN's graph-API engines help: each -engines row against the same mode without them;
+    # whether strata's direct kernels do: each mode against the same mode with -cudnn (cuDNN only).
     step_ips = {(r[1], r[2], r[3], mode_of(r, 7)): number(r[4]) for r in strata_rows
                 if r[0] == "step" and len(r) >= 5}
-    with_engines = [(key, ips) for key, ips in step_ips.items() if key[3].endswith("-engines")]
-    if with_engines:
-        out += ["", "| model | batch | precision | strata mode | with graph engines img/s | legacy algorithms img/s | engines / legacy |",
-                "|---|---|---|---|---|---|---|"]
-        for (arch, batch, precision, mode), ips in with_engines:
-            legacy = step_ips.get((arch, batch, precision, mode.removesuffix("-engines")))
-            ratio = f"{ips / legacy:.2f}x" if ips and legacy else "n/a"
-            out.append(f"| {arch} | {batch} | {precision} | {mode} | {f'{ips:,.0f}' if ips else 'n/a'} | "
-                       f"{f'{legacy:,.0f}' if legacy else 'n/a'} | {ratio} |")
 
-    # Whether strata's direct kernels help: each mode against the same mode with -cudnn (cuDNN only).
-    cudnn_only = [(key, ips) for key, ips in step_ips.items() if key[3].endswith("-cudnn")]
-    if cudnn_only:
-        out += ["", "| model | batch | precision | strata mode | with direct kernels img/s | cuDNN only img/s | direct / cuDNN only |",
-                "|---|---|---|---|---|---|---|"]
-        for (arch, batch, precision, mode), without in cudnn_only:
-            with_direct = step_ips.get((arch, batch, precision, mode.removesuffix("-cudnn")))
-            ratio = f"{with_direct / without:.2f}x" if with_direct and without else "n/a"
-            out.append(f"| {arch} | {batch} | {precision} | {mode.removesuffix('-cudnn')} | "
-                       f"{f'{with_direct:,.0f}' if with_direct else 'n/a'} | {f'{without:,.0f}' if without else 'n/a'} | {ratio} |")
+    def comparison(suffix, with_is_suffixed, header):
+        rows = [(key, ips) for key, ips in step_ips.items() if key[3].endswith(suffix)]
+        if not rows:
+            return []
+        table = ["", header, "|---|---|---|---|---|---|---|"]
+        for (arch, batch, precision, mode), ips in rows:
+            other = step_ips.get((arch, batch, precision, mode.removesuffix(suffix)))
+            with_it, without = (ips, other) if with_is_suffixed else (other, ips)
+            ratio = f"{with_it / without:.2f}x" if with_it and without else "n/a"
+            shown = mode if with_is_suffixed else mode.removesuffix(suffix)
+            table.append(f"| {arch} | {batch} | {precision} | {shown} | {f'{with_it:,.0f}' if with_it else 'n/a'} | "
+                         f"{f'{without:,.0f}' if without else 'n/a'} | {ratio} |")
+        return table
+
+    out += comparison("-engines", True, "| model | batch | precision | strata mode | with graph engines img/s | "
+                      "legacy algorithms img/s | engines / legacy |")
+    out += comparison("-cudnn", False, "| model | batch | precision | strata mode | with direct kernels img/s | "
+                      "cuDNN only img/s | direct / cuDNN only |")
 
     epochs = [r for r in strata_rows if r[0] == "epoch" and len(r) >= 6]
     if epochs:

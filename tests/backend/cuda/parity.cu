@@ -257,6 +257,21 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
 using Dims3x12x10 = Input<3, 12, 10>;
 using Dims3x12x12 = Input<3, 12, 12>;
 
+// One training step of Net at batch 4 on a CUDA model whose context `configure` sets up: what its
+// convolution passes chose, and the searches' log (INFO'd).
+template <class Net, class Configure>
+cuda::Context::ConvolutionPasses passes_after_one_step(Configure&& configure, std::string& described) {
+  const int batch = 4;
+  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 5, 0.0, 1.0);
+  GpuModel<Net> m(batch, 1);
+  configure(m.device_context());
+  Adam adam;
+  m.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
+  m.device_context().synchronize();
+  described = m.device_context().describe_convolutions();
+  return m.device_context().convolution_passes();
+}
+
 }  // namespace
 
 TEST_CASE("convolutions: symmetric, strided, explicitly padded, valid, pointwise; both algorithm searches") {
@@ -297,17 +312,14 @@ TEST_CASE("convolutions on cuDNN's graph-API engines: the first usable engine of
 
   // How many passes chose an engine: all of them with the heuristic search, none with engines off.
   using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, Conv<3, 3>, Sigmoid>;
-  const int batch = 4;
-  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 5, 0.0, 1.0);
   for (const bool on : {true, false}) {
-    GpuModel<Net> m(batch, 1);
-    m.device_context().set_graph_engines(on);
-    m.device_context().set_algorithm_search(heuristic);
-    Adam adam;
-    m.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
-    m.device_context().synchronize();
-    const auto passes = m.device_context().convolution_passes();
-    const std::string described = m.device_context().describe_convolutions();
+    std::string described;
+    const auto passes = passes_after_one_step<Net>(
+        [&](cuda::Context& c) {
+          c.set_graph_engines(on);
+          c.set_algorithm_search(heuristic);
+        },
+        described);
     INFO(described);
     CHECK(passes.chosen == 5);  // both forwards and backward-filters, the second's backward-data
     CHECK(passes.on_graph_engines == (on ? passes.chosen : 0));
@@ -343,16 +355,10 @@ TEST_CASE("direct convolutions (at most 4 channels on one side) against the CPU,
   // Which passes run on them: always, the five such passes of a training step; off, none; timed
   // (the default, with the timed search), each such pass timed against cuDNN's choice.
   using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, ReLU, Conv<16, 3>, Conv<3, 3>, Sigmoid>;
-  const int batch = 4;
-  const auto x = random_vector(static_cast<std::size_t>(batch) * Net::input_shape::size, 5, 0.0, 1.0);
   for (const auto mode : {always, cuda::DirectConvolutions::off, cuda::DirectConvolutions::timed}) {
-    GpuModel<Net> m(batch, 1);
-    m.device_context().set_direct_convolutions(mode);
-    Adam adam;
-    m.train_step(x, x, batch, BinaryCrossEntropy{}, adam);
-    m.device_context().synchronize();
-    const auto passes = m.device_context().convolution_passes();
-    const std::string described = m.device_context().describe_convolutions();
+    std::string described;
+    const auto passes =
+        passes_after_one_step<Net>([&](cuda::Context& c) { c.set_direct_convolutions(mode); }, described);
     INFO(described);
     CHECK(passes.chosen == 8);  // three forwards and backward-filters, the last two's backward-data
     if (mode == always) CHECK(passes.on_direct_kernels == 5);  // the first's forward and filter, the last's three
