@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -26,6 +28,8 @@ struct Case {
   int pad_top;
   int pad_left;
   int batch;
+  bool valid = false;  // Keras' Valid: no padding, the output k - 1 smaller; else Same at stride 1
+  Dims out() const { return valid ? Dims{filters, in.h - kernel + 1, in.w - kernel + 1} : Dims{filters, in.h, in.w}; }
 };
 
 std::vector<float> random_values(std::size_t n, std::uint64_t seed) {
@@ -55,7 +59,7 @@ std::vector<float> replay_conv(const std::vector<T>& x, Dims in, Dims out, int i
   std::vector<float> y(static_cast<std::size_t>(images) * out.size(), -99.0f);
   const dc::PixelStrides xs = dc::pixel_strides(in, last), ys = dc::pixel_strides(out, last);
   std::vector<float> chunk(static_cast<std::size_t>(OB) * in.c * K * K);
-  for (int c = 0; c < dc::chunks_of(out.c); ++c) {
+  for (int c = 0; c < dc::chunks_of(out.c, last); ++c) {
     const int first_output = c * OB;
     for (int j = 0; j < static_cast<int>(chunk.size()); ++j)
       chunk[j] = dc::chunk_weight(w.data(), view, out.c, K, OB, first_output, j);
@@ -79,41 +83,55 @@ template <int K, class T>
 std::vector<float> replay_conv_k(const std::vector<T>& x, Dims in, Dims out, int images, bool last,
                                  const std::vector<float>& w, dc::WeightView view, const float* bias, bool relu,
                                  int pad_top, int pad_left) {
-  if (dc::outputs_per_thread(out.c) == 4)
-    return replay_conv<K, 4>(x, in, out, images, last, w, view, bias, relu, pad_top, pad_left);
-  return replay_conv<K, 8>(x, in, out, images, last, w, view, bias, relu, pad_top, pad_left);
+  switch (dc::outputs_per_thread(out.c, last)) {
+    case 4: return replay_conv<K, 4>(x, in, out, images, last, w, view, bias, relu, pad_top, pad_left);
+    case 8: return replay_conv<K, 8>(x, in, out, images, last, w, view, bias, relu, pad_top, pad_left);
+    default: return replay_conv<K, 16>(x, in, out, images, last, w, view, bias, relu, pad_top, pad_left);
+  }
 }
 
-// The backward-filter kernels on the CPU: every thread of every block over its segments, each
-// block's sums into the partials, then filter_total per weight.
+// The backward-filter kernels on the CPU: every thread of every block over its segments (its
+// wide-side channel and segment lane as FilterGrid says), each block's sums per channel into the
+// partials, then per weight the total kernel's 32 lanes and their tree.
 template <int K, bool ThinInput, class T>
 std::vector<float> replay_filter(const std::vector<T>& x, Dims in, const std::vector<T>& dy, Dims out, int images,
                                  bool last, int pad_top, int pad_left) {
-  const int fixed = ThinInput ? out.c : in.c;
+  const int fixed_count = ThinInput ? out.c : in.c;
   const int thin = ThinInput ? in.c : out.c;
-  const dc::FilterGrid grid = dc::filter_grid(fixed, images, out);
-  std::vector<float> partials(dc::filter_partials(fixed, grid), -99.0f);
+  const dc::FilterGrid grid = dc::filter_grid(fixed_count, images, out, last);
+  std::vector<float> partials(dc::filter_partials(fixed_count, grid), -99.0f);
   const dc::PixelStrides xs = dc::pixel_strides(in, last), ys = dc::pixel_strides(out, last);
-  for (int f = 0; f < fixed; ++f)
+  for (int tile = 0; tile < grid.tiles; ++tile)
     for (int group = 0; group < grid.groups; ++group)
       for (int bx = 0; bx < grid.blocks_x; ++bx) {
-        float block[dc::kFilterSums] = {};
+        std::vector<std::array<float, dc::kFilterSums>> block(grid.fixed_lanes);  // per channel of the tile
+        for (auto& b : block) b.fill(0.0f);
         for (int t = 0; t < dc::kFilterThreads; ++t) {
+          const int f = tile * grid.fixed_lanes + t % grid.fixed_lanes;
+          if (f >= fixed_count) continue;
           float sums[dc::kMaxThin][K][K] = {};
-          dc::for_each_segment(grid, images, group, bx, t, [&](int n, int row, int first_column) {
+          dc::for_each_segment(grid, images, group, bx, t / grid.fixed_lanes, [&](int n, int row, int first_column) {
             dc::add_filter_segment<K, ThinInput>(x.data() + n * in.size(), xs, in, dy.data() + n * out.size(), ys,
                                                  out.w, f, thin, row, first_column, pad_top, pad_left, sums);
           });
           for (int a = 0; a < dc::kMaxThin; ++a)
             for (int r = 0; r < K; ++r)
-              for (int s = 0; s < K; ++s) block[dc::sum_index(a, r, s, K)] += sums[a][r][s];
+              for (int s = 0; s < K; ++s) block[t % grid.fixed_lanes][dc::sum_index(a, r, s, K)] += sums[a][r][s];
         }
-        for (int v = 0; v < dc::kMaxThin * K * K; ++v)
-          partials[dc::partials_offset(grid.blocks_x, grid.groups, f, group, bx) + v] = block[v];
+        for (int lane = 0; lane < grid.fixed_lanes; ++lane) {
+          const int f = tile * grid.fixed_lanes + lane;
+          if (f >= fixed_count) continue;
+          for (int v = 0; v < dc::kMaxThin * K * K; ++v)
+            partials[dc::partials_offset(grid.blocks_x, grid.groups, f, group, bx) + v] = block[lane][v];
+        }
       }
   std::vector<float> dweight(static_cast<std::size_t>(out.c) * in.c * K * K);
-  for (int i = 0; i < static_cast<int>(dweight.size()); ++i)
-    dweight[i] = static_cast<float>(dc::filter_total(partials.data(), grid, in.c, K, ThinInput, i));
+  for (int i = 0; i < static_cast<int>(dweight.size()); ++i) {
+    double lanes[dc::kTotalLanes];
+    for (int lane = 0; lane < dc::kTotalLanes; ++lane)
+      lanes[lane] = dc::lane_total(partials.data(), grid, dc::weight_sums(in.c, K, ThinInput, i), lane);
+    dweight[i] = static_cast<float>(dc::total_of_lanes(lanes));
+  }
   return dweight;
 }
 
@@ -136,10 +154,10 @@ std::vector<T> as(const std::vector<float>& v) {
 template <int K, class T>
 void check_case(const Case& c, bool last) {
   const Dims in = c.in;
-  const Dims out{c.filters, in.h, in.w};  // stride 1, same padding
+  const Dims out = c.out();
   const ConvGeometry g{c.kernel, 1, c.pad_top, c.pad_left};
-  REQUIRE(dc::forward_fits(in.c, out.c, K, 1, c.batch));
-  REQUIRE(dc::backward_data_fits(in.c, out.c, K, 1, c.batch));
+  REQUIRE(dc::forward_fits(in.c, out.c, K, 1, c.batch, last));
+  REQUIRE(dc::backward_data_fits(in.c, out.c, K, 1, c.batch, last));
   auto x = random_values(c.batch * in.size(), 1);
   auto dy = random_values(c.batch * out.size(), 2);
   for (float& v : x) v = static_cast<float>(to_scalar<T>(v));
@@ -202,6 +220,11 @@ TEST_CASE("direct convolutions: forward, ReLU, backward-data and backward-filter
       {{3, 4, 4}, 3, 3, 1, 1, 1},     // thin on both sides
       {{3, 8, 70}, 4, 3, 1, 1, 2},    // more than one block of segments per image
       {{40, 4, 6}, 2, 3, 1, 1, 2},    // many inputs to a thin output
+      {{3, 7, 9}, 5, 3, 0, 0, 2, true},   // Valid: 5 x 7 out of 7 x 9, backward-data padded by 2
+      {{6, 6, 5}, 3, 2, 0, 0, 2, true},   // Valid, even kernel, thin output
+      {{3, 4, 4}, 32, 3, 1, 1, 200},  // channels first: 128 image groups for 200 images
+      {{3, 64, 520}, 4, 3, 1, 1, 1},  // 8,320 segments an image: 64 blocks of segments (the cap)
+      {{3, 5, 6}, 20, 3, 1, 1, 2},    // channels last: 20 wide-side channels in 32 lanes; 16 outputs a thread
   };
   for (const Case& c : cases)
     for (bool last : {false, true}) {
@@ -218,20 +241,28 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
   struct Shape {
     int fixed, images;
     Dims out;
+    bool last;
   };
-  for (const Shape& s : {Shape{32, 256, {32, 64, 64}}, Shape{32, 64, {3, 64, 64}}, Shape{5, 3, {4, 8, 70}},
-                         Shape{1, 1, {1, 1, 1}}, Shape{64, 7, {2, 9, 5}}}) {
-    const dc::FilterGrid g = dc::filter_grid(s.fixed, s.images, s.out);
+  for (const Shape& s : {Shape{32, 256, {32, 64, 64}, false}, Shape{32, 256, {32, 64, 64}, true},
+                         Shape{32, 64, {3, 64, 64}, false}, Shape{5, 3, {4, 8, 70}, true}, Shape{1, 1, {1, 1, 1}, false},
+                         Shape{64, 7, {2, 9, 5}, true}, Shape{3, 2, {3, 64, 600}, false}}) {
+    const dc::FilterGrid g = dc::filter_grid(s.fixed, s.images, s.out, s.last);
+    CAPTURE(s.last);
     CHECK(g.segments_per_row == (s.out.w + dc::kSegment - 1) / dc::kSegment);
     CHECK(g.segments_per_image == g.segments_per_row * s.out.h);
+    CHECK(g.fixed_lanes * g.segment_lanes == dc::kFilterThreads);
+    CHECK(g.tiles * g.fixed_lanes >= s.fixed);
+    CHECK((g.tiles - 1) * g.fixed_lanes < s.fixed);
+    CHECK(g.fixed_lanes == (s.last ? static_cast<int>(std::min(32u, std::bit_ceil(static_cast<unsigned>(s.fixed)))) : 1));
     CHECK(g.blocks_x >= 1);
+    CHECK(g.blocks_x <= 64);
     CHECK(g.groups >= 1);
     CHECK(g.groups <= s.images);
     std::vector<int> visits(static_cast<std::size_t>(s.images) * g.segments_per_image, 0);
     for (int group = 0; group < g.groups; ++group)
       for (int bx = 0; bx < g.blocks_x; ++bx)
-        for (int t = 0; t < dc::kFilterThreads; ++t)
-          dc::for_each_segment(g, s.images, group, bx, t, [&](int n, int row, int first_column) {
+        for (int lane = 0; lane < g.segment_lanes; ++lane)
+          dc::for_each_segment(g, s.images, group, bx, lane, [&](int n, int row, int first_column) {
             REQUIRE(first_column % dc::kSegment == 0);
             REQUIRE(first_column < s.out.w);
             REQUIRE(row < s.out.h);
@@ -240,24 +271,34 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
           });
     CHECK(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
   }
-  // ConvNet v1's first layer at batch 256: 8 blocks of segments by 16 image groups per filter,
-  // 4096 blocks in all, whose sums fit the 16 MiB the smallest convolution workspace has.
-  const dc::FilterGrid v1 = dc::filter_grid(32, 256, {32, 64, 64});
+  // ConvNet v1's first layer at batch 256: channels first, 8 blocks of segments by 16 image
+  // groups per filter, 4096 blocks in all, whose sums fit the 16 MiB the smallest convolution
+  // workspace has; channels last, the 32 filters side by side in each block of 4 segment lanes,
+  // 64 blocks of segments by 16 image groups.
+  const dc::FilterGrid v1 = dc::filter_grid(32, 256, {32, 64, 64}, false);
   CHECK(v1.blocks_x == 8);
   CHECK(v1.groups == 16);
   CHECK(dc::filter_partials(32, v1) * sizeof(float) <= (std::size_t{16} << 20));
+  const dc::FilterGrid v1_last = dc::filter_grid(32, 256, {32, 64, 64}, true);
+  CHECK(v1_last.tiles == 1);
+  CHECK(v1_last.blocks_x == 64);
+  CHECK(v1_last.groups == 16);
+  CHECK(dc::filter_partials(32, v1_last) * sizeof(float) <= (std::size_t{16} << 20));
 }
 
 TEST_CASE("direct convolutions take stride 1, kernels up to 3 and at most 4 channels on one side") {
-  CHECK(dc::forward_fits(3, 32, 3, 1, 256));
-  CHECK(dc::forward_fits(32, 3, 3, 1, 256));
-  CHECK(dc::backward_data_fits(32, 3, 3, 1, 256));
-  CHECK_FALSE(dc::forward_fits(3, 32, 3, 2, 256));       // stride 2
-  CHECK_FALSE(dc::forward_fits(3, 32, 5, 1, 256));       // 5 x 5
-  CHECK_FALSE(dc::forward_fits(8, 8, 3, 1, 256));        // no thin side
-  CHECK_FALSE(dc::forward_fits(3, 32, 3, 1, 70000));     // more images than a grid's z extent
-  CHECK_FALSE(dc::forward_fits(1024, 3, 3, 1, 16));      // 4 x 1024 x 9 weights: more than 32 KB of shared memory
-  CHECK(dc::backward_data_fits(3, 1024, 1, 1, 16));      // 4 outputs x 1024 inputs x 1
-  CHECK(dc::backward_filter_fits({3, 64, 64}, {32, 64, 64}, 3, 1, 256, std::size_t{4} << 20));
-  CHECK_FALSE(dc::backward_filter_fits({3, 64, 64}, {32, 64, 64}, 3, 1, 256, 1000));
+  for (bool last : {false, true}) {
+    CHECK(dc::forward_fits(3, 32, 3, 1, 256, last));
+    CHECK(dc::forward_fits(32, 3, 3, 1, 256, last));
+    CHECK(dc::backward_data_fits(32, 3, 3, 1, 256, last));
+    CHECK_FALSE(dc::forward_fits(3, 32, 3, 2, 256, last));    // stride 2
+    CHECK_FALSE(dc::forward_fits(3, 32, 5, 1, 256, last));    // 5 x 5
+    CHECK_FALSE(dc::forward_fits(8, 8, 3, 1, 256, last));     // no thin side
+    CHECK_FALSE(dc::forward_fits(3, 32, 3, 1, 70000, last));  // more images than a grid's z extent
+    CHECK_FALSE(dc::forward_fits(3, 70000, 1, 1, 1, last));   // more filters than a grid's y extent
+    CHECK_FALSE(dc::forward_fits(1024, 3, 3, 1, 16, last));   // 4 x 1024 x 9 weights: more than 32 KB of shared memory
+    CHECK(dc::backward_data_fits(3, 1024, 1, 1, 16, last));   // 4 outputs x 1024 inputs x 1
+    CHECK(dc::backward_filter_fits({3, 64, 64}, {32, 64, 64}, 3, 1, 256, last, std::size_t{4} << 20));
+    CHECK_FALSE(dc::backward_filter_fits({3, 64, 64}, {32, 64, 64}, 3, 1, 256, last, 1000));
+  }
 }

@@ -16,7 +16,10 @@
 // (`fixed`: an output channel when the input is thin, an input channel when the output is thin)
 // and sums, for every channel on the thin side, the k x k products over segments of kSegment
 // output columns, sliding its window of inputs along the row; blocks add their threads' sums, and
-// a last pass adds the blocks' sums in double, in a fixed order (deterministic).
+// a last pass adds the blocks' sums in double, in a fixed order (deterministic). Channels first,
+// a warp's threads take neighbouring segments of a row; channels last, neighbouring wide-side
+// channels of one segment (FilterGrid::fixed_lanes), so that a warp reads a pixel's channels as
+// one run of memory either way.
 //
 // Weights are read as float in strata's [filters][channels][k][k] order in either activation
 // layout: no bf16 copy, no transpose. Sums are float. Written once for both compilers, so the CPU
@@ -39,10 +42,16 @@ inline constexpr int kFilterSums = kMaxThin * kMaxKernel * kMaxKernel;  // one t
 inline constexpr int kForwardThreads = 256;
 inline constexpr int kFilterThreads = 128;
 inline constexpr int kTargetBlocks = 4096;      // about 30 blocks per SM of an H200
+inline constexpr int kTotalLanes = 32;          // a warp adds the blocks' sums of one weight
 
-// Outputs one forward thread sums: 4 when a pass writes at most 4 channels, else 8.
-constexpr int outputs_per_thread(int outputs) { return outputs <= 4 ? 4 : 8; }
-constexpr int chunks_of(int outputs) { return (outputs + outputs_per_thread(outputs) - 1) / outputs_per_thread(outputs); }
+// Outputs one forward thread sums: 4 when a pass writes at most 4 channels, else 8; channels last
+// up to 16, so that a thread writes whole 32-byte sectors of a pixel's channels.
+constexpr int outputs_per_thread(int outputs, bool channels_last) {
+  return outputs <= 4 ? 4 : (outputs <= 8 || !channels_last) ? 8 : 16;
+}
+constexpr int chunks_of(int outputs, bool channels_last) {
+  return (outputs + outputs_per_thread(outputs, channels_last) - 1) / outputs_per_thread(outputs, channels_last);
+}
 
 // Where channel c of pixel (row, column) lies within one image, in either layout (core/layout.hpp).
 struct PixelStrides {
@@ -93,39 +102,55 @@ STRATA_HOST_DEVICE inline void pixel_sums(const T* image, PixelStrides xs, int i
                                           const float* chunk, int row, int column, int pad_top, int pad_left,
                                           float (&sums)[OB]) {
   for (int j = 0; j < OB; ++j) sums[j] = 0.0f;
-  for (int i = 0; i < inputs; ++i)
-    for (int r = 0; r < K; ++r) {
-      const int y = row + r - pad_top;
-      if (y < 0 || y >= in_h) continue;
-      for (int s = 0; s < K; ++s) {
-        const int x = column + s - pad_left;
-        if (x < 0 || x >= in_w) continue;
-        const float v = static_cast<float>(image[xs.at(i, y, x)]);
+  // Taps outside, channels inside: one bounds test per tap, and channels last a pixel's channels
+  // read in a run.
+  for (int r = 0; r < K; ++r) {
+    const int y = row + r - pad_top;
+    if (y < 0 || y >= in_h) continue;
+    for (int s = 0; s < K; ++s) {
+      const int x = column + s - pad_left;
+      if (x < 0 || x >= in_w) continue;
+      const T* pixel = image + xs.at(0, y, x);
+      for (int i = 0; i < inputs; ++i) {
+        const float v = static_cast<float>(pixel[i * xs.channel]);
         const float* w = chunk + ((i * K + r) * K + s) * OB;
         for (int j = 0; j < OB; ++j) sums[j] += v * w[j];
       }
     }
+  }
 }
 
 // ---- backward-filter ----
 
-// How the backward-filter kernel divides a pass: a grid of blocks_x x fixed x groups blocks of
-// kFilterThreads threads; block (bx, f, g) takes images g, g + groups, ... and in each the
-// segments bx * kFilterThreads + t, then every blocks_x * kFilterThreads further on (t: thread).
+// How the backward-filter kernel divides a pass: a grid of blocks_x x tiles x groups blocks of
+// kFilterThreads threads, each thread one of fixed_lanes wide-side channels (t % fixed_lanes, of
+// tile f: f * fixed_lanes + t % fixed_lanes) and one of segment_lanes segment lanes
+// (t / fixed_lanes). Block (bx, tile, group) takes images group, group + groups, ... and in each a
+// thread the segments bx * segment_lanes + its lane, then every blocks_x * segment_lanes further on.
 struct FilterGrid {
   int blocks_x = 1;
   int groups = 1;
+  int tiles = 1;
+  int fixed_lanes = 1;  // 1 channels first; channels last the wide side's channel count up to 32
+  int segment_lanes = kFilterThreads;
   int segments_per_row = 1;
   int segments_per_image = 1;
-  int blocks() const { return blocks_x * groups; }  // per fixed index: each writes kFilterSums partial sums
+  STRATA_HOST_DEVICE int blocks() const { return blocks_x * groups; }  // per fixed index: each writes kFilterSums partial sums
 };
-inline FilterGrid filter_grid(int fixed, int images, Dims out) {
+inline FilterGrid filter_grid(int fixed, int images, Dims out, bool channels_last) {
   FilterGrid g;
+  if (channels_last)
+    while (g.fixed_lanes < fixed && g.fixed_lanes < 32) g.fixed_lanes *= 2;
+  g.segment_lanes = kFilterThreads / g.fixed_lanes;
+  g.tiles = (fixed + g.fixed_lanes - 1) / g.fixed_lanes;
   g.segments_per_row = (out.w + kSegment - 1) / kSegment;
   g.segments_per_image = g.segments_per_row * out.h;
-  g.blocks_x = (g.segments_per_image + kFilterThreads - 1) / kFilterThreads;
+  g.blocks_x = (g.segments_per_image + g.segment_lanes - 1) / g.segment_lanes;
   if (g.blocks_x > 64) g.blocks_x = 64;
-  const int wanted = (kTargetBlocks + fixed * g.blocks_x - 1) / (fixed * g.blocks_x);
+  // Channels last a block holds up to 32 channels' sums (each block adds only its few segment
+  // lanes): a quarter of the blocks, so that the partial sums stay as few.
+  const int target = channels_last ? kTargetBlocks / 4 : kTargetBlocks;
+  const int wanted = (target + g.tiles * g.blocks_x - 1) / (g.tiles * g.blocks_x);
   g.groups = wanted < 1 ? 1 : wanted > images ? images : wanted;
   if (g.groups > 65535) g.groups = 65535;  // a grid's z extent
   return g;
@@ -197,58 +222,104 @@ STRATA_HOST_DEVICE inline void add_filter_segment(const T* x, PixelStrides xs, D
   }
 }
 
-// The segments thread `thread` of block (bx, fixed, group) takes, in its order: visit(image, row, first_column).
+// The segments segment lane `lane` of block (bx, tile, group) takes, in its order:
+// visit(image, row, first_column).
 template <class Visit>
-STRATA_HOST_DEVICE inline void for_each_segment(const FilterGrid& g, int images, int group, int bx, int thread,
+STRATA_HOST_DEVICE inline void for_each_segment(const FilterGrid& g, int images, int group, int bx, int lane,
                                                 Visit&& visit) {
   for (int n = group; n < images; n += g.groups)
-    for (int s = bx * kFilterThreads + thread; s < g.segments_per_image; s += g.blocks_x * kFilterThreads)
+    for (int s = bx * g.segment_lanes + lane; s < g.segments_per_image; s += g.blocks_x * g.segment_lanes)
       visit(n, s / g.segments_per_row, (s % g.segments_per_row) * kSegment);
 }
 
-// Weight `index` ([filters][channels][k][k] order) of the gradient: its blocks' sums added in
-// double, groups then blocks in order. thin_input: the blocks' fixed index is the filter (o),
-// their sums run over channels (i); otherwise the other way round.
-STRATA_HOST_DEVICE inline double filter_total(const float* partials, const FilterGrid& g, int channels, int k,
-                                              bool thin_input, int index) {
+// Weight `index` ([filters][channels][k][k] order) of the gradient: its fixed index and its sum's
+// place among a block's sums. thin_input: the blocks' fixed index is the filter (o), their sums
+// run over channels (i); otherwise the other way round.
+struct WeightSums {
+  int fixed = 0;
+  int sum = 0;
+};
+STRATA_HOST_DEVICE inline WeightSums weight_sums(int channels, int k, bool thin_input, int index) {
   const int kk = k * k;
   const int o = index / (channels * kk);
   const int i = (index / kk) % channels;
   const int r = (index % kk) / k;
   const int s = index % k;
-  const int fixed = thin_input ? o : i;
-  const int a = thin_input ? i : o;
+  return {thin_input ? o : i, sum_index(thin_input ? i : o, r, s, k)};
+}
+// Lane `lane` of the warp that totals a weight: the blocks' sums j = lane, lane + kTotalLanes, ...
+// (j = group * blocks_x + bx), in double. The warp then adds its lanes' totals as total_of_lanes.
+STRATA_HOST_DEVICE inline double lane_total(const float* partials, const FilterGrid& g, WeightSums w, int lane) {
   double total = 0.0;
-  for (int group = 0; group < g.groups; ++group)
-    for (int bx = 0; bx < g.blocks_x; ++bx)
-      total += static_cast<double>(partials[partials_offset(g.blocks_x, g.groups, fixed, group, bx) +
-                                            sum_index(a, r, s, k)]);
+  for (int j = lane; j < g.blocks(); j += kTotalLanes)
+    total += static_cast<double>(
+        partials[partials_offset(g.blocks_x, g.groups, w.fixed, j / g.blocks_x, j % g.blocks_x) + w.sum]);
   return total;
 }
+// The warp's tree over its lanes' totals, as the kernel's shuffles add them (lane l takes lane
+// l + offset's, offset 16, 8, 4, 2, 1): lane 0's result. `totals` holds kTotalLanes values.
+inline double total_of_lanes(double* totals) {
+  for (int offset = kTotalLanes / 2; offset > 0; offset /= 2)
+    for (int l = 0; l < offset; ++l) totals[l] += totals[l + offset];
+  return totals[0];
+}
+
+// ---- checked against cuDNN before use ----
+
+// How far a direct pass's output is from cuDNN's for the same pass: the largest |direct - cudnn|
+// and the largest |cudnn|, and whether either held a NaN or infinity. Gathered value by value
+// (the check kernel's threads), then merged. A trivial type, for __shared__ arrays: start from
+// Agreement{} (all zero).
+struct Agreement {
+  double difference;
+  double scale;
+  double non_finite;  // 1 when a value of either was not finite
+  STRATA_HOST_DEVICE void add(float direct, float reference) {
+    const double d = static_cast<double>(direct) - static_cast<double>(reference);
+    const double a = d < 0 ? -d : d;
+    const double r = reference < 0 ? -static_cast<double>(reference) : static_cast<double>(reference);
+    if (!(a <= 1e300) || !(r <= 1e300)) non_finite = 1.0;  // NaN or infinity
+    else {
+      if (a > difference) difference = a;
+      if (r > scale) scale = r;
+    }
+  }
+  STRATA_HOST_DEVICE void merge(const Agreement& o) {
+    if (o.difference > difference) difference = o.difference;
+    if (o.scale > scale) scale = o.scale;
+    if (o.non_finite > non_finite) non_finite = o.non_finite;
+  }
+  // Within `tolerance` of cuDNN's largest value, and all finite.
+  bool within(double tolerance) const { return non_finite == 0.0 && difference <= tolerance * scale; }
+};
 
 // ---- which passes the kernels take ----
 
-// Stride 1, a kernel of 1 to 3, at most kMaxThin channels on one side; images in one launch at
-// most 65535 (a grid's z extent).
+// Stride 1, a kernel of 1 to 3, at most kMaxThin channels on one side, and each channel count
+// and the images within a grid's y and z extents (65535).
 constexpr bool shape_fits(int channels, int filters, int kernel, int stride, int images) {
   return stride == 1 && kernel >= 1 && kernel <= kMaxKernel && (channels <= kMaxThin || filters <= kMaxThin) &&
-         images >= 1 && images <= 65535;
+         images >= 1 && images <= 65535 && channels <= 65535 && filters <= 65535;
 }
 // A forward (backward-data) block's weights fit in shared memory: OB of the pass's outputs
 // (filters; channels) by its inputs (channels; filters).
-constexpr bool forward_fits(int channels, int filters, int kernel, int stride, int images) {
+constexpr bool forward_fits(int channels, int filters, int kernel, int stride, int images, bool channels_last) {
   return shape_fits(channels, filters, kernel, stride, images) &&
-         outputs_per_thread(filters) * channels * kernel * kernel <= kMaxChunkWeights;
+         outputs_per_thread(filters, channels_last) * channels * kernel * kernel <= kMaxChunkWeights;
 }
-constexpr bool backward_data_fits(int channels, int filters, int kernel, int stride, int images) {
+constexpr bool backward_data_fits(int channels, int filters, int kernel, int stride, int images, bool channels_last) {
   return shape_fits(channels, filters, kernel, stride, images) &&
-         outputs_per_thread(channels) * filters * kernel * kernel <= kMaxChunkWeights;
+         outputs_per_thread(channels, channels_last) * filters * kernel * kernel <= kMaxChunkWeights;
+}
+// Floats of partial sums the backward-filter pass of a convolution from `in` to `out` writes.
+inline std::size_t filter_partials(Dims in, Dims out, int images, bool channels_last) {
+  const int fixed = in.c <= kMaxThin ? out.c : in.c;
+  return filter_partials(fixed, filter_grid(fixed, images, out, channels_last));
 }
 // The backward-filter's partial sums fit in `floats` of workspace.
-inline bool backward_filter_fits(Dims in, Dims out, int kernel, int stride, int images, std::size_t floats) {
-  if (!shape_fits(in.c, out.c, kernel, stride, images)) return false;
-  const int fixed = in.c <= kMaxThin ? out.c : in.c;
-  return filter_partials(fixed, filter_grid(fixed, images, out)) <= floats;
+inline bool backward_filter_fits(Dims in, Dims out, int kernel, int stride, int images, bool channels_last,
+                                 std::size_t floats) {
+  return shape_fits(in.c, out.c, kernel, stride, images) && filter_partials(in, out, images, channels_last) <= floats;
 }
 
 }  // namespace strata::direct_conv

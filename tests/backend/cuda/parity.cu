@@ -244,10 +244,14 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
       CHECK(described.find("    legacy algorithm ") != std::string::npos);  // engines were timed against it
     }
   }
-  if (o.direct == cuda::DirectConvolutions::always) {
+  // A direct kernel tried by timing (the default) was checked against cuDNN's result on the way.
+  CHECK(gpu.device_context().describe_convolutions().find("disagrees with cuDNN") == std::string::npos);
+  if (o.direct == cuda::DirectConvolutions::always) {  // these tests' stacks have only such layers
     const std::string described = gpu.device_context().describe_convolutions();
     INFO(described);
-    CHECK(gpu.device_context().convolution_passes().on_direct_kernels > 0);
+    const auto passes = gpu.device_context().convolution_passes();
+    CHECK(passes.chosen > 0);
+    CHECK(passes.on_direct_kernels == passes.chosen);
   }
   if (is_bfloat16<T>)
     MESSAGE(std::string(what) << " in bf16" << std::string(g_channels_last ? ", channels last" : "")
@@ -344,6 +348,9 @@ TEST_CASE("direct convolutions (at most 4 channels on one side) against the CPU,
       "Conv, ReLU (fused pair), Conv, Sigmoid direct", {.direct = always});
   using OuterLayers = Sequential<Input<3, 64, 64>, Conv<32, 3>, ReLU, Conv<3, 3>>;  // ConvNet v1's first and last
   check_parity<OuterLayers>("ConvNet v1's outer layers direct at 64 x 64, batch 4", {.batch = 4, .direct = always});
+  // Batch 32: the backward-filter's image groups take two images each (channels first).
+  check_parity<Sequential<Input<3, 64, 64>, Conv<32, 3>>>("Conv<32, 3> direct at 64 x 64, batch 32",
+                                                          {.batch = 32, .direct = always});
   check_parity<OuterLayers>("ConvNet v1's outer layers direct in tf32 (fp32 kernels: fp32's tolerance)",
                             {.batch = 4, .precision = cuda::Precision::tf32, .direct = always});
   check_parity<OuterLayers, bfloat16>("ConvNet v1's outer layers direct in bf16",
@@ -368,6 +375,7 @@ TEST_CASE("direct convolutions (at most 4 channels on one side) against the CPU,
       CHECK(described.find("direct kernel for the backward-filter pass: ") != std::string::npos);
       CHECK(described.find("direct kernel for the backward-data pass: ") != std::string::npos);
       CHECK(described.find("failed:") == std::string::npos);
+      CHECK(described.find("disagrees with cuDNN") == std::string::npos);  // checked on its trial
       MESSAGE("direct kernels chosen by timing: " << passes.on_direct_kernels << " of 5 passes");
     }
   }

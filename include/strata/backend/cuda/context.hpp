@@ -133,8 +133,9 @@ class Context : public DeviceContext {
                               const void* optimizer) {
     pixel_weights(pixel_weights_host.data(), pixel_weights_host.size());
     const int variant =
-        ((static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0)) * 2 +
-         (state_->channels_last ? 1 : 0)) * 2 + (state_->graph_engines ? 1 : 0);
+        (((static_cast<int>(state_->precision) * 2 + (state_->deterministic ? 1 : 0)) * 2 +
+          (state_->channels_last ? 1 : 0)) * 2 + (state_->graph_engines ? 1 : 0)) * 3 +
+        static_cast<int>(state_->direct);
     return StepGraphKey{batch, static_cast<int>(loss), optimizer, variant,
                         pixel_weights_host.empty() ? 0 : state_->weights_version};
   }
@@ -397,7 +398,10 @@ class Context : public DeviceContext {
               std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) +
               (k.channels_last ? ", channels last" : "") + ", precision " +
               (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
-              (p->relu_fusion == ReluFusion::fused ? "yes" : p->relu_fusion == ReluFusion::unfused ? "no" : "untried") +
+              (p->forward && p->forward->direct           ? "no (direct kernel: bias and ReLU in it)"
+               : p->relu_fusion == ReluFusion::fused   ? "yes"
+               : p->relu_fusion == ReluFusion::unfused ? "no"
+                                                       : "untried") +
               (k.graph_engines ? ", graph engines considered" : "") +
               (k.direct == DirectConvolutions::off      ? ", no direct kernels"
                : k.direct == DirectConvolutions::always ? ", direct kernels always"

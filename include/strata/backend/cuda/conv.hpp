@@ -48,6 +48,7 @@
 // ReLU possibly by cuDNN's fused call (its 1 x K x 1 x 1 bias is the same memory in either layout).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -399,11 +400,12 @@ inline bool direct_fits(const ConvPlan& p, ConvPass pass, std::size_t workspace_
   const ConvGeometry& g = k.geometry;
   if (k.direct == DirectConvolutions::off) return false;
   switch (pass) {
-    case ConvPass::forward: return direct_conv::forward_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch);
+    case ConvPass::forward:
+      return direct_conv::forward_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
     case ConvPass::backward_data:
-      return direct_conv::backward_data_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch);
+      return direct_conv::backward_data_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
     case ConvPass::backward_filter:
-      return direct_conv::backward_filter_fits(k.in, k.out, g.kernel, g.stride, k.batch,
+      return direct_conv::backward_filter_fits(k.in, k.out, g.kernel, g.stride, k.batch, k.channels_last,
                                                workspace_bytes / sizeof(float));
   }
   return false;
@@ -445,30 +447,71 @@ ChosenAlgorithm<Algorithm> direct_choice(ConvPlan& p, ConvPass pass) {
   return chosen;
 }
 
+// What a pass writes (`count` values at `data`), and where the direct kernel's trial keeps a copy
+// of cuDNN's result to check its own against: `room` values at `reference`, in the workspace (or
+// what of it the direct kernel leaves free). Where the output is larger, its first `room` values
+// are checked (whole images: a kernel's index error shows in every image).
+template <class V>
+struct CheckedOutput {
+  V* data;
+  std::size_t count;
+  V* reference;
+  std::size_t room;
+};
+
+// How close a direct pass must come to cuDNN's result, relative to its largest value: fp32's
+// layer tolerance widened tenfold (cuDNN's FFT and Winograd algorithms round differently), TF32's
+// and bf16's layer tolerances (cuDNN rounds the inputs, or reads bf16 weights; the direct kernels
+// read float weights and sum in float).
+inline double direct_tolerance(const ConvKey& k) {
+  return k.bfloat16 ? 3e-2 : k.precision == Precision::tf32 ? 1e-2 : 1e-3;
+}
+
 // With DirectConvolutions::timed and the timed search, after cuDNN's search (and the graph
 // engines'): the direct kernel is timed against the pass as cuDNN runs it (run_cudnn: with the
 // padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, strata's bias +
 // ReLU pass, since cuDNN's fused call is tried only after this choice), each over kRuns runs
-// after an untimed one, and kept when faster. Untimed, cuDNN's choice stays. A kernel that fails
-// to launch is logged and passed over.
-template <class Algorithm, class RunCudnn, class RunDirect>
+// after an untimed one, and kept when faster and its result agrees with cuDNN's (direct_tolerance;
+// a disagreement is a strata bug, logged and the kernel passed over). Untimed, cuDNN's choice
+// stays. A kernel that fails to launch is logged and passed over. `slot`: device memory for the
+// check's result (the bias-gradient partials, free at this point of either pass).
+template <class Algorithm, class V, class RunCudnn, class RunDirect>
 void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
-                            RunCudnn&& run_cudnn, RunDirect&& run_direct) {
+                            const CheckedOutput<V>& out, double* slot, RunCudnn&& run_cudnn,
+                            RunDirect&& run_direct) {
   if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
   constexpr int kRuns = 3;
   const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
+  const std::size_t checked = std::min(out.count, out.room);
+  if (checked == 0) {
+    p.search_log += what + "no workspace left to check it against cuDNN; cuDNN's choice kept\n";
+    return;
+  }
   const float cudnn_ms = time_on_stream(ctx, kRuns, run_cudnn) / kRuns;
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(out.reference, out.data, checked * sizeof(V), cudaMemcpyDeviceToDevice,
+                                    ctx.stream()));
   float direct_ms = 0.0f;
+  direct_conv::Agreement agreement{};
   try {
     direct_ms = time_on_stream(ctx, kRuns, run_direct) / kRuns;
+    agreement = direct_agreement(static_cast<const V*>(out.data), static_cast<const V*>(out.reference), checked,
+                                 reinterpret_cast<direct_conv::Agreement*>(slot), ctx.stream());
   } catch (const DeviceError& e) {
     p.search_log += what + "failed: " + e.what() + "; cuDNN's choice kept\n";
     recover_from_failed_candidate(ctx);
     return;
   }
+  const std::string compared = "largest difference from cuDNN's " + std::to_string(agreement.difference) +
+                               " of its largest value " + std::to_string(agreement.scale) +
+                               (agreement.non_finite != 0.0 ? ", values not finite" : "") + " (" +
+                               std::to_string(checked) + " of " + std::to_string(out.count) + " values)";
+  if (!agreement.within(direct_tolerance(p.key))) {
+    p.search_log += what + "disagrees with cuDNN, " + compared + ": cuDNN's choice kept (a strata bug: report it)\n";
+    return;
+  }
   chosen.direct = direct_ms < cudnn_ms;
-  p.search_log += what + std::to_string(direct_ms) + " ms, cuDNN's choice " + std::to_string(cudnn_ms) + " ms: " +
-                  (chosen.direct ? "direct kernel\n" : "cuDNN\n");
+  p.search_log += what + std::to_string(direct_ms) + " ms, cuDNN's choice " + std::to_string(cudnn_ms) + " ms, " +
+                  compared + ": " + (chosen.direct ? "direct kernel\n" : "cuDNN\n");
 }
 
 // A pass's algorithm, chosen on its first call: the direct kernel (DirectConvolutions::always),
@@ -489,8 +532,10 @@ void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T
                          [&] { run_forward(ctx, p, b, input, w, y); });
   if (!direct) return;
   const ImageLayout layout = ImageLayout::of(p.key.out, p.key.channels_last);
+  const CheckedOutput<T> out{y, static_cast<std::size_t>(p.key.batch) * p.key.out.size(), static_cast<T*>(b.workspace),
+                             b.workspace_bytes / sizeof(T)};
   consider_direct_kernel(
-      ctx, p, ConvPass::forward, *p.forward,
+      ctx, p, ConvPass::forward, *p.forward, out, b.bias_partials,
       [&] {
         run_forward(ctx, p, b, conv_input(p, x, b, ctx.stream()), conv_weights(p, weight, b, ctx.stream()), y);
         if (relu) bias_relu(y, bias, p.key.batch, layout, ctx.stream());
@@ -514,8 +559,15 @@ void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b,
                          b.workspace, b.workspace_bytes,
                          [&] { run_backward_filter(ctx, p, b, input, dy, weight_gradient); });
   if (!direct) return;
+  // cuDNN's weight gradient is kept after the direct kernel's partial sums.
+  const std::size_t partials = round_up_64(
+      direct_conv::filter_partials(p.key.in, p.key.out, p.key.batch, p.key.channels_last));
+  const std::size_t workspace_floats = b.workspace_bytes / sizeof(float);
+  const CheckedOutput<float> out{dweight, conv_weight_count(p.key.in, p.key.out, p.key.geometry),
+                                 static_cast<float*>(b.workspace) + partials,
+                                 workspace_floats > partials ? workspace_floats - partials : 0};
   consider_direct_kernel(
-      ctx, p, ConvPass::backward_filter, *p.backward_filter,
+      ctx, p, ConvPass::backward_filter, *p.backward_filter, out, b.bias_partials,
       [&] {
         run_backward_filter(ctx, p, b, conv_input(p, x, b, ctx.stream()), dy, weight_gradient);
         finish_weight_gradient(p, dweight, b, ctx.stream());
@@ -538,8 +590,10 @@ void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, c
                          b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, target); });
   if (!direct) return;
   const ConvGeometry& g = p.key.geometry;
+  const CheckedOutput<T> out{dx, static_cast<std::size_t>(p.key.batch) * p.key.in.size(), static_cast<T*>(b.workspace),
+                             b.workspace_bytes / sizeof(T)};
   consider_direct_kernel(
-      ctx, p, ConvPass::backward_data, *p.backward_data,
+      ctx, p, ConvPass::backward_data, *p.backward_data, out, b.bias_partials,
       [&] {
         run_backward_data(ctx, p, b, conv_weights(p, weight, b, ctx.stream()), dy, target);
         if (p.padded)

@@ -8,11 +8,12 @@
 // which tests/core/direct_conv.cpp checks against the CPU backend.
 //
 //   forward / backward-data: grid (pixel blocks, output chunks, images), 256 threads; a thread sums
-//     one output pixel for a chunk of 4 or 8 outputs, the chunk's float weights in shared memory.
-//   backward-filter: grid (FilterGrid::blocks_x, wide-side channels, FilterGrid::groups), 128
-//     threads, then one thread per weight adding the blocks' sums in double, in a fixed order.
+//     one output pixel for a chunk of 4, 8 or 16 outputs, the chunk's float weights in shared memory.
+//   backward-filter: grid (FilterGrid::blocks_x, tiles of wide-side channels, FilterGrid::groups),
+//     128 threads, then a warp per weight adding the blocks' sums in double, in a fixed order.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -59,45 +60,76 @@ __global__ void direct_conv_kernel(const T* x, Dims in, direct_conv::PixelStride
 
 template <int K, bool ThinInput, class T>
 __global__ void direct_filter_kernel(const T* x, Dims in, direct_conv::PixelStrides xs, const T* dy, Dims out,
-                                     direct_conv::PixelStrides ys, int thin, int images, direct_conv::FilterGrid grid,
-                                     int pad_top, int pad_left, float* partials) {
+                                     direct_conv::PixelStrides ys, int fixed_count, int thin, int images,
+                                     direct_conv::FilterGrid grid, int pad_top, int pad_left, float* partials) {
   using namespace direct_conv;
   __shared__ float block_sums[kFilterSums][kFilterThreads];
-  const int fixed = static_cast<int>(blockIdx.y);
   const int t = static_cast<int>(threadIdx.x);
+  const int fixed = static_cast<int>(blockIdx.y) * grid.fixed_lanes + t % grid.fixed_lanes;
   float sums[kMaxThin][K][K];
   for (int a = 0; a < kMaxThin; ++a)
     for (int r = 0; r < K; ++r)
       for (int s = 0; s < K; ++s) sums[a][r][s] = 0.0f;
-  for_each_segment(grid, images, static_cast<int>(blockIdx.z), static_cast<int>(blockIdx.x), t,
-                   [&](int n, int row, int first_column) {
-                     add_filter_segment<K, ThinInput>(x + static_cast<std::size_t>(n) * in.size(), xs, in,
-                                                      dy + static_cast<std::size_t>(n) * out.size(), ys, out.w, fixed,
-                                                      thin, row, first_column, pad_top, pad_left, sums);
-                   });
+  if (fixed < fixed_count)
+    for_each_segment(grid, images, static_cast<int>(blockIdx.z), static_cast<int>(blockIdx.x), t / grid.fixed_lanes,
+                     [&](int n, int row, int first_column) {
+                       add_filter_segment<K, ThinInput>(x + static_cast<std::size_t>(n) * in.size(), xs, in,
+                                                        dy + static_cast<std::size_t>(n) * out.size(), ys, out.w,
+                                                        fixed, thin, row, first_column, pad_top, pad_left, sums);
+                     });
   for (int a = 0; a < kMaxThin; ++a)
     for (int r = 0; r < K; ++r)
       for (int s = 0; s < K; ++s) block_sums[sum_index(a, r, s, K)][t] = sums[a][r][s];
   __syncthreads();
-  // A fixed tree over the threads, as launch.cuh's block_sum, for all sums at once.
-  for (int half = kFilterThreads / 2; half > 0; half /= 2) {
+  // A fixed tree over the segment lanes of each wide-side channel (threads t and t + half share
+  // a channel while half is a multiple of fixed_lanes), as launch.cuh's block_sum, for all sums at once.
+  for (int half = kFilterThreads / 2; half >= grid.fixed_lanes; half /= 2) {
     if (t < half)
       for (int v = 0; v < kMaxThin * K * K; ++v) block_sums[v][t] += block_sums[v][t + half];
     __syncthreads();
   }
-  float* block_partials = partials + partials_offset(grid.blocks_x, grid.groups, fixed, static_cast<int>(blockIdx.z),
-                                                     static_cast<int>(blockIdx.x));
-  for (int v = t; v < kMaxThin * K * K; v += kFilterThreads) block_partials[v] = block_sums[v][0];
+  if (t < grid.fixed_lanes && fixed < fixed_count) {
+    float* block_partials = partials + partials_offset(grid.blocks_x, grid.groups, fixed,
+                                                       static_cast<int>(blockIdx.z), static_cast<int>(blockIdx.x));
+    for (int v = 0; v < kMaxThin * K * K; ++v) block_partials[v] = block_sums[v][t];
+  }
 }
 
-// Weight (o, i, r, s) of a filters x channels x K x K gradient: its blocks' sums, in double.
+// Weight (o, i, r, s) of a filters x channels x K x K gradient: one warp adds its blocks' sums, in
+// double, each lane every 32nd (lane_total), then the lanes' totals by shuffles in a fixed tree
+// (total_of_lanes).
 template <int K, bool ThinInput>
 __global__ void direct_filter_total_kernel(const float* partials, direct_conv::FilterGrid grid, int filters,
                                            int channels, float* dweight) {
-  const std::size_t count = static_cast<std::size_t>(filters) * static_cast<std::size_t>(channels) * K * K;
-  for (std::size_t index = first_index(); index < count; index += grid_stride())
-    dweight[index] = static_cast<float>(
-        direct_conv::filter_total(partials, grid, channels, K, ThinInput, static_cast<int>(index)));
+  using direct_conv::kTotalLanes;
+  const int lane = static_cast<int>(threadIdx.x) % kTotalLanes;
+  const int warps = static_cast<int>(blockDim.x) / kTotalLanes;
+  const int count = filters * channels * K * K;
+  for (int index = static_cast<int>(blockIdx.x) * warps + static_cast<int>(threadIdx.x) / kTotalLanes; index < count;
+       index += static_cast<int>(gridDim.x) * warps) {  // the same for the whole warp
+    double total =
+        direct_conv::lane_total(partials, grid, direct_conv::weight_sums(channels, K, ThinInput, index), lane);
+    for (int offset = kTotalLanes / 2; offset > 0; offset /= 2) total += __shfl_down_sync(0xffffffffu, total, offset);
+    if (lane == 0) dweight[index] = static_cast<float>(total);
+  }
+}
+
+// One block: how far `direct` is from `reference` over n values (direct_conv::Agreement), into
+// *result. Runs once per pass, on its first call, when the direct kernel is tried.
+template <class V>
+__global__ void direct_agreement_kernel(const V* direct, const V* reference, std::size_t n,
+                                        direct_conv::Agreement* result) {
+  __shared__ direct_conv::Agreement parts[kThreads];
+  direct_conv::Agreement mine{};
+  for (std::size_t i = threadIdx.x; i < n; i += blockDim.x)
+    mine.add(static_cast<float>(direct[i]), static_cast<float>(reference[i]));
+  parts[threadIdx.x] = mine;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) parts[threadIdx.x].merge(parts[threadIdx.x + half]);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *result = parts[0];
 }
 
 namespace detail {
@@ -108,7 +140,7 @@ void launch_direct_conv(const T* x, Dims in, T* y, Dims out, int images, bool ch
                         cudaStream_t stream) {
   const int plane = out.h * out.w;
   const dim3 grid(static_cast<unsigned>((plane + direct_conv::kForwardThreads - 1) / direct_conv::kForwardThreads),
-                  static_cast<unsigned>(direct_conv::chunks_of(out.c)), static_cast<unsigned>(images));
+                  static_cast<unsigned>(direct_conv::chunks_of(out.c, channels_last)), static_cast<unsigned>(images));
   const std::size_t shared = static_cast<std::size_t>(OB) * static_cast<std::size_t>(in.c) * K * K * sizeof(float);
   direct_conv_kernel<K, OB, T><<<grid, direct_conv::kForwardThreads, shared, stream>>>(
       x, in, direct_conv::pixel_strides(in, channels_last), y, out, direct_conv::pixel_strides(out, channels_last),
@@ -120,10 +152,17 @@ template <int K, class T>
 void launch_direct_conv_k(const T* x, Dims in, T* y, Dims out, int images, bool channels_last, const float* weight,
                           direct_conv::WeightView view, const float* bias, bool relu, int pad_top, int pad_left,
                           cudaStream_t stream) {
-  if (direct_conv::outputs_per_thread(out.c) == 4)
-    launch_direct_conv<K, 4>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top, pad_left, stream);
-  else
-    launch_direct_conv<K, 8>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top, pad_left, stream);
+  switch (direct_conv::outputs_per_thread(out.c, channels_last)) {
+    case 4:
+      return launch_direct_conv<K, 4>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top,
+                                      pad_left, stream);
+    case 8:
+      return launch_direct_conv<K, 8>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top,
+                                      pad_left, stream);
+    default:
+      return launch_direct_conv<K, 16>(x, in, y, out, images, channels_last, weight, view, bias, relu, pad_top,
+                                       pad_left, stream);
+  }
 }
 
 template <int K, bool ThinInput, class T>
@@ -132,15 +171,19 @@ void launch_direct_filter(const T* x, Dims in, const T* dy, Dims out, int images
                           cudaStream_t stream) {
   const int fixed = ThinInput ? out.c : in.c;
   const int thin = ThinInput ? in.c : out.c;
-  const dim3 blocks(static_cast<unsigned>(grid.blocks_x), static_cast<unsigned>(fixed),
+  const dim3 blocks(static_cast<unsigned>(grid.blocks_x), static_cast<unsigned>(grid.tiles),
                     static_cast<unsigned>(grid.groups));
   direct_filter_kernel<K, ThinInput, T><<<blocks, direct_conv::kFilterThreads, 0, stream>>>(
       x, in, direct_conv::pixel_strides(in, channels_last), dy, out, direct_conv::pixel_strides(out, channels_last),
-      thin, images, grid, pad_top, pad_left, partials);
+      fixed, thin, images, grid, pad_top, pad_left, partials);
   check(cudaGetLastError(), "direct_filter_kernel (a direct convolution's weight gradient, core/direct_conv.hpp)");
-  launch("direct_filter_total_kernel (a direct convolution's weight gradient)",
-         static_cast<std::size_t>(out.c) * static_cast<std::size_t>(in.c) * K * K, stream,
-         &direct_filter_total_kernel<K, ThinInput>, static_cast<const float*>(partials), grid, out.c, in.c, dweight);
+  // A warp per weight, 8 warps a block.
+  const int weights = out.c * in.c * K * K;
+  constexpr int kWarpsPerBlock = kThreads / direct_conv::kTotalLanes;
+  const int total_blocks = std::min((weights + kWarpsPerBlock - 1) / kWarpsPerBlock, static_cast<int>(kMaxBlocks));
+  direct_filter_total_kernel<K, ThinInput><<<total_blocks, kThreads, 0, stream>>>(partials, grid, out.c, in.c,
+                                                                                  dweight);
+  check(cudaGetLastError(), "direct_filter_total_kernel (a direct convolution's weight gradient)");
 }
 
 template <bool ThinInput, class T>
@@ -192,8 +235,8 @@ void direct_filter_pass(const T* x, Dims in, const T* dy, Dims out, int images, 
   if (images <= 0) return;
   const bool thin_input = in.c <= direct_conv::kMaxThin;
   const int fixed = thin_input ? out.c : in.c;
-  const direct_conv::FilterGrid grid = direct_conv::filter_grid(fixed, images, out);
-  if (direct_conv::filter_partials(fixed, grid) > partial_floats)
+  const direct_conv::FilterGrid grid = direct_conv::filter_grid(fixed, images, out, channels_last);
+  if (direct_conv::filter_partials(in, out, images, channels_last) > partial_floats)
     throw std::logic_error("direct convolution: its partial sums do not fit the workspace (a strata bug)");
   if (thin_input)
     detail::launch_direct_filter_k<true>(k, x, in, dy, out, images, channels_last, pad_top, pad_left, grid, partials,
@@ -201,6 +244,20 @@ void direct_filter_pass(const T* x, Dims in, const T* dy, Dims out, int images, 
   else
     detail::launch_direct_filter_k<false>(k, x, in, dy, out, images, channels_last, pad_top, pad_left, grid, partials,
                                           dweight, stream);
+}
+
+// How far the n values at `direct` are from those at `reference`; waits for the stream.
+// `slot` is device memory for one direct_conv::Agreement.
+template <class V>
+direct_conv::Agreement direct_agreement(const V* direct, const V* reference, std::size_t n,
+                                        direct_conv::Agreement* slot, cudaStream_t stream) {
+  direct_agreement_kernel<V><<<1, kThreads, 0, stream>>>(direct, reference, n, slot);
+  check(cudaGetLastError(), "direct_agreement_kernel (a direct convolution checked against cuDNN)");
+  direct_conv::Agreement result{};
+  check(cudaMemcpyAsync(&result, slot, sizeof(result), cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync (a direct convolution checked against cuDNN)");
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (a direct convolution checked against cuDNN)");
+  return result;
 }
 
 }  // namespace strata::cuda
