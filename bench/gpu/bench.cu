@@ -15,8 +15,9 @@
 // a step from the host; mode graph replays the recorded step (Context::set_step_graphs); a mode
 // with -nhwc keeps the activations channels last (Context::set_channels_last), -engines also
 // times cuDNN's graph-API engines for each convolution pass (Context::set_graph_engines), and
-// -cudnn leaves every pass to cuDNN (Context::set_direct_convolutions off; otherwise strata's
-// direct kernels are timed against cuDNN for the layers with at most 4 channels on one side).
+// -cudnn leaves every pass to cuDNN (Context::set_direct_convolutions off; otherwise the
+// benchmark turns on, timed, strata's direct kernels for the layers with at most 4 channels on
+// one side, which the library leaves off by default).
 // Prints CSV:
 //   step,ARCH,BATCH,PRECISION,IMG_PER_S,MS_PER_STEP,TFLOPS,MODE,PASSES
 // with the median step time, TFLOP/s from the type's training FLOP count, and PASSES =

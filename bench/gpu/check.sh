@@ -22,13 +22,14 @@
 #      third, with graph engines too and with cuDNN only (no direct kernels of strata's):
 #      STRATA_GPU_ENGINES_MODES, default graph-nhwc-engines,graph-nhwc-cudnn; then the PyTorch
 #      twin (bench/gpu/twin.py) on the same grid. Every mode but -cudnn times strata's direct
-#      kernels against cuDNN for the layers with at most 4 channels on one side.
+#      kernels against cuDNN for the layers with at most 4 channels on one side (the benchmark
+#      turns them on: the library's default is off).
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256; channels last also 512) per
 #      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
 #      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
-#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 then bf16
-#      with --layout nhwc (when carried prebuilt)
+#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 with
+#      --direct-conv timed, then bf16 with --layout nhwc (when carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
 #      batch 256, fp32, tf32 and bf16, NCHW and channels last, for strata (ncu) and strata's
 #      algorithm choices, graph engines included (strata_kernels.txt,
@@ -244,8 +245,8 @@ if want inpaint && [ -x "$bin/strata-inpaint" ]; then
   start=$SECONDS
   rm -rf "$bin/inpaint-run"
   timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
-    --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
-  say "strata-inpaint train --device cuda: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
+    --direct-conv timed --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
+  say "strata-inpaint train --device cuda --direct-conv timed: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
   last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
   [ -n "$last" ] && cp "$last" "$OUT/inpaint_samples.png"
   start=$SECONDS

@@ -8,7 +8,8 @@ one; graph: the training step replayed as a CUDA graph; -nhwc: activations chann
 kernels of strata's), the graph/eager ratio (in the same variant: layout, engines, kernels), the
 strata/PyTorch ratio (PyTorch eager), strata's achieved TFLOP/s and its fraction of the H200's
 dense peak at that precision (NVIDIA's H200 SXM figures: fp32 67, tf32 495, bf16 989 TFLOP/s),
-and how many convolution passes ran on direct kernels and on graph-API engines; then each
+and how many convolution passes ran on direct kernels and on graph-API engines (an epoch row
+counts the passes of both its batch sizes: the full one and the smaller last); then each
 -engines row against the same mode without engines, each mode with direct kernels against the
 same mode with -cudnn, then the epoch times extrapolated to 100 epochs against the 2017 run's
 9 h 58 min, and the CUDA parity tests' verdict. Missing inputs give "n/a", not a failure. Rows
@@ -49,7 +50,7 @@ def main():
     torch_ips = {(r[1], r[2], r[3]): number(r[4]) for r in torch_rows if r[0] == "step" and len(r) >= 5}
 
     out = ["## CUDA backend on one GPU (bench/gpu/check.sh)", ""]
-    # Each benchmark process (NCHW, channels last, graph engines) prints the same header lines: once each.
+    # Each benchmark process (NCHW, channels last, graph engines and cuDNN only) prints the same header lines: once each.
     strata_notes = list(dict.fromkeys(strata_notes))
     out += [f"- strata: {n}" for n in strata_notes] + [f"- PyTorch: {n}" for n in torch_notes]
     def mode_of(r, at):
@@ -93,15 +94,17 @@ def main():
                 if r[0] == "step" and len(r) >= 5}
 
     def comparison(suffix, with_is_suffixed, header):
-        rows = [(key, ips) for key, ips in step_ips.items() if key[3].endswith(suffix)]
+        # A row that fell back to eager steps (-fallback) is compared all the same, and says so.
+        base = {(k[0], k[1], k[2], k[3].removesuffix("-fallback")): ips for k, ips in step_ips.items()}
+        rows = [(key, step_ips[key]) for key in step_ips if key[3].removesuffix("-fallback").endswith(suffix)]
         if not rows:
             return []
         table = ["", header, "|---|---|---|---|---|---|---|"]
         for (arch, batch, precision, mode), ips in rows:
-            other = step_ips.get((arch, batch, precision, mode.removesuffix(suffix)))
+            other = base.get((arch, batch, precision, mode.removesuffix("-fallback").removesuffix(suffix)))
             with_it, without = (ips, other) if with_is_suffixed else (other, ips)
             ratio = f"{with_it / without:.2f}x" if with_it and without else "n/a"
-            shown = mode if with_is_suffixed else mode.removesuffix(suffix)
+            shown = mode if with_is_suffixed else mode.replace(suffix, "")
             table.append(f"| {arch} | {batch} | {precision} | {shown} | {f'{with_it:,.0f}' if with_it else 'n/a'} | "
                          f"{f'{without:,.0f}' if without else 'n/a'} | {ratio} |")
         return table

@@ -4,7 +4,7 @@
 //                        [--lr X] [--out RUN_DIR] [--seed N]
 //                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]
 //                                           [--layout nchw|nhwc] [--cudnn-engines legacy|all]
-//                                           [--direct-conv timed|always|off]]
+//                                           [--direct-conv off|timed|always]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -79,7 +79,7 @@ struct TrainOptions {
   std::string cuda_graph;  // cuda only: on (default) or off
   std::string layout;      // cuda only: nchw (default) or nhwc
   std::string cudnn_engines;  // cuda only: legacy (default) or all
-  std::string direct_conv;    // cuda only: timed (default), always or off
+  std::string direct_conv;    // cuda only: off (default), timed or always
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -164,7 +164,7 @@ int run_training(TrainOptions o, const std::string& command_line) {
                                        .graphs = o.cuda_graph != "off",
                                        .channels_last = o.layout == "nhwc",
                                        .graph_engines = o.cudnn_engines == "all",
-                                       .direct_convolutions = o.direct_conv.empty() ? "timed" : o.direct_conv};
+                                       .direct_convolutions = o.direct_conv.empty() ? "off" : o.direct_conv};
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, gpu,
                                        install_stop_handlers);
   }
@@ -251,8 +251,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"nchw", "nhwc"}));
   train_cmd->add_option("--cudnn-engines", t.cudnn_engines, "with --device cuda: legacy (default: each convolution pass on the fastest of cuDNN's legacy algorithms) or all (cuDNN's graph-API engines timed too, the fastest kept; the same results within the precision's tolerance)")
       ->check(CLI::IsMember({"legacy", "all"}));
-  train_cmd->add_option("--direct-conv", t.direct_conv, "with --device cuda: timed (default: the convolutions of layers with at most 4 channels on one side, such as RGB in or out, run on strata's direct kernels where those time faster than cuDNN's choice), always, or off (cuDNN only)")
-      ->check(CLI::IsMember({"timed", "always", "off"}));
+  train_cmd->add_option("--direct-conv", t.direct_conv, "with --device cuda: off (default: cuDNN only), timed (the convolutions of layers with at most 4 channels on one side, such as RGB in or out, run on strata's direct kernels where those time faster than cuDNN's choice and agree with its result) or always")
+      ->check(CLI::IsMember({"off", "timed", "always"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

@@ -32,9 +32,9 @@ strata::train::TrainingResult train_model(const strata::train::TrainerConfig& co
   context.set_step_graphs(gpu.graphs);
   context.set_channels_last(gpu.channels_last);
   context.set_graph_engines(gpu.graph_engines);
-  context.set_direct_convolutions(gpu.direct_convolutions == "always" ? strata::cuda::DirectConvolutions::always
-                                  : gpu.direct_convolutions == "off"  ? strata::cuda::DirectConvolutions::off
-                                                                      : strata::cuda::DirectConvolutions::timed);
+  context.set_direct_convolutions(gpu.direct_convolutions == "always"  ? strata::cuda::DirectConvolutions::always
+                                  : gpu.direct_convolutions == "timed" ? strata::cuda::DirectConvolutions::timed
+                                                                       : strata::cuda::DirectConvolutions::off);
   const bool graphs = gpu.graphs;
   if (started) started();
   strata::train::TrainingResult result = trainer.run();

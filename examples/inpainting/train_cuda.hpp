@@ -36,8 +36,8 @@ struct CudaSettings {
   // cuDNN's graph-API engines among each convolution's candidates (cuda::Context::set_graph_engines).
   bool graph_engines = false;
   // strata's direct kernels for layers with at most 4 channels on one side
-  // (cuda::Context::set_direct_convolutions): timed, always or off.
-  std::string direct_convolutions = "timed";
+  // (cuda::Context::set_direct_convolutions): off, timed or always.
+  std::string direct_convolutions = "off";
 };
 strata::train::TrainingResult train_on_cuda(const std::string& arch, const strata::train::TrainerConfig& config,
                                             const strata::data::ImageSet& train,

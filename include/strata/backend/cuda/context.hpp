@@ -102,9 +102,10 @@ class Context : public DeviceContext {
   // Convolution passes of layers with at most 4 channels on one side (an autoencoder's RGB input
   // and output layers; stride 1, kernels up to 3) may run on strata's direct kernels
   // (direct_conv.cuh), where cuDNN's GEMM-shaped kernels take several times their memory traffic.
-  // timed (default): with the timed algorithm search, each such pass's first call times the
-  // direct kernel against cuDNN's choice and keeps the faster; always: whenever the shape fits;
-  // off: cuDNN only. Part of each plan's key, as set_graph_engines is.
+  // timed: with the timed algorithm search, each such pass's first call times the direct kernel
+  // against cuDNN's choice, checks its result against cuDNN's, and keeps the faster; always:
+  // whenever the shape fits; off: cuDNN only. Off by default until a GPU run has passed its
+  // tests and measured them. Part of each plan's key, as set_graph_engines is.
   void set_direct_convolutions(DirectConvolutions mode) { state_->direct = mode; }
   DirectConvolutions direct_convolutions() const { return state_->direct; }
 
@@ -398,7 +399,7 @@ class Context : public DeviceContext {
               std::to_string(k.geometry.kernel) + ", batch " + std::to_string(k.batch) +
               (k.channels_last ? ", channels last" : "") + ", precision " +
               (k.bfloat16 ? std::string("bf16") : std::to_string(static_cast<int>(k.precision))) + ", fused ReLU " +
-              (p->forward && p->forward->direct           ? "no (direct kernel: bias and ReLU in it)"
+              (p->forward && p->forward->direct           ? "no (direct kernel)"
                : p->relu_fusion == ReluFusion::fused   ? "yes"
                : p->relu_fusion == ReluFusion::unfused ? "no"
                                                        : "untried") +
@@ -586,7 +587,7 @@ class Context : public DeviceContext {
     cudnnHandle_t cudnn = nullptr;
     Precision precision = Precision::fp32;
     AlgorithmSearch search = AlgorithmSearch::benchmark;
-    DirectConvolutions direct = DirectConvolutions::timed;
+    DirectConvolutions direct = DirectConvolutions::off;
     bool deterministic = false;
     bool channels_last = false;
     bool graph_engines = false;

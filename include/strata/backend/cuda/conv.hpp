@@ -391,247 +391,6 @@ void consider_graph_engines(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
   p.search_log += "    engine " + std::to_string(kept->global_index()) + " chosen\n";
 }
 
-// ---- strata's direct kernels (direct_conv.cuh) ----
-
-// Whether a direct kernel can run this pass of the plan (core/direct_conv.hpp's conditions; the
-// backward-filter's partial sums go to the workspace).
-inline bool direct_fits(const ConvPlan& p, ConvPass pass, std::size_t workspace_bytes) {
-  const ConvKey& k = p.key;
-  const ConvGeometry& g = k.geometry;
-  if (k.direct == DirectConvolutions::off) return false;
-  switch (pass) {
-    case ConvPass::forward:
-      return direct_conv::forward_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
-    case ConvPass::backward_data:
-      return direct_conv::backward_data_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
-    case ConvPass::backward_filter:
-      return direct_conv::backward_filter_fits(k.in, k.out, g.kernel, g.stride, k.batch, k.channels_last,
-                                               workspace_bytes / sizeof(float));
-  }
-  return false;
-}
-
-// The pass on strata's direct kernel: y = conv(x) + bias (then ReLU), read from the unpadded
-// input and the float weights in strata's order (no padded copy, no weight copy, no bias pass).
-template <class T>
-void direct_forward(Context& ctx, const ConvPlan& p, const T* x, T* y, const float* weight, const float* bias,
-                    bool relu) {
-  const ConvKey& k = p.key;
-  const ConvGeometry& g = k.geometry;
-  direct_conv_pass(x, k.in, y, k.out, k.batch, k.channels_last, weight, direct_conv::forward_weights(k.in.c, g.kernel),
-                   g.kernel, bias, relu, g.pad_top, g.pad_left, ctx.stream());
-}
-template <class T>
-void direct_backward_data(Context& ctx, const ConvPlan& p, const T* dy, T* dx, const float* weight) {
-  const ConvKey& k = p.key;
-  const ConvGeometry& g = k.geometry;
-  direct_conv_pass(dy, k.out, dx, k.in, k.batch, k.channels_last, weight,
-                   direct_conv::backward_data_weights(k.in.c, g.kernel), g.kernel, nullptr, false,
-                   g.kernel - 1 - g.pad_top, g.kernel - 1 - g.pad_left, ctx.stream());
-}
-template <class T>
-void direct_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
-                            float* dweight) {
-  const ConvKey& k = p.key;
-  const ConvGeometry& g = k.geometry;
-  direct_filter_pass(x, k.in, dy, k.out, k.batch, k.channels_last, g.kernel, g.pad_top, g.pad_left,
-                     static_cast<float*>(b.workspace), b.workspace_bytes / sizeof(float), dweight, ctx.stream());
-}
-
-// A pass given to the direct kernel without a search (DirectConvolutions::always).
-template <class Algorithm>
-ChosenAlgorithm<Algorithm> direct_choice(ConvPlan& p, ConvPass pass) {
-  p.search_log += "  direct kernel for the " + std::string(pass_name(pass)) + " pass (always)\n";
-  ChosenAlgorithm<Algorithm> chosen;
-  chosen.direct = true;
-  return chosen;
-}
-
-// What a pass writes (`count` values at `data`), and where the direct kernel's trial keeps a copy
-// of cuDNN's result to check its own against: `room` values at `reference`, in the workspace (or
-// what of it the direct kernel leaves free). Where the output is larger, its first `room` values
-// are checked (whole images: a kernel's index error shows in every image).
-template <class V>
-struct CheckedOutput {
-  V* data;
-  std::size_t count;
-  V* reference;
-  std::size_t room;
-};
-
-// How close a direct pass must come to cuDNN's result, relative to its largest value: fp32's
-// layer tolerance widened tenfold (cuDNN's FFT and Winograd algorithms round differently), TF32's
-// and bf16's layer tolerances (cuDNN rounds the inputs, or reads bf16 weights; the direct kernels
-// read float weights and sum in float).
-inline double direct_tolerance(const ConvKey& k) {
-  return k.bfloat16 ? 3e-2 : k.precision == Precision::tf32 ? 1e-2 : 1e-3;
-}
-
-// With DirectConvolutions::timed and the timed search, after cuDNN's search (and the graph
-// engines'): the direct kernel is timed against the pass as cuDNN runs it (run_cudnn: with the
-// padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, strata's bias +
-// ReLU pass, since cuDNN's fused call is tried only after this choice), each over kRuns runs
-// after an untimed one, and kept when faster and its result agrees with cuDNN's (direct_tolerance;
-// a disagreement is a strata bug, logged and the kernel passed over). Untimed, cuDNN's choice
-// stays. A kernel that fails to launch is logged and passed over. `slot`: device memory for the
-// check's result (the bias-gradient partials, free at this point of either pass).
-template <class Algorithm, class V, class RunCudnn, class RunDirect>
-void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
-                            const CheckedOutput<V>& out, double* slot, RunCudnn&& run_cudnn,
-                            RunDirect&& run_direct) {
-  if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
-  constexpr int kRuns = 3;
-  const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
-  const std::size_t checked = std::min(out.count, out.room);
-  if (checked == 0) {
-    p.search_log += what + "no workspace left to check it against cuDNN; cuDNN's choice kept\n";
-    return;
-  }
-  const float cudnn_ms = time_on_stream(ctx, kRuns, run_cudnn) / kRuns;
-  STRATA_CUDA_CHECK(cudaMemcpyAsync(out.reference, out.data, checked * sizeof(V), cudaMemcpyDeviceToDevice,
-                                    ctx.stream()));
-  float direct_ms = 0.0f;
-  direct_conv::Agreement agreement{};
-  try {
-    direct_ms = time_on_stream(ctx, kRuns, run_direct) / kRuns;
-    agreement = direct_agreement(static_cast<const V*>(out.data), static_cast<const V*>(out.reference), checked,
-                                 reinterpret_cast<direct_conv::Agreement*>(slot), ctx.stream());
-  } catch (const DeviceError& e) {
-    p.search_log += what + "failed: " + e.what() + "; cuDNN's choice kept\n";
-    recover_from_failed_candidate(ctx);
-    return;
-  }
-  const std::string compared = "largest difference from cuDNN's " + std::to_string(agreement.difference) +
-                               " of its largest value " + std::to_string(agreement.scale) +
-                               (agreement.non_finite != 0.0 ? ", values not finite" : "") + " (" +
-                               std::to_string(checked) + " of " + std::to_string(out.count) + " values)";
-  if (!agreement.within(direct_tolerance(p.key))) {
-    p.search_log += what + "disagrees with cuDNN, " + compared + ": cuDNN's choice kept (a strata bug: report it)\n";
-    return;
-  }
-  chosen.direct = direct_ms < cudnn_ms;
-  p.search_log += what + std::to_string(direct_ms) + " ms, cuDNN's choice " + std::to_string(cudnn_ms) + " ms, " +
-                  compared + ": " + (chosen.direct ? "direct kernel\n" : "cuDNN\n");
-}
-
-// A pass's algorithm, chosen on its first call: the direct kernel (DirectConvolutions::always),
-// or cuDNN's legacy search, then the graph engines, then the direct kernel timed against them.
-template <class T>
-void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, T* y, const float* weight,
-                     const float* bias, bool relu) {
-  if (p.forward) return;
-  const bool direct = direct_fits(p, ConvPass::forward, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.forward = direct_choice<cudnnConvolutionFwdAlgo_t>(p, ConvPass::forward);
-    return;
-  }
-  const T* input = conv_input(p, x, b, ctx.stream());
-  const T* w = conv_weights(p, weight, b, ctx.stream());
-  p.forward = choose_forward(ctx, p, input, w, y, b.workspace, b.workspace_bytes);
-  consider_graph_engines(ctx, p, ConvPass::forward, *p.forward, {input, w, y}, b.workspace, b.workspace_bytes,
-                         [&] { run_forward(ctx, p, b, input, w, y); });
-  if (!direct) return;
-  const ImageLayout layout = ImageLayout::of(p.key.out, p.key.channels_last);
-  const CheckedOutput<T> out{y, static_cast<std::size_t>(p.key.batch) * p.key.out.size(), static_cast<T*>(b.workspace),
-                             b.workspace_bytes / sizeof(T)};
-  consider_direct_kernel(
-      ctx, p, ConvPass::forward, *p.forward, out, b.bias_partials,
-      [&] {
-        run_forward(ctx, p, b, conv_input(p, x, b, ctx.stream()), conv_weights(p, weight, b, ctx.stream()), y);
-        if (relu) bias_relu(y, bias, p.key.batch, layout, ctx.stream());
-        else bias_add(y, bias, p.key.batch, layout, ctx.stream());
-      },
-      [&] { direct_forward(ctx, p, x, y, weight, bias, relu); });
-}
-template <class T>
-void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
-                             float* dweight) {
-  if (p.backward_filter) return;
-  const bool direct = direct_fits(p, ConvPass::backward_filter, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.backward_filter = direct_choice<cudnnConvolutionBwdFilterAlgo_t>(p, ConvPass::backward_filter);
-    return;
-  }
-  const T* input = conv_input(p, x, b, ctx.stream());
-  void* weight_gradient = weight_gradient_target(p, dweight, b);
-  p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
-  consider_graph_engines(ctx, p, ConvPass::backward_filter, *p.backward_filter, {input, weight_gradient, dy},
-                         b.workspace, b.workspace_bytes,
-                         [&] { run_backward_filter(ctx, p, b, input, dy, weight_gradient); });
-  if (!direct) return;
-  // cuDNN's weight gradient is kept after the direct kernel's partial sums.
-  const std::size_t partials = round_up_64(
-      direct_conv::filter_partials(p.key.in, p.key.out, p.key.batch, p.key.channels_last));
-  const std::size_t workspace_floats = b.workspace_bytes / sizeof(float);
-  const CheckedOutput<float> out{dweight, conv_weight_count(p.key.in, p.key.out, p.key.geometry),
-                                 static_cast<float*>(b.workspace) + partials,
-                                 workspace_floats > partials ? workspace_floats - partials : 0};
-  consider_direct_kernel(
-      ctx, p, ConvPass::backward_filter, *p.backward_filter, out, b.bias_partials,
-      [&] {
-        run_backward_filter(ctx, p, b, conv_input(p, x, b, ctx.stream()), dy, weight_gradient);
-        finish_weight_gradient(p, dweight, b, ctx.stream());
-      },
-      [&] { direct_backward_filter(ctx, p, b, x, dy, dweight); });
-}
-template <class T>
-void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* dy, T* dx,
-                           const float* weight) {
-  if (p.backward_data) return;
-  const bool direct = direct_fits(p, ConvPass::backward_data, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.backward_data = direct_choice<cudnnConvolutionBwdDataAlgo_t>(p, ConvPass::backward_data);
-    return;
-  }
-  const T* w = conv_weights(p, weight, b, ctx.stream());
-  T* target = p.padded ? b.padded_gradient : dx;
-  p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
-  consider_graph_engines(ctx, p, ConvPass::backward_data, *p.backward_data, {target, w, dy}, b.workspace,
-                         b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, target); });
-  if (!direct) return;
-  const ConvGeometry& g = p.key.geometry;
-  const CheckedOutput<T> out{dx, static_cast<std::size_t>(p.key.batch) * p.key.in.size(), static_cast<T*>(b.workspace),
-                             b.workspace_bytes / sizeof(T)};
-  consider_direct_kernel(
-      ctx, p, ConvPass::backward_data, *p.backward_data, out, b.bias_partials,
-      [&] {
-        run_backward_data(ctx, p, b, conv_weights(p, weight, b, ctx.stream()), dy, target);
-        if (p.padded)
-          unpad_gradient(b.padded_gradient, dx, p.key.batch, p.key.in, p.conv_input, g.pad_top, g.pad_left,
-                         p.key.channels_last, ctx.stream());
-      },
-      [&] { direct_backward_data(ctx, p, dy, dx, weight); });
-}
-
-// The plan of this call's convolution (a bfloat16 model's convolutions have their own).
-template <class T>
-ConvPlan& plan_of(Context& ctx, Dims in, Dims out, const ConvGeometry& g, int batch) {
-  static_assert(std::is_same_v<T, float> || is_bfloat16<T>, "strata::Cuda runs float or bfloat16 activations");
-  return ctx.conv_plan(in, out, g, batch, is_bfloat16<T>);
-}
-
-}  // namespace detail
-
-template <class T, class P>
-void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, const P* bias, const ConvGeometry& g,
-                    P* scratch, const StepInfo& step) {
-  Context& ctx = context_of(step);
-  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
-  const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
-  detail::prepare_forward(ctx, p, b, x.data, y.data, weight, bias, false);
-  if (p.forward->direct) return detail::direct_forward(ctx, p, x.data, y.data, weight, bias, false);
-  const T* input = detail::conv_input(p, x.data, b, ctx.stream());
-  const T* w = detail::conv_weights(p, weight, b, ctx.stream());
-  detail::run_forward(ctx, p, b, input, w, y.data);
-  const float one = 1.0f;
-  if (is_bfloat16<T> || p.key.channels_last)
-    bias_add(y.data, bias, x.batch, ctx.layout(y.dims), ctx.stream());
-  else
-    STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
-}
-
-namespace detail {
-
 // y = relu(conv(x, W) + b) by cudnnConvolutionBiasActivationForward; cuDNN's status.
 inline cudnnStatus_t fused_forward_relu(Context& ctx, ConvPlan& p, const ConvBuffers<float>& b, const float* input,
                                         const float* weight, const float* bias, float* y) {
@@ -689,7 +448,261 @@ inline bool choose_relu_fusion(Context& ctx, ConvPlan& p, const ConvBuffers<floa
   return true;
 }
 
+// ---- strata's direct kernels (direct_conv.cuh) ----
+
+// Whether a direct kernel can run this pass of the plan (core/direct_conv.hpp's conditions; the
+// backward-filter's partial sums go to the workspace).
+inline bool direct_fits(const ConvPlan& p, ConvPass pass, std::size_t workspace_bytes) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  if (k.direct == DirectConvolutions::off) return false;
+  switch (pass) {
+    case ConvPass::forward:
+      return direct_conv::forward_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
+    case ConvPass::backward_data:
+      return direct_conv::backward_data_fits(k.in.c, k.out.c, g.kernel, g.stride, k.batch, k.channels_last);
+    case ConvPass::backward_filter:
+      return direct_conv::backward_filter_fits(k.in, k.out, g.kernel, g.stride, k.batch, k.channels_last,
+                                               workspace_bytes / sizeof(float));
+  }
+  return false;
+}
+
+// The pass on strata's direct kernel: y = conv(x) + bias (then ReLU), read from the unpadded
+// input and the float weights in strata's order (no padded copy, no weight copy, no bias pass).
+template <class T>
+void direct_forward(Context& ctx, const ConvPlan& p, const T* x, T* y, const float* weight, const float* bias,
+                    bool relu) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_conv_pass(x, k.in, y, k.out, k.batch, k.channels_last, weight, direct_conv::forward_weights(k.in.c, g.kernel),
+                   g.kernel, bias, relu, g.pad_top, g.pad_left, ctx.stream());
+}
+template <class T>
+void direct_backward_data(Context& ctx, const ConvPlan& p, const T* dy, T* dx, const float* weight) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_conv_pass(dy, k.out, dx, k.in, k.batch, k.channels_last, weight,
+                   direct_conv::backward_data_weights(k.in.c, g.kernel), g.kernel, nullptr, false,
+                   g.kernel - 1 - g.pad_top, g.kernel - 1 - g.pad_left, ctx.stream());
+}
+template <class T>
+void direct_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
+                            float* dweight) {
+  const ConvKey& k = p.key;
+  const ConvGeometry& g = k.geometry;
+  direct_filter_pass(x, k.in, dy, k.out, k.batch, k.channels_last, g.kernel, g.pad_top, g.pad_left,
+                     static_cast<float*>(b.workspace), b.workspace_bytes / sizeof(float), dweight, ctx.stream());
+}
+
+// A pass given to the direct kernel without a search (DirectConvolutions::always).
+template <class Algorithm>
+ChosenAlgorithm<Algorithm> direct_choice(ConvPlan& p, ConvPass pass) {
+  p.search_log += "  direct kernel for the " + std::string(pass_name(pass)) + " pass (always)\n";
+  ChosenAlgorithm<Algorithm> chosen;
+  chosen.direct = true;
+  return chosen;
+}
+
+// What a pass writes (`count` values at `data`, in whole units of `unit` values: an image, or
+// all the weights), and where the direct kernel's trial keeps a copy of cuDNN's result to check
+// its own against: `room` values at `reference`, in the workspace (or what of it the direct
+// kernel leaves free). Where the output is larger, the whole units that fit are checked (a
+// kernel's index error shows in every image).
+template <class V>
+struct CheckedOutput {
+  V* data;
+  std::size_t count;
+  std::size_t unit;
+  V* reference;
+  std::size_t room;
+  std::size_t checked() const { return std::min(count, room / unit * unit); }
+};
+
+// How close a direct pass must come to cuDNN's result, relative to its largest value: fp32's
+// layer tolerance widened tenfold (cuDNN's FFT and Winograd algorithms round differently), TF32's
+// and bf16's layer tolerances (cuDNN rounds the inputs, or reads bf16 weights; the direct kernels
+// read float weights and sum in float).
+inline double direct_tolerance(const ConvKey& k) {
+  return k.bfloat16 ? 3e-2 : k.precision == Precision::tf32 ? 1e-2 : 1e-3;
+}
+
+// With DirectConvolutions::timed and the timed search, after cuDNN's search (and the graph
+// engines'): the direct kernel is timed against the pass as cuDNN runs it (run_cudnn: with the
+// padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, strata's bias +
+// ReLU pass, since cuDNN's fused call is tried only after this choice), each over kRuns runs
+// after an untimed one, and kept when faster and its result agrees with cuDNN's (direct_tolerance;
+// a disagreement is a strata bug, logged and the kernel passed over). Untimed, cuDNN's choice
+// stays. A kernel that fails to launch is logged and passed over. `slot`: device memory for the
+// check's result (the bias-gradient partials, free at this point of each pass).
+template <class Algorithm, class V, class RunCudnn, class RunDirect>
+void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgorithm<Algorithm>& chosen,
+                            const CheckedOutput<V>& out, double* slot, RunCudnn&& run_cudnn,
+                            RunDirect&& run_direct) {
+  if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  constexpr int kRuns = 3;
+  const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
+  const std::size_t checked = out.checked();
+  if (checked == 0) {
+    p.search_log += what + "no workspace left to check it against cuDNN; cuDNN's choice kept\n";
+    return;
+  }
+  const float cudnn_ms = time_on_stream(ctx, kRuns, run_cudnn) / kRuns;
+  STRATA_CUDA_CHECK(cudaMemcpyAsync(out.reference, out.data, checked * sizeof(V), cudaMemcpyDeviceToDevice,
+                                    ctx.stream()));
+  float direct_ms = 0.0f;
+  direct_conv::Agreement agreement{};
+  try {
+    direct_ms = time_on_stream(ctx, kRuns, run_direct) / kRuns;
+    agreement = direct_agreement(static_cast<const V*>(out.data), static_cast<const V*>(out.reference), checked,
+                                 reinterpret_cast<unsigned long long*>(slot), ctx.stream());
+  } catch (const DeviceError& e) {
+    p.search_log += what + "failed: " + e.what() + "; cuDNN's choice kept\n";
+    recover_from_failed_candidate(ctx);
+    return;
+  }
+  const std::string compared = "largest difference from cuDNN's " + std::to_string(agreement.difference) +
+                               " of its largest value " + std::to_string(agreement.scale) +
+                               (agreement.non_finite != 0.0 ? ", values not finite" : "") + " (" +
+                               std::to_string(checked) + " of " + std::to_string(out.count) + " values)";
+  if (!agreement.within(direct_tolerance(p.key))) {
+    p.search_log += what + "disagrees with cuDNN, " + compared + ": cuDNN's choice kept (" +
+                    (agreement.non_finite != 0.0 ? "the first batch's values, or " : "") +
+                    "a strata bug: report it)\n";
+    return;
+  }
+  chosen.direct = direct_ms < cudnn_ms;
+  p.search_log += what + std::to_string(direct_ms) + " ms, cuDNN's choice " + std::to_string(cudnn_ms) + " ms, " +
+                  compared + ": " + (chosen.direct ? "direct kernel\n" : "cuDNN\n");
+}
+
+// A pass's algorithm, chosen on its first call: the direct kernel (DirectConvolutions::always),
+// or cuDNN's legacy search, then the graph engines, then the direct kernel timed against them.
+template <class T>
+void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, T* y, const float* weight,
+                     const float* bias, bool relu) {
+  if (p.forward) return;
+  const bool direct = direct_fits(p, ConvPass::forward, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.forward = direct_choice<cudnnConvolutionFwdAlgo_t>(p, ConvPass::forward);
+    return;
+  }
+  const T* input = conv_input(p, x, b, ctx.stream());
+  const T* w = conv_weights(p, weight, b, ctx.stream());
+  p.forward = choose_forward(ctx, p, input, w, y, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::forward, *p.forward, {input, w, y}, b.workspace, b.workspace_bytes,
+                         [&] { run_forward(ctx, p, b, input, w, y); });
+  if (!direct) return;
+  // A Conv + ReLU pair in fp32 or TF32: whether cuDNN's fused call runs it faster first, so that
+  // the direct kernel is timed against the faster of the two.
+  if constexpr (!is_bfloat16<T>)
+    if (relu && p.relu_fusion == ReluFusion::untried) choose_relu_fusion(ctx, p, b, input, w, bias, y);
+  const ImageLayout layout = ImageLayout::of(p.key.out, p.key.channels_last);
+  const CheckedOutput<T> out{y, static_cast<std::size_t>(p.key.batch) * p.key.out.size(), p.key.out.size(),
+                             static_cast<T*>(b.workspace), b.workspace_bytes / sizeof(T)};
+  consider_direct_kernel(
+      ctx, p, ConvPass::forward, *p.forward, out, b.bias_partials,
+      [&] {
+        const T* in = conv_input(p, x, b, ctx.stream());
+        const T* ww = conv_weights(p, weight, b, ctx.stream());
+        if constexpr (!is_bfloat16<T>) {
+          if (relu && p.relu_fusion == ReluFusion::fused) {
+            check(fused_forward_relu(ctx, p, b, in, ww, bias, y), "cudnnConvolutionBiasActivationForward");
+            return;
+          }
+        }
+        run_forward(ctx, p, b, in, ww, y);
+        if (relu) bias_relu(y, bias, p.key.batch, layout, ctx.stream());
+        else bias_add(y, bias, p.key.batch, layout, ctx.stream());
+      },
+      [&] { direct_forward(ctx, p, x, y, weight, bias, relu); });
+}
+template <class T>
+void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* x, const T* dy,
+                             float* dweight) {
+  if (p.backward_filter) return;
+  const bool direct = direct_fits(p, ConvPass::backward_filter, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.backward_filter = direct_choice<cudnnConvolutionBwdFilterAlgo_t>(p, ConvPass::backward_filter);
+    return;
+  }
+  const T* input = conv_input(p, x, b, ctx.stream());
+  void* weight_gradient = weight_gradient_target(p, dweight, b);
+  p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::backward_filter, *p.backward_filter, {input, weight_gradient, dy},
+                         b.workspace, b.workspace_bytes,
+                         [&] { run_backward_filter(ctx, p, b, input, dy, weight_gradient); });
+  if (!direct) return;
+  // cuDNN's weight gradient is kept after the direct kernel's partial sums.
+  const std::size_t partials = round_up_64(
+      direct_conv::filter_partials(p.key.in, p.key.out, p.key.batch, p.key.channels_last));
+  const std::size_t workspace_floats = b.workspace_bytes / sizeof(float);
+  const std::size_t weights = conv_weight_count(p.key.in, p.key.out, p.key.geometry);
+  const CheckedOutput<float> out{dweight, weights, weights, static_cast<float*>(b.workspace) + partials,
+                                 workspace_floats > partials ? workspace_floats - partials : 0};
+  consider_direct_kernel(
+      ctx, p, ConvPass::backward_filter, *p.backward_filter, out, b.bias_partials,
+      [&] {
+        run_backward_filter(ctx, p, b, conv_input(p, x, b, ctx.stream()), dy, weight_gradient);
+        finish_weight_gradient(p, dweight, b, ctx.stream());
+      },
+      [&] { direct_backward_filter(ctx, p, b, x, dy, dweight); });
+}
+template <class T>
+void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T* dy, T* dx,
+                           const float* weight) {
+  if (p.backward_data) return;
+  const bool direct = direct_fits(p, ConvPass::backward_data, b.workspace_bytes);
+  if (direct && p.key.direct == DirectConvolutions::always) {
+    p.backward_data = direct_choice<cudnnConvolutionBwdDataAlgo_t>(p, ConvPass::backward_data);
+    return;
+  }
+  const T* w = conv_weights(p, weight, b, ctx.stream());
+  T* target = p.padded ? b.padded_gradient : dx;
+  p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);
+  consider_graph_engines(ctx, p, ConvPass::backward_data, *p.backward_data, {target, w, dy}, b.workspace,
+                         b.workspace_bytes, [&] { run_backward_data(ctx, p, b, w, dy, target); });
+  if (!direct) return;
+  const ConvGeometry& g = p.key.geometry;
+  const CheckedOutput<T> out{dx, static_cast<std::size_t>(p.key.batch) * p.key.in.size(), p.key.in.size(),
+                             static_cast<T*>(b.workspace), b.workspace_bytes / sizeof(T)};
+  consider_direct_kernel(
+      ctx, p, ConvPass::backward_data, *p.backward_data, out, b.bias_partials,
+      [&] {
+        run_backward_data(ctx, p, b, conv_weights(p, weight, b, ctx.stream()), dy, target);
+        if (p.padded)
+          unpad_gradient(b.padded_gradient, dx, p.key.batch, p.key.in, p.conv_input, g.pad_top, g.pad_left,
+                         p.key.channels_last, ctx.stream());
+      },
+      [&] { direct_backward_data(ctx, p, dy, dx, weight); });
+}
+
+// The plan of this call's convolution (a bfloat16 model's convolutions have their own).
+template <class T>
+ConvPlan& plan_of(Context& ctx, Dims in, Dims out, const ConvGeometry& g, int batch) {
+  static_assert(std::is_same_v<T, float> || is_bfloat16<T>, "strata::Cuda runs float or bfloat16 activations");
+  return ctx.conv_plan(in, out, g, batch, is_bfloat16<T>);
+}
+
 }  // namespace detail
+
+template <class T, class P>
+void conv2d_forward(BasicTensor<const T> x, BasicTensor<T> y, const P* weight, const P* bias, const ConvGeometry& g,
+                    P* scratch, const StepInfo& step) {
+  Context& ctx = context_of(step);
+  ConvPlan& p = detail::plan_of<T>(ctx, x.dims, y.dims, g, x.batch);
+  const auto b = detail::conv_buffers<T>(scratch, x.dims, y.dims, g, x.batch);
+  detail::prepare_forward(ctx, p, b, x.data, y.data, weight, bias, false);
+  if (p.forward->direct) return detail::direct_forward(ctx, p, x.data, y.data, weight, bias, false);
+  const T* input = detail::conv_input(p, x.data, b, ctx.stream());
+  const T* w = detail::conv_weights(p, weight, b, ctx.stream());
+  detail::run_forward(ctx, p, b, input, w, y.data);
+  const float one = 1.0f;
+  if (is_bfloat16<T> || p.key.channels_last)
+    bias_add(y.data, bias, x.batch, ctx.layout(y.dims), ctx.stream());
+  else
+    STRATA_CUDA_CHECK(cudnnAddTensor(ctx.cudnn(), &one, p.bias.get(), bias, &one, p.y.get(), y.data));
+}
 
 // y = relu(conv(x, W) + b): the convolution with its bias and the following ReLU, either in one
 // cuDNN call or as the convolution then one pass of strata's (see the header comment).

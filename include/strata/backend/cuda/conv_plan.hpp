@@ -101,7 +101,7 @@ struct ConvKey {
   bool bfloat16 = false;       // bf16 input, weights and output, fp32 accumulation (tensor cores)
   bool channels_last = false;  // NHWC activations, KRSC weights (core/layout.hpp)
   bool graph_engines = false;  // cuDNN's graph-API engines considered too (conv_engines.hpp)
-  DirectConvolutions direct = DirectConvolutions::timed;  // strata's direct kernels (direct_conv.cuh)
+  DirectConvolutions direct = DirectConvolutions::off;  // strata's direct kernels (direct_conv.cuh)
 
   bool operator==(const ConvKey& o) const {
     return in == o.in && out == o.out && geometry.kernel == o.geometry.kernel &&

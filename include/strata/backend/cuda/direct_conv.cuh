@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -114,14 +115,17 @@ __global__ void direct_filter_total_kernel(const float* partials, direct_conv::F
   }
 }
 
-// One block: how far `direct` is from `reference` over n values (direct_conv::Agreement), into
-// *result. Runs once per pass, on its first call, when the direct kernel is tried.
+// How far `direct` is from `reference` over n values (direct_conv::Agreement): each block merges
+// its threads', then takes the largest of each field into result[0..2] by atomicMax on the
+// doubles' bits (all three are at least 0, so their bits order as they do; a maximum does not
+// depend on the order, so the result is deterministic). Runs once per pass, on its first call,
+// when the direct kernel is tried.
 template <class V>
 __global__ void direct_agreement_kernel(const V* direct, const V* reference, std::size_t n,
-                                        direct_conv::Agreement* result) {
+                                        unsigned long long* result) {
   __shared__ direct_conv::Agreement parts[kThreads];
   direct_conv::Agreement mine{};
-  for (std::size_t i = threadIdx.x; i < n; i += blockDim.x)
+  for (std::size_t i = first_index(); i < n; i += grid_stride())
     mine.add(static_cast<float>(direct[i]), static_cast<float>(reference[i]));
   parts[threadIdx.x] = mine;
   __syncthreads();
@@ -129,7 +133,11 @@ __global__ void direct_agreement_kernel(const V* direct, const V* reference, std
     if (static_cast<int>(threadIdx.x) < half) parts[threadIdx.x].merge(parts[threadIdx.x + half]);
     __syncthreads();
   }
-  if (threadIdx.x == 0) *result = parts[0];
+  if (threadIdx.x == 0) {
+    atomicMax(result + 0, static_cast<unsigned long long>(__double_as_longlong(parts[0].difference)));
+    atomicMax(result + 1, static_cast<unsigned long long>(__double_as_longlong(parts[0].scale)));
+    atomicMax(result + 2, static_cast<unsigned long long>(__double_as_longlong(parts[0].non_finite)));
+  }
 }
 
 namespace detail {
@@ -206,7 +214,8 @@ void launch_direct_filter_k(int k, const T* x, Dims in, const T* dy, Dims out, i
 
 // y = conv(x, the pass's view of the weights) (+ bias) (ReLU): a forward pass, or with
 // backward_data_weights and padding k - 1 - pad, a backward-data pass (dy in, dx out). `in` and
-// `out` are this pass's input and output dims; the shape must satisfy direct_conv::pass_fits.
+// `out` are this pass's input and output dims; the shape must satisfy direct_conv::forward_fits
+// (backward_data_fits).
 template <class T>
 void direct_conv_pass(const T* x, Dims in, T* y, Dims out, int images, bool channels_last, const float* weight,
                       direct_conv::WeightView view, int k, const float* bias, bool relu, int pad_top, int pad_left,
@@ -246,17 +255,25 @@ void direct_filter_pass(const T* x, Dims in, const T* dy, Dims out, int images, 
                                           dweight, stream);
 }
 
-// How far the n values at `direct` are from those at `reference`; waits for the stream.
-// `slot` is device memory for one direct_conv::Agreement.
+// How far the n values at `direct` are from those at `reference`; waits for the stream. `slot`
+// is device memory for three 64-bit values.
 template <class V>
 direct_conv::Agreement direct_agreement(const V* direct, const V* reference, std::size_t n,
-                                        direct_conv::Agreement* slot, cudaStream_t stream) {
-  direct_agreement_kernel<V><<<1, kThreads, 0, stream>>>(direct, reference, n, slot);
-  check(cudaGetLastError(), "direct_agreement_kernel (a direct convolution checked against cuDNN)");
-  direct_conv::Agreement result{};
-  check(cudaMemcpyAsync(&result, slot, sizeof(result), cudaMemcpyDeviceToHost, stream),
+                                        unsigned long long* slot, cudaStream_t stream) {
+  check(cudaMemsetAsync(slot, 0, 3 * sizeof(unsigned long long), stream),
+        "cudaMemsetAsync (a direct convolution checked against cuDNN)");  // all bits 0: 0.0
+  if (n > 0) {
+    direct_agreement_kernel<V><<<blocks_for(n), kThreads, 0, stream>>>(direct, reference, n, slot);
+    check(cudaGetLastError(), "direct_agreement_kernel (a direct convolution checked against cuDNN)");
+  }
+  unsigned long long bits[3] = {};
+  check(cudaMemcpyAsync(bits, slot, sizeof(bits), cudaMemcpyDeviceToHost, stream),
         "cudaMemcpyAsync (a direct convolution checked against cuDNN)");
   check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (a direct convolution checked against cuDNN)");
+  direct_conv::Agreement result{};
+  std::memcpy(&result.difference, &bits[0], sizeof(double));
+  std::memcpy(&result.scale, &bits[1], sizeof(double));
+  std::memcpy(&result.non_finite, &bits[2], sizeof(double));
   return result;
 }
 

@@ -26,9 +26,10 @@ enum class AlgorithmSearch : unsigned char {
 // Whether the convolution passes of layers with at most 4 channels on one side (an autoencoder's
 // RGB input and output layers) may run on strata's direct kernels (direct_conv.cuh) instead of cuDNN.
 enum class DirectConvolutions : unsigned char {
-  timed,   // with AlgorithmSearch::benchmark, timed against cuDNN's choice on the first call; the faster kept
+  timed,   // with AlgorithmSearch::benchmark, timed against cuDNN's choice on the first call (and checked
+           // against its result); the faster kept
   always,  // every pass whose shape they take (core/direct_conv.hpp)
-  off,     // cuDNN only
+  off,     // cuDNN only (the default until measured on a GPU)
 };
 
 }  // namespace strata::cuda
