@@ -29,31 +29,55 @@
 #include "strata/core/bfloat16.hpp"
 #include "strata/core/elementwise.hpp"
 #include "strata/core/layout.hpp"
+#include "strata/core/packed.hpp"
 
 namespace strata::cuda {
 
-// Block p adds the bias of plane p = n * channels + c and, with Relu, applies the ReLU, in place.
+// One value with its bias added, and with Relu the ReLU applied.
+template <bool Relu, class T, class C>
+__device__ inline T biased(T value, C bias) {
+  const C v = static_cast<C>(value) + bias;
+  return to_scalar<T>(Relu ? strata::elementwise::relu(v) : v);
+}
+
+// Block p adds the bias of plane p = n * channels + c and, with Relu, applies the ReLU, in place;
+// four values at a time where the plane allows (core/packed.hpp).
 template <bool Relu, class T, class P>
 __global__ void bias_relu_kernel(T* y, const P* bias, int channels, std::size_t plane) {
   using C = compute_t<T>;
   const C b = bias[blockIdx.x % static_cast<unsigned>(channels)];
   T* p = y + static_cast<std::size_t>(blockIdx.x) * plane;
-  for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) {
-    const C v = static_cast<C>(p[i]) + b;
-    p[i] = to_scalar<T>(Relu ? strata::elementwise::relu(v) : v);
+  if (packable(p, plane)) {
+    Pack4<T>* packs = reinterpret_cast<Pack4<T>*>(p);
+    for (std::size_t i = threadIdx.x; i < plane / 4; i += blockDim.x) {
+      Pack4<T> v = packs[i];
+      for (int j = 0; j < 4; ++j) v.v[j] = biased<Relu>(v.v[j], b);
+      packs[i] = v;
+    }
+    return;
   }
+  for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) p[i] = biased<Relu>(p[i], b);
 }
 
-// The same over channels-last images: value r of an image has channel r % channels.
+// The same over channels-last images: value r of an image has channel r % channels (four
+// neighbouring channels of a pixel at a time where the channels and the image allow).
 template <bool Relu, class T, class P>
 __global__ void bias_relu_channels_last_kernel(T* y, const P* bias, ImageLayout layout) {
   using C = compute_t<T>;
   const int size = layout.image_size();
   T* image = y + image_base(size);
-  for (int r = first_in_image(); r < size; r += image_stride()) {
-    const C v = static_cast<C>(image[r]) + static_cast<C>(bias[layout.channel_at(r)]);
-    image[r] = to_scalar<T>(Relu ? strata::elementwise::relu(v) : v);
+  if (layout.channels % 4 == 0 && packable(image, static_cast<std::size_t>(size))) {
+    Pack4<T>* packs = reinterpret_cast<Pack4<T>*>(image);
+    for (int q = first_in_image(); q < size / 4; q += image_stride()) {
+      const int c = layout.channel_at(4 * q);
+      Pack4<T> v = packs[q];
+      for (int j = 0; j < 4; ++j) v.v[j] = biased<Relu>(v.v[j], static_cast<C>(bias[c + j]));
+      packs[q] = v;
+    }
+    return;
   }
+  for (int r = first_in_image(); r < size; r += image_stride())
+    image[r] = biased<Relu>(image[r], static_cast<C>(bias[layout.channel_at(r)]));
 }
 
 template <bool Relu, class T, class P>
@@ -80,12 +104,33 @@ void bias_add(T* y, const P* bias, int batch, ImageLayout layout, cudaStream_t s
 }
 
 // Block p sums plane p = n * channels + c of g into partials[p]; g is dy, or relu_backward(y, dy)
-// (then also stored in masked).
+// (then also stored in masked). Four values at a time where the planes allow (core/packed.hpp).
 template <bool Relu, class T>
 __global__ void bias_plane_sums_kernel(const T* y, const T* dy, T* masked, std::size_t plane, double* partials) {
   using C = compute_t<T>;
   const std::size_t base = static_cast<std::size_t>(blockIdx.x) * plane;
   double sum = 0.0;
+  if (packable(dy + base, plane) && (!Relu || (packable(y + base, plane) && packable(masked + base, plane)))) {
+    const Pack4<T>* gradients = reinterpret_cast<const Pack4<T>*>(dy + base);
+    for (std::size_t i = threadIdx.x; i < plane / 4; i += blockDim.x) {
+      const Pack4<T> g = gradients[i];
+      if constexpr (Relu) {
+        const Pack4<T> out = reinterpret_cast<const Pack4<T>*>(y + base)[i];
+        Pack4<T> m;
+        for (int j = 0; j < 4; ++j) {
+          const C v = strata::elementwise::relu_backward(static_cast<C>(out.v[j]), static_cast<C>(g.v[j]));
+          m.v[j] = to_scalar<T>(v);  // exact: v is dy or 0
+          sum += static_cast<double>(v);
+        }
+        reinterpret_cast<Pack4<T>*>(masked + base)[i] = m;
+      } else {
+        for (int j = 0; j < 4; ++j) sum += static_cast<double>(static_cast<C>(g.v[j]));
+      }
+    }
+    const double total = block_sum(sum);
+    if (threadIdx.x == 0) partials[blockIdx.x] = total;
+    return;
+  }
   for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) {
     if constexpr (Relu) {
       const C g = strata::elementwise::relu_backward(static_cast<C>(y[base + i]), static_cast<C>(dy[base + i]));

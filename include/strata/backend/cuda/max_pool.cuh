@@ -11,30 +11,42 @@
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/launch.cuh"
 #include "strata/core/layout.hpp"
+#include "strata/core/packed.hpp"
 #include "strata/core/tensor.hpp"
 #include "strata/core/window.hpp"
 
 namespace strata::cuda {
 
+// One block per (image, channel) plane: 32-bit arithmetic within it (a 64-bit division per
+// value cost more than the value's memory traffic). Output rows a multiple of 4 long: a thread
+// writes 4 neighbouring outputs as one access (core/packed.hpp).
 template <class T>
-__global__ void max_pool_forward_kernel(const T* x, T* y, std::size_t n, Dims in, Dims out, int k) {
-  const std::size_t out_plane = out.plane();
-  for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const std::size_t p = i / out_plane;
-    const int r = static_cast<int>(i - p * out_plane);
-    y[i] = window::max_pool(x + p * in.plane(), in.w, r / out.w, r % out.w, k);
+__global__ void max_pool_forward_kernel(const T* x, T* y, Dims in, Dims out, int k) {
+  const int out_plane = static_cast<int>(out.plane());
+  const T* source = x + static_cast<std::size_t>(blockIdx.x) * in.plane();
+  T* target = y + static_cast<std::size_t>(blockIdx.x) * out_plane;
+  if (out.w % 4 == 0 && packable(target, static_cast<std::size_t>(out_plane))) {
+    const int packs_per_row = out.w / 4;
+    for (int q = static_cast<int>(threadIdx.x); q < out_plane / 4; q += static_cast<int>(blockDim.x)) {
+      const int oy = q / packs_per_row, ox = (q % packs_per_row) * 4;
+      Pack4<T> v;
+      for (int j = 0; j < 4; ++j) v.v[j] = window::max_pool(source, in.w, oy, ox + j, k);
+      reinterpret_cast<Pack4<T>*>(target)[q] = v;
+    }
+    return;
   }
+  for (int r = static_cast<int>(threadIdx.x); r < out_plane; r += static_cast<int>(blockDim.x))
+    target[r] = window::max_pool(source, in.w, r / out.w, r % out.w, k);
 }
 
 template <class T>
-__global__ void max_pool_backward_kernel(const T* x, const T* y, const T* dy, T* dx, std::size_t n, Dims in, Dims out,
-                                         int k) {
-  const std::size_t out_plane = out.plane();
-  for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const std::size_t p = i / out_plane;
-    const int r = static_cast<int>(i - p * out_plane);
-    window::max_pool_backward(x + p * in.plane(), dx + p * in.plane(), in.w, r / out.w, r % out.w, k, y[i], dy[i]);
-  }
+__global__ void max_pool_backward_kernel(const T* x, const T* y, const T* dy, T* dx, Dims in, Dims out, int k) {
+  const int out_plane = static_cast<int>(out.plane());
+  const std::size_t in_offset = static_cast<std::size_t>(blockIdx.x) * in.plane();
+  const std::size_t out_offset = static_cast<std::size_t>(blockIdx.x) * static_cast<std::size_t>(out_plane);
+  for (int r = static_cast<int>(threadIdx.x); r < out_plane; r += static_cast<int>(blockDim.x))
+    window::max_pool_backward(x + in_offset, dx + in_offset, in.w, r / out.w, r % out.w, k, y[out_offset + r],
+                              dy[out_offset + r]);
 }
 
 // Channels last: value r of an output image is channel c of output pixel (oy, ox); the input
@@ -44,6 +56,15 @@ __global__ void max_pool_forward_channels_last_kernel(const T* x, T* y, Dims in,
   const ImageLayout o = ImageLayout::of(out, true);
   const T* image = x + image_base(static_cast<int>(in.size()));
   T* target = y + image_base(o.image_size());
+  if (in.c % 4 == 0 && packable(target, static_cast<std::size_t>(o.image_size()))) {  // 4 channels of a pixel
+    for (int q = first_in_image(); q < o.image_size() / 4; q += image_stride()) {
+      const int p = o.pixel_at(4 * q), c = o.channel_at(4 * q);
+      Pack4<T> v;
+      for (int j = 0; j < 4; ++j) v.v[j] = window::max_pool(image + c + j, in.w, p / out.w, p % out.w, k, in.c);
+      reinterpret_cast<Pack4<T>*>(target)[q] = v;
+    }
+    return;
+  }
   for (int r = first_in_image(); r < o.image_size(); r += image_stride()) {
     const int p = o.pixel_at(r);
     target[r] = window::max_pool(image + o.channel_at(r), in.w, p / out.w, p % out.w, k, in.c);
@@ -72,8 +93,8 @@ void max_pool_forward(BasicTensor<const T> x, BasicTensor<T> y, int k, const Ste
                      &max_pool_forward_channels_last_kernel<T>, x.data, y.data, x.dims, y.dims, k);
     return;
   }
-  launch("max_pool_forward_kernel", y.size(), ctx.stream(), &max_pool_forward_kernel<T>, x.data, y.data, y.size(),
-         x.dims, y.dims, k);
+  launch_per_plane("max_pool_forward_kernel", y.batch, y.dims.c, ctx.stream(), &max_pool_forward_kernel<T>, x.data,
+                   y.data, x.dims, y.dims, k);
 }
 
 template <class T>
@@ -86,8 +107,8 @@ void max_pool_backward(BasicTensor<const T> x, BasicTensor<const T> y, BasicTens
                      &max_pool_backward_channels_last_kernel<T>, x.data, y.data, dy.data, dx.data, x.dims, y.dims, k);
     return;
   }
-  launch("max_pool_backward_kernel", y.size(), ctx.stream(), &max_pool_backward_kernel<T>, x.data, y.data, dy.data,
-         dx.data, y.size(), x.dims, y.dims, k);
+  launch_per_plane("max_pool_backward_kernel", y.batch, y.dims.c, ctx.stream(), &max_pool_backward_kernel<T>, x.data,
+                   y.data, dy.data, dx.data, x.dims, y.dims, k);
 }
 
 }  // namespace strata::cuda

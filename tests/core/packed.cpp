@@ -1,0 +1,51 @@
+// Tests for strata/core/packed.hpp: where values may move four at a time, and the index
+// arithmetic the CUDA backend's packed element-wise kernels (bias.cuh, upsample.cuh, max_pool.cuh)
+// rely on: pack q of a row holds pixels 4q .. 4q + 3 of it; channels last with channels a
+// multiple of 4, pack q holds four neighbouring channels of one pixel.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include <strata/core/bfloat16.hpp>
+#include <strata/core/layout.hpp>
+#include <strata/core/packed.hpp>
+
+using namespace strata;
+
+TEST_CASE("Pack4 is four values, aligned to its size: 8 bytes of bf16, 16 of float") {
+  static_assert(sizeof(Pack4<bfloat16>) == 8 && alignof(Pack4<bfloat16>) == 8);
+  static_assert(sizeof(Pack4<float>) == 16 && alignof(Pack4<float>) == 16);
+  alignas(16) float values[12] = {};
+  CHECK(packable(values, 12));
+  CHECK(packable(values + 4, 8));
+  CHECK_FALSE(packable(values + 1, 8));  // 4 bytes off a 16-byte boundary
+  CHECK_FALSE(packable(values, 10));     // not a multiple of 4
+  alignas(8) bfloat16 halves[8] = {};
+  CHECK(packable(halves, 8));
+  CHECK(packable(halves + 4, 4));
+  CHECK_FALSE(packable(halves + 2, 4));
+}
+
+TEST_CASE("a packed kernel's pack q holds the values its scalar loop would give r = 4q .. 4q + 3") {
+  // Rows a multiple of 4 long (channels first): (q / (w / 4), (q % (w / 4)) * 4 + j) is (r / w, r % w).
+  for (int w : {4, 8, 32, 64})
+    for (int h : {1, 3, 16}) {
+      const int per_row = w / 4;
+      for (int q = 0; q < w * h / 4; ++q)
+        for (int j = 0; j < 4; ++j) {
+          const int r = 4 * q + j;
+          CHECK(q / per_row == r / w);
+          CHECK((q % per_row) * 4 + j == r % w);
+        }
+    }
+  // Channels last with channels a multiple of 4: value 4q + j is channel channel_at(4q) + j of
+  // pixel pixel_at(4q).
+  for (int c : {4, 8, 32, 128}) {
+    const ImageLayout o = ImageLayout::of(Dims{c, 5, 6}, true);
+    for (int q = 0; q < o.image_size() / 4; ++q)
+      for (int j = 0; j < 4; ++j) {
+        CHECK(o.pixel_at(4 * q + j) == o.pixel_at(4 * q));
+        CHECK(o.channel_at(4 * q + j) == o.channel_at(4 * q) + j);
+      }
+  }
+}
