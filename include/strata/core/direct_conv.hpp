@@ -30,6 +30,7 @@
 #include <cstddef>
 
 #include "strata/core/host_device.hpp"
+#include "strata/core/packed.hpp"
 #include "strata/core/shape.hpp"
 
 namespace strata::direct_conv {
@@ -111,6 +112,17 @@ STRATA_HOST_DEVICE inline void pixel_sums(const T* image, PixelStrides xs, int i
       const int x = column + s - pad_left;
       if (x < 0 || x >= in_w) continue;
       const T* pixel = image + xs.at(0, y, x);
+      if (xs.channel == 1 && packable(pixel, static_cast<std::size_t>(inputs))) {  // channels last: 4 a load
+        for (int i = 0; i < inputs; i += 4) {
+          const Pack4<T> v4 = *reinterpret_cast<const Pack4<T>*>(pixel + i);
+          for (int l = 0; l < 4; ++l) {
+            const float v = static_cast<float>(v4.v[l]);
+            const float* w = chunk + (((i + l) * K + r) * K + s) * OB;
+            for (int j = 0; j < OB; ++j) sums[j] += v * w[j];
+          }
+        }
+        continue;
+      }
       for (int i = 0; i < inputs; ++i) {
         const float v = static_cast<float>(pixel[i * xs.channel]);
         const float* w = chunk + ((i * K + r) * K + s) * OB;
