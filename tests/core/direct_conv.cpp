@@ -244,8 +244,9 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
     bool last;
   };
   for (const Shape& s : {Shape{32, 256, {32, 64, 64}, false}, Shape{32, 256, {32, 64, 64}, true},
-                         Shape{32, 64, {3, 64, 64}, false}, Shape{5, 3, {4, 8, 70}, true}, Shape{1, 1, {1, 1, 1}, false},
-                         Shape{64, 7, {2, 9, 5}, true}, Shape{3, 2, {3, 64, 600}, false}}) {
+                         Shape{32, 64, {3, 64, 64}, false}, Shape{5, 3, {4, 8, 70}, true},
+                         Shape{1, 1, {1, 1, 1}, false}, Shape{64, 7, {2, 9, 5}, true},
+                         Shape{3, 2, {3, 64, 600}, false}}) {
     const dc::FilterGrid g = dc::filter_grid(s.fixed, s.images, s.out, s.last);
     CAPTURE(s.last);
     CHECK(g.segments_per_row == (s.out.w + dc::kSegment - 1) / dc::kSegment);
@@ -253,7 +254,8 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
     CHECK(g.fixed_lanes * g.segment_lanes == dc::kFilterThreads);
     CHECK(g.tiles * g.fixed_lanes >= s.fixed);
     CHECK((g.tiles - 1) * g.fixed_lanes < s.fixed);
-    CHECK(g.fixed_lanes == (s.last ? static_cast<int>(std::min(32u, std::bit_ceil(static_cast<unsigned>(s.fixed)))) : 1));
+    const auto lanes_last = static_cast<int>(std::min(32u, std::bit_ceil(static_cast<unsigned>(s.fixed))));
+    CHECK(g.fixed_lanes == (s.last ? lanes_last : 1));
     CHECK(g.blocks_x >= 1);
     CHECK(g.blocks_x <= 64);
     CHECK(g.groups >= 1);

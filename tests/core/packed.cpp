@@ -27,17 +27,16 @@ TEST_CASE("Pack4 is four values, aligned to its size: 8 bytes of bf16, 16 of flo
 }
 
 TEST_CASE("a packed kernel's pack q holds the values its scalar loop would give r = 4q .. 4q + 3") {
-  // Rows a multiple of 4 long (channels first): (q / (w / 4), (q % (w / 4)) * 4 + j) is (r / w, r % w).
+  // Rows a multiple of 4 long (channels first): row_pack(q, w) gives row r / w, columns r % w.
   for (int w : {4, 8, 32, 64})
-    for (int h : {1, 3, 16}) {
-      const int per_row = w / 4;
+    for (int h : {1, 3, 16})
       for (int q = 0; q < w * h / 4; ++q)
         for (int j = 0; j < 4; ++j) {
           const int r = 4 * q + j;
-          CHECK(q / per_row == r / w);
-          CHECK((q % per_row) * 4 + j == r % w);
+          const RowPack at = row_pack(q, w);
+          CHECK(at.row == r / w);
+          CHECK(at.column + j == r % w);
         }
-    }
   // Channels last with channels a multiple of 4: value 4q + j is channel channel_at(4q) + j of
   // pixel pixel_at(4q).
   for (int c : {4, 8, 32, 128}) {
@@ -48,4 +47,9 @@ TEST_CASE("a packed kernel's pack q holds the values its scalar loop would give 
         CHECK(o.channel_at(4 * q + j) == o.channel_at(4 * q) + j);
       }
   }
+  // The launches size their grids by the items a kernel has: a quarter of the values when packed.
+  alignas(16) float images[2 * 8 * 2 * 3] = {};
+  CHECK(channel_pack_items(images, 8, 48) == 12);
+  CHECK(channel_pack_items(images, 6, 36) == 36);      // channels not a multiple of 4
+  CHECK(channel_pack_items(images + 1, 8, 48) == 48);  // not aligned
 }

@@ -147,7 +147,8 @@ struct FilterGrid {
   int segment_lanes = kFilterThreads;
   int segments_per_row = 1;
   int segments_per_image = 1;
-  STRATA_HOST_DEVICE int blocks() const { return blocks_x * groups; }  // per fixed index: each writes kFilterSums partial sums
+  // Blocks per fixed index (each writes kFilterSums partial sums for it).
+  STRATA_HOST_DEVICE int blocks() const { return blocks_x * groups; }
 };
 inline FilterGrid filter_grid(int fixed, int images, Dims out, bool channels_last) {
   FilterGrid g;

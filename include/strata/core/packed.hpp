@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "strata/core/host_device.hpp"
 
@@ -18,11 +19,27 @@ template <class T>
 struct alignas(4 * sizeof(T)) Pack4 {
   T v[4];
 };
+static_assert(std::is_trivially_copyable_v<Pack4<float>> && sizeof(Pack4<float>) == 16);
 
 // Whether the n values at p can be moved as n / 4 packs.
 template <class T>
 STRATA_HOST_DEVICE inline bool packable(const T* p, std::size_t n) {
   return n % 4 == 0 && reinterpret_cast<std::uintptr_t>(p) % sizeof(Pack4<T>) == 0;
+}
+
+// Pack q of a plane whose rows are `width` values long (a multiple of 4): its row, and the column
+// of its first value.
+struct RowPack {
+  int row;
+  int column;
+};
+STRATA_HOST_DEVICE inline RowPack row_pack(int q, int width) { return {q / (width / 4), (q % (width / 4)) * 4}; }
+
+// How many items a channels-last kernel that packs four neighbouring channels where it can
+// (channels a multiple of 4, the first image aligned: then every image is) has per image.
+template <class T>
+STRATA_HOST_DEVICE inline std::size_t channel_pack_items(const T* first_image, int channels, std::size_t values) {
+  return channels % 4 == 0 && packable(first_image, values) ? values / 4 : values;
 }
 
 }  // namespace strata

@@ -1192,6 +1192,10 @@ TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's
       "Conv<64, 3>, Conv<32, 3> at 32x32x32, batch 8", {.batch = 8, .tolerance = kBf16Tolerance});
   check_parity<Sequential<Dims3x12x12, ReLU, MaxPool<2>, Upsample<2>>, bfloat16>("ReLU, MaxPool<2>, Upsample<2>",
                                                                                  bf16);
+  // Rows and channels multiples of 4: the element-wise kernels' four-value accesses (packed.hpp).
+  check_parity<Sequential<Input<8, 16, 16>, Conv<8, 3>, ReLU, MaxPool<2>, Upsample<2>>, bfloat16>(
+      "Conv, ReLU, MaxPool<2>, Upsample<2> on 8 x 16 x 16: four values an access",
+      {.tolerance = kBf16Tolerance, .gradient_tolerance = kBf16ReluGradientTolerance});
   check_parity<Sequential<Dims3x12x10, Sigmoid>, bfloat16>(
       "Sigmoid", {.input_low = -8.0, .input_high = 8.0, .tolerance = kBf16Tolerance});
   check_parity<Sequential<Dims3x12x10, Conv<6, 3>, BatchNorm>, bfloat16>(

@@ -83,8 +83,8 @@ __global__ void bias_relu_channels_last_kernel(T* y, const P* bias, ImageLayout 
 template <bool Relu, class T, class P>
 void launch_bias(const char* name, T* y, const P* bias, int batch, ImageLayout layout, cudaStream_t stream) {
   if (layout.channels_last)
-    launch_per_image(name, batch, static_cast<std::size_t>(layout.image_size()), stream,
-                     &bias_relu_channels_last_kernel<Relu, T, P>, y, bias, layout);
+    launch_per_image(name, batch, channel_pack_items(y, layout.channels, static_cast<std::size_t>(layout.image_size())),
+                     stream, &bias_relu_channels_last_kernel<Relu, T, P>, y, bias, layout);
   else
     launch_per_plane(name, batch, layout.channels, stream, &bias_relu_kernel<Relu, T, P>, y, bias, layout.channels,
                      static_cast<std::size_t>(layout.plane));

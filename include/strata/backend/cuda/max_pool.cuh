@@ -1,6 +1,7 @@
 // strata/backend/cuda/max_pool.cuh: K x K max pooling with stride K on the GPU.
 //
-// One thread per output pixel (per window in backward), running core/window.hpp's math, which
+// One thread per output pixel (per window in backward; four neighbouring output pixels, or
+// channels last channels, in forward where the shapes allow), running core/window.hpp's math, which
 // the CPU tests check against the CPU backend. cuDNN's pooling is not used: its backward does
 // not document which of several equal maxima gets the gradient, and after a ReLU whole windows
 // are equal (0); here it is the first in row-major order, as on the CPU and in PyTorch. Like the
@@ -26,9 +27,9 @@ __global__ void max_pool_forward_kernel(const T* x, T* y, Dims in, Dims out, int
   const T* source = x + static_cast<std::size_t>(blockIdx.x) * in.plane();
   T* target = y + static_cast<std::size_t>(blockIdx.x) * out_plane;
   if (out.w % 4 == 0 && packable(target, static_cast<std::size_t>(out_plane))) {
-    const int packs_per_row = out.w / 4;
     for (int q = static_cast<int>(threadIdx.x); q < out_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const int oy = q / packs_per_row, ox = (q % packs_per_row) * 4;
+      const RowPack at = row_pack(q, out.w);
+      const int oy = at.row, ox = at.column;
       Pack4<T> v;
       for (int j = 0; j < 4; ++j) v.v[j] = window::max_pool(source, in.w, oy, ox + j, k);
       reinterpret_cast<Pack4<T>*>(target)[q] = v;
@@ -89,7 +90,8 @@ template <class T>
 void max_pool_forward(BasicTensor<const T> x, BasicTensor<T> y, int k, const StepInfo& step) {
   Context& ctx = context_of(step);
   if (ctx.channels_last()) {
-    launch_per_image("max_pool_forward_channels_last_kernel", y.batch, y.dims.size(), ctx.stream(),
+    launch_per_image("max_pool_forward_channels_last_kernel", y.batch,
+                     channel_pack_items(y.data, y.dims.c, y.dims.size()), ctx.stream(),
                      &max_pool_forward_channels_last_kernel<T>, x.data, y.data, x.dims, y.dims, k);
     return;
   }

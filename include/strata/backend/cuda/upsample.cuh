@@ -2,10 +2,11 @@
 //
 // cuDNN has no nearest upsampling. One block per (image, channel) plane, so a pixel's row and
 // column come from 32-bit arithmetic (a 64-bit division per element made the forward pass 3x
-// slower than its memory traffic); where rows (channels last: channels) are a multiple of 4, a
-// thread writes 4 neighbouring values as one access (core/packed.hpp). Forward: one thread per output pixel; backward: one per input
-// pixel summing its F x F block (no atomics, so deterministic and in the CPU's order). The
-// per-pixel math is core/window.hpp's, checked on the CPU against the CPU backend. Channels-last
+// slower than its memory traffic). Forward: one thread per output pixel; backward: one per input
+// pixel summing its F x F block (no atomics, so deterministic and in the CPU's order). Where
+// rows (channels last: channels) are a multiple of 4, a thread takes 4 neighbouring values and
+// writes them as one access (core/packed.hpp). The per-pixel math is core/window.hpp's, checked
+// on the CPU against the CPU backend. Channels-last
 // batches (core/layout.hpp) run over each image's values (launch_per_image: 32-bit offsets too),
 // window::'s step = channels.
 #pragma once
@@ -28,9 +29,9 @@ __global__ void upsample_forward_kernel(const T* x, T* y, Dims in, Dims out, int
   const T* source = x + static_cast<std::size_t>(blockIdx.x) * in.plane();
   T* target = y + static_cast<std::size_t>(blockIdx.x) * out_plane;
   if (out.w % 4 == 0 && packable(target, static_cast<std::size_t>(out_plane))) {
-    const int packs_per_row = out.w / 4;
     for (int q = static_cast<int>(threadIdx.x); q < out_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const int oy = q / packs_per_row, ox = (q % packs_per_row) * 4;
+      const RowPack at = row_pack(q, out.w);
+      const int oy = at.row, ox = at.column;
       Pack4<T> v;
       for (int j = 0; j < 4; ++j) v.v[j] = window::upsample_nearest(source, in.w, oy, ox + j, f);
       reinterpret_cast<Pack4<T>*>(target)[q] = v;
@@ -47,9 +48,9 @@ __global__ void upsample_backward_kernel(const T* dy, T* dx, Dims in, Dims out, 
   const T* source = dy + static_cast<std::size_t>(blockIdx.x) * out.plane();
   T* target = dx + static_cast<std::size_t>(blockIdx.x) * in_plane;
   if (in.w % 4 == 0 && packable(target, static_cast<std::size_t>(in_plane))) {
-    const int packs_per_row = in.w / 4;
     for (int q = static_cast<int>(threadIdx.x); q < in_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const int iy = q / packs_per_row, ix = (q % packs_per_row) * 4;
+      const RowPack at = row_pack(q, in.w);
+      const int iy = at.row, ix = at.column;
       Pack4<T> v;
       for (int j = 0; j < 4; ++j)
         v.v[j] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, iy, ix + j, f));
@@ -72,7 +73,8 @@ __global__ void upsample_forward_channels_last_kernel(const T* x, T* y, Dims in,
     for (int q = first_in_image(); q < o.image_size() / 4; q += image_stride()) {
       const int p = o.pixel_at(4 * q), c = o.channel_at(4 * q);
       Pack4<T> v;
-      for (int j = 0; j < 4; ++j) v.v[j] = window::upsample_nearest(source + c + j, in.w, p / out.w, p % out.w, f, in.c);
+      for (int j = 0; j < 4; ++j)
+        v.v[j] = window::upsample_nearest(source + c + j, in.w, p / out.w, p % out.w, f, in.c);
       reinterpret_cast<Pack4<T>*>(target)[q] = v;
     }
     return;
@@ -111,7 +113,8 @@ template <class T>
 void upsample_forward(BasicTensor<const T> x, BasicTensor<T> y, int f, const StepInfo& step) {
   Context& ctx = context_of(step);
   if (ctx.channels_last()) {
-    launch_per_image("upsample_forward_channels_last_kernel", y.batch, y.dims.size(), ctx.stream(),
+    launch_per_image("upsample_forward_channels_last_kernel", y.batch,
+                     channel_pack_items(y.data, y.dims.c, y.dims.size()), ctx.stream(),
                      &upsample_forward_channels_last_kernel<T>, x.data, y.data, x.dims, y.dims, f);
     return;
   }
@@ -124,7 +127,8 @@ void upsample_backward(BasicTensor<const T> dy, BasicTensor<T> dx, int f, const 
   if (dx.data == nullptr) return;
   Context& ctx = context_of(step);
   if (ctx.channels_last()) {
-    launch_per_image("upsample_backward_channels_last_kernel", dx.batch, dx.dims.size(), ctx.stream(),
+    launch_per_image("upsample_backward_channels_last_kernel", dx.batch,
+                     channel_pack_items(dx.data, dx.dims.c, dx.dims.size()), ctx.stream(),
                      &upsample_backward_channels_last_kernel<T>, dy.data, dx.data, dx.dims, dy.dims, f);
     return;
   }
