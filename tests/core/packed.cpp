@@ -1,9 +1,12 @@
-// Tests for strata/core/packed.hpp: where values may move four at a time, and the index
-// arithmetic the CUDA backend's packed element-wise kernels (bias.cuh, upsample.cuh, max_pool.cuh)
-// rely on: pack q of a row holds pixels 4q .. 4q + 3 of it; channels last with channels a
-// multiple of 4, pack q holds four neighbouring channels of one pixel.
+// Tests for strata/core/packed.hpp: where values may move four at a time, the index arithmetic
+// the CUDA backend's packed element-wise kernels (bias.cuh, upsample.cuh, max_pool.cuh) rely on
+// (pack q of a row holds pixels 4q .. 4q + 3 of it; channels last with channels a multiple of 4,
+// pack q holds four neighbouring channels of one pixel), and write_plane / write_image replayed
+// for a block's 256 threads: every value written once, with its own position's value.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include <strata/core/bfloat16.hpp>
@@ -52,4 +55,45 @@ TEST_CASE("a packed kernel's pack q holds the values its scalar loop would give 
   CHECK(channel_pack_items(images, 8, 48) == 12);
   CHECK(channel_pack_items(images, 6, 36) == 36);      // channels not a multiple of 4
   CHECK(channel_pack_items(images + 1, 8, 48) == 48);  // not aligned
+}
+
+namespace {
+
+// Position (a, b) as a value that names it.
+float named(int a, int b) { return static_cast<float>(a * 1000 + b); }
+
+}  // namespace
+
+TEST_CASE("write_plane and write_image, replayed for 256 threads, write each value once with its position's value") {
+  constexpr int kThreads = 256;
+  alignas(16) static float buffer[4 + 64 * 70];
+  for (const int offset : {0, 1})  // aligned, and one float off (no packs)
+    for (const auto& [h, w] : {std::pair{5, 8}, std::pair{3, 6}, std::pair{64, 64}, std::pair{7, 4}}) {
+      CAPTURE(offset);
+      CAPTURE(h);
+      CAPTURE(w);
+      float* target = buffer + offset;
+      std::fill(target, target + h * w, -1.0f);
+      std::vector<int> writes(static_cast<std::size_t>(h * w), 0);
+      for (int t = 0; t < kThreads; ++t)
+        write_plane(target, h, w, t, kThreads, [&](int row, int column) {
+          ++writes[static_cast<std::size_t>(row * w + column)];
+          return named(row, column);
+        });
+      for (int r = 0; r < h * w; ++r) {
+        CHECK(writes[static_cast<std::size_t>(r)] == 1);
+        CHECK(target[r] == named(r / w, r % w));
+      }
+    }
+  for (const int offset : {0, 1})
+    for (const int c : {4, 8, 6, 3}) {
+      CAPTURE(offset);
+      CAPTURE(c);
+      const ImageLayout o = ImageLayout::of(Dims{c, 5, 7}, true);
+      float* target = buffer + offset;
+      std::fill(target, target + o.image_size(), -1.0f);
+      for (int t = 0; t < kThreads; ++t)
+        write_image(target, o, t, kThreads, [](int pixel, int channel) { return named(pixel, channel); });
+      for (int r = 0; r < o.image_size(); ++r) CHECK(target[r] == named(o.pixel_at(r), o.channel_at(r)));
+    }
 }

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "strata/core/host_device.hpp"
+#include "strata/core/layout.hpp"
 
 namespace strata {
 
@@ -40,6 +41,45 @@ STRATA_HOST_DEVICE inline RowPack row_pack(int q, int width) { return {q / (widt
 template <class T>
 STRATA_HOST_DEVICE inline std::size_t channel_pack_items(const T* first_image, int channels, std::size_t values) {
   return channels % 4 == 0 && packable(first_image, values) ? values / 4 : values;
+}
+
+// The loops of the packed kernels (upsample.cuh, max_pool.cuh), for a block's threads: thread
+// `first` of `stride` takes items first, first + stride, ...
+
+// Writes value(row, column) to each value of the height x width plane at `target`: an item is a
+// value, or where the rows allow (width a multiple of 4, target aligned) four neighbouring
+// columns of a row written as one Pack4.
+template <class T, class Value>
+STRATA_HOST_DEVICE inline void write_plane(T* target, int height, int width, int first, int stride, Value&& value) {
+  const int plane = height * width;
+  if (width % 4 == 0 && packable(target, static_cast<std::size_t>(plane))) {
+    for (int q = first; q < plane / 4; q += stride) {
+      const RowPack at = row_pack(q, width);
+      Pack4<T> v;
+      for (int j = 0; j < 4; ++j) v.v[j] = value(at.row, at.column + j);
+      reinterpret_cast<Pack4<T>*>(target)[q] = v;
+    }
+    return;
+  }
+  for (int r = first; r < plane; r += stride) target[r] = value(r / width, r % width);
+}
+
+// Channels last: writes value(pixel, channel) to each value of the image at `target` (laid out
+// as `o`): an item is a value, or where the channels are a multiple of 4 (and target aligned)
+// four neighbouring channels of a pixel written as one Pack4.
+template <class T, class Value>
+STRATA_HOST_DEVICE inline void write_image(T* target, ImageLayout o, int first, int stride, Value&& value) {
+  const int size = o.image_size();
+  if (o.channels % 4 == 0 && packable(target, static_cast<std::size_t>(size))) {
+    for (int q = first; q < size / 4; q += stride) {
+      const int p = o.pixel_at(4 * q), c = o.channel_at(4 * q);
+      Pack4<T> v;
+      for (int j = 0; j < 4; ++j) v.v[j] = value(p, c + j);
+      reinterpret_cast<Pack4<T>*>(target)[q] = v;
+    }
+    return;
+  }
+  for (int r = first; r < size; r += stride) target[r] = value(o.pixel_at(r), o.channel_at(r));
 }
 
 }  // namespace strata

@@ -19,25 +19,14 @@
 namespace strata::cuda {
 
 // One block per (image, channel) plane: 32-bit arithmetic within it (a 64-bit division per
-// value cost more than the value's memory traffic). Output rows a multiple of 4 long: a thread
-// writes 4 neighbouring outputs as one access (core/packed.hpp).
+// value cost more than the value's memory traffic). Forward, where the rows allow, four
+// neighbouring outputs a thread (write_plane).
 template <class T>
 __global__ void max_pool_forward_kernel(const T* x, T* y, Dims in, Dims out, int k) {
-  const int out_plane = static_cast<int>(out.plane());
   const T* source = x + static_cast<std::size_t>(blockIdx.x) * in.plane();
-  T* target = y + static_cast<std::size_t>(blockIdx.x) * out_plane;
-  if (out.w % 4 == 0 && packable(target, static_cast<std::size_t>(out_plane))) {
-    for (int q = static_cast<int>(threadIdx.x); q < out_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const RowPack at = row_pack(q, out.w);
-      const int oy = at.row, ox = at.column;
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j) v.v[j] = window::max_pool(source, in.w, oy, ox + j, k);
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = static_cast<int>(threadIdx.x); r < out_plane; r += static_cast<int>(blockDim.x))
-    target[r] = window::max_pool(source, in.w, r / out.w, r % out.w, k);
+  T* target = y + static_cast<std::size_t>(blockIdx.x) * out.plane();
+  write_plane(target, out.h, out.w, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x),
+              [&](int oy, int ox) { return window::max_pool(source, in.w, oy, ox, k); });
 }
 
 template <class T>
@@ -50,26 +39,15 @@ __global__ void max_pool_backward_kernel(const T* x, const T* y, const T* dy, T*
                               dy[out_offset + r]);
 }
 
-// Channels last: value r of an output image is channel c of output pixel (oy, ox); the input
-// window starts at the image's channel c.
+// Channels last: value (p, c) of an output image is channel c of output pixel p; the input
+// window starts at the image's channel c. Four neighbouring channels a thread where they allow.
 template <class T>
 __global__ void max_pool_forward_channels_last_kernel(const T* x, T* y, Dims in, Dims out, int k) {
-  const ImageLayout o = ImageLayout::of(out, true);
   const T* image = x + image_base(static_cast<int>(in.size()));
-  T* target = y + image_base(o.image_size());
-  if (in.c % 4 == 0 && packable(target, static_cast<std::size_t>(o.image_size()))) {  // 4 channels of a pixel
-    for (int q = first_in_image(); q < o.image_size() / 4; q += image_stride()) {
-      const int p = o.pixel_at(4 * q), c = o.channel_at(4 * q);
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j) v.v[j] = window::max_pool(image + c + j, in.w, p / out.w, p % out.w, k, in.c);
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = first_in_image(); r < o.image_size(); r += image_stride()) {
-    const int p = o.pixel_at(r);
-    target[r] = window::max_pool(image + o.channel_at(r), in.w, p / out.w, p % out.w, k, in.c);
-  }
+  T* target = y + image_base(static_cast<int>(out.size()));
+  write_image(target, ImageLayout::of(out, true), first_in_image(), image_stride(), [&](int p, int c) {
+    return window::max_pool(image + c, in.w, p / out.w, p % out.w, k, in.c);
+  });
 }
 
 template <class T>

@@ -21,92 +21,44 @@
 
 namespace strata::cuda {
 
-// Rows a multiple of 4 long (and the plane aligned): a thread writes 4 neighbouring pixels of a
-// row as one Pack4 (core/packed.hpp), with one division for the 4.
+// A block per plane; where the rows allow, four neighbouring pixels a thread (write_plane).
 template <class T>
 __global__ void upsample_forward_kernel(const T* x, T* y, Dims in, Dims out, int f) {
-  const int out_plane = static_cast<int>(out.plane());
   const T* source = x + static_cast<std::size_t>(blockIdx.x) * in.plane();
-  T* target = y + static_cast<std::size_t>(blockIdx.x) * out_plane;
-  if (out.w % 4 == 0 && packable(target, static_cast<std::size_t>(out_plane))) {
-    for (int q = static_cast<int>(threadIdx.x); q < out_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const RowPack at = row_pack(q, out.w);
-      const int oy = at.row, ox = at.column;
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j) v.v[j] = window::upsample_nearest(source, in.w, oy, ox + j, f);
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = static_cast<int>(threadIdx.x); r < out_plane; r += static_cast<int>(blockDim.x))
-    target[r] = window::upsample_nearest(source, in.w, r / out.w, r % out.w, f);
+  T* target = y + static_cast<std::size_t>(blockIdx.x) * out.plane();
+  write_plane(target, out.h, out.w, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x),
+              [&](int oy, int ox) { return window::upsample_nearest(source, in.w, oy, ox, f); });
 }
 
 template <class T>
 __global__ void upsample_backward_kernel(const T* dy, T* dx, Dims in, Dims out, int f) {
-  const int in_plane = static_cast<int>(in.plane());
   const T* source = dy + static_cast<std::size_t>(blockIdx.x) * out.plane();
-  T* target = dx + static_cast<std::size_t>(blockIdx.x) * in_plane;
-  if (in.w % 4 == 0 && packable(target, static_cast<std::size_t>(in_plane))) {
-    for (int q = static_cast<int>(threadIdx.x); q < in_plane / 4; q += static_cast<int>(blockDim.x)) {
-      const RowPack at = row_pack(q, in.w);
-      const int iy = at.row, ix = at.column;
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j)
-        v.v[j] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, iy, ix + j, f));
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = static_cast<int>(threadIdx.x); r < in_plane; r += static_cast<int>(blockDim.x))
-    target[r] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, r / in.w, r % in.w, f));
+  T* target = dx + static_cast<std::size_t>(blockIdx.x) * in.plane();
+  write_plane(target, in.h, in.w, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x), [&](int iy, int ix) {
+    return to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source, out.w, iy, ix, f));
+  });
 }
 
-// Channels last: value r of an output image copies channel c of its input pixel. With channels a
-// multiple of 4, a thread writes 4 neighbouring channels of a pixel as one Pack4.
+// Channels last: value (p, c) of an output image copies channel c of its input pixel; where the
+// channels allow, four neighbouring channels a thread (write_image).
 template <class T>
 __global__ void upsample_forward_channels_last_kernel(const T* x, T* y, Dims in, Dims out, int f) {
-  const ImageLayout o = ImageLayout::of(out, true);
   const T* source = x + image_base(static_cast<int>(in.size()));
-  T* target = y + image_base(o.image_size());
-  if (in.c % 4 == 0 && packable(target, static_cast<std::size_t>(o.image_size()))) {
-    for (int q = first_in_image(); q < o.image_size() / 4; q += image_stride()) {
-      const int p = o.pixel_at(4 * q), c = o.channel_at(4 * q);
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j)
-        v.v[j] = window::upsample_nearest(source + c + j, in.w, p / out.w, p % out.w, f, in.c);
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = first_in_image(); r < o.image_size(); r += image_stride()) {
-    const int p = o.pixel_at(r);
-    target[r] = window::upsample_nearest(source + o.channel_at(r), in.w, p / out.w, p % out.w, f, in.c);
-  }
+  T* target = y + image_base(static_cast<int>(out.size()));
+  write_image(target, ImageLayout::of(out, true), first_in_image(), image_stride(), [&](int p, int c) {
+    return window::upsample_nearest(source + c, in.w, p / out.w, p % out.w, f, in.c);
+  });
 }
 
-// ... and value r of an input gradient image sums channel c of its F x F output block.
+// ... and value (p, c) of an input gradient image sums channel c of its F x F output block.
 template <class T>
 __global__ void upsample_backward_channels_last_kernel(const T* dy, T* dx, Dims in, Dims out, int f) {
-  const ImageLayout i = ImageLayout::of(in, true);
   const T* source = dy + image_base(static_cast<int>(out.size()));
-  T* target = dx + image_base(i.image_size());
-  if (in.c % 4 == 0 && packable(target, static_cast<std::size_t>(i.image_size()))) {
-    for (int q = first_in_image(); q < i.image_size() / 4; q += image_stride()) {
-      const int p = i.pixel_at(4 * q), c = i.channel_at(4 * q);
-      Pack4<T> v;
-      for (int j = 0; j < 4; ++j)
-        v.v[j] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source + c + j, out.w, p / in.w,
-                                                                                 p % in.w, f, in.c));
-      reinterpret_cast<Pack4<T>*>(target)[q] = v;
-    }
-    return;
-  }
-  for (int r = first_in_image(); r < i.image_size(); r += image_stride()) {
-    const int p = i.pixel_at(r);
-    target[r] = to_scalar<T>(window::upsample_nearest_backward<T, compute_t<T>>(source + i.channel_at(r), out.w,
-                                                                                p / in.w, p % in.w, f, in.c));
-  }
+  T* target = dx + image_base(static_cast<int>(in.size()));
+  write_image(target, ImageLayout::of(in, true), first_in_image(), image_stride(), [&](int p, int c) {
+    return to_scalar<T>(
+        window::upsample_nearest_backward<T, compute_t<T>>(source + c, out.w, p / in.w, p % in.w, f, in.c));
+  });
 }
 
 template <class T>
