@@ -36,9 +36,10 @@
 //
 // Direct kernels (Context::set_direct_convolutions, direct_conv.cuh): a pass of a layer with at
 // most 4 channels on one side (stride 1, kernel up to 3) may run on strata's own kernel instead,
-// timed against cuDNN's choice on its first call (consider_direct_kernel). Such a pass reads the
-// unpadded input and the float weights in strata's order in either layout, and a forward pass
-// adds the bias (and applies the ReLU) itself.
+// timed against cuDNN's choice on its first call and checked against its result
+// (consider_direct_kernel). Off by default. Such a pass reads the unpadded input and the float
+// weights in strata's order in either layout, and a forward pass adds the bias (and applies the
+// ReLU) itself.
 //
 // Channels-last activations (Context::set_channels_last): cuDNN convolves NHWC tensors with KRSC
 // weights. The weights stay in strata's NCHW order ([filters][channels][k][k]: checkpoints, the
@@ -529,9 +530,9 @@ inline double direct_tolerance(const ConvKey& k) {
 
 // With DirectConvolutions::timed and the timed search, after cuDNN's search (and the graph
 // engines'): the direct kernel is timed against the pass as cuDNN runs it (run_cudnn: with the
-// padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, strata's bias +
-// ReLU pass, since cuDNN's fused call is tried only after this choice), each over kRuns runs
-// after an untimed one, and kept when faster and its result agrees with cuDNN's (direct_tolerance;
+// padded copy, weight copy and bias pass that way needs; for a Conv + ReLU pair, cuDNN's fused
+// call where choose_relu_fusion found it faster), each over kRuns runs after an untimed one, and
+// kept when faster and its result agrees with cuDNN's (direct_tolerance;
 // a disagreement is a strata bug, logged and the kernel passed over). Untimed, cuDNN's choice
 // stays. A kernel that fails to launch is logged and passed over. `slot`: device memory for the
 // check's result (the bias-gradient partials, free at this point of each pass).
