@@ -91,8 +91,8 @@ std::vector<float> replay_conv_k(const std::vector<T>& x, Dims in, Dims out, int
 }
 
 // The backward-filter kernels on the CPU: every thread of every block over its segments (its
-// wide-side channel and segment lane as FilterGrid says), each block's sums per channel into the
-// partials, then per weight the total kernel's 32 lanes and their tree.
+// wide-side channel and segment lane as FilterGrid says), the block's tree (add_tree_level) into
+// the partials, then per weight the total kernel's 32 lanes and their tree.
 template <int K, bool ThinInput, class T>
 std::vector<float> replay_filter(const std::vector<T>& x, Dims in, const std::vector<T>& dy, Dims out, int images,
                                  bool last, int pad_top, int pad_left) {
@@ -104,25 +104,26 @@ std::vector<float> replay_filter(const std::vector<T>& x, Dims in, const std::ve
   for (int tile = 0; tile < grid.tiles; ++tile)
     for (int group = 0; group < grid.groups; ++group)
       for (int bx = 0; bx < grid.blocks_x; ++bx) {
-        std::vector<std::array<float, dc::kFilterSums>> block(grid.fixed_lanes);  // per channel of the tile
-        for (auto& b : block) b.fill(0.0f);
+        static float block[dc::kFilterSums][dc::kFilterThreads];  // the kernel's shared memory
         for (int t = 0; t < dc::kFilterThreads; ++t) {
           const int f = tile * grid.fixed_lanes + t % grid.fixed_lanes;
-          if (f >= fixed_count) continue;
           float sums[dc::kMaxThin][K][K] = {};
-          dc::for_each_segment(grid, images, group, bx, t / grid.fixed_lanes, [&](int n, int row, int first_column) {
-            dc::add_filter_segment<K, ThinInput>(x.data() + n * in.size(), xs, in, dy.data() + n * out.size(), ys,
-                                                 out.w, f, thin, row, first_column, pad_top, pad_left, sums);
-          });
+          if (f < fixed_count)
+            dc::for_each_segment(grid, images, group, bx, t / grid.fixed_lanes, [&](int n, int row, int column) {
+              dc::add_filter_segment<K, ThinInput>(x.data() + n * in.size(), xs, in, dy.data() + n * out.size(), ys,
+                                                   out.w, f, thin, row, column, pad_top, pad_left, sums);
+            });
           for (int a = 0; a < dc::kMaxThin; ++a)
             for (int r = 0; r < K; ++r)
-              for (int s = 0; s < K; ++s) block[t % grid.fixed_lanes][dc::sum_index(a, r, s, K)] += sums[a][r][s];
+              for (int s = 0; s < K; ++s) block[dc::sum_index(a, r, s, K)][t] = sums[a][r][s];
         }
+        for (int half = dc::kFilterThreads / 2; half >= grid.fixed_lanes; half /= 2)
+          for (int t = 0; t < dc::kFilterThreads; ++t) dc::add_tree_level(block, dc::kMaxThin * K * K, t, half);
         for (int lane = 0; lane < grid.fixed_lanes; ++lane) {
           const int f = tile * grid.fixed_lanes + lane;
           if (f >= fixed_count) continue;
           for (int v = 0; v < dc::kMaxThin * K * K; ++v)
-            partials[dc::partials_offset(grid.blocks_x, grid.groups, f, group, bx) + v] = block[lane][v];
+            partials[dc::partials_offset(grid.blocks_x, grid.groups, f, group, bx) + v] = block[v][lane];
         }
       }
   std::vector<float> dweight(static_cast<std::size_t>(out.c) * in.c * K * K);

@@ -245,6 +245,16 @@ STRATA_HOST_DEVICE inline void for_each_segment(const FilterGrid& g, int images,
       visit(n, s / g.segments_per_row, (s % g.segments_per_row) * kSegment);
 }
 
+// A block adds its threads' sums (sums[v][t]: sum v of thread t) in a fixed tree over the
+// segment lanes of each wide-side channel: at each level half = kFilterThreads / 2, ..., down to
+// fixed_lanes, thread t < half adds thread t + half's (they share a channel while half is a
+// multiple of fixed_lanes); threads t < fixed_lanes then hold their channels' totals. This is
+// thread t's step at one level (the kernel waits for all threads between levels).
+STRATA_HOST_DEVICE inline void add_tree_level(float (*sums)[kFilterThreads], int values, int t, int half) {
+  if (t < half)
+    for (int v = 0; v < values; ++v) sums[v][t] += sums[v][t + half];
+}
+
 // Weight `index` ([filters][channels][k][k] order) of the gradient: its fixed index and its sum's
 // place among a block's sums. thin_input: the blocks' fixed index is the filter (o), their sums
 // run over channels (i); otherwise the other way round.

@@ -82,11 +82,9 @@ __global__ void direct_filter_kernel(const T* x, Dims in, direct_conv::PixelStri
     for (int r = 0; r < K; ++r)
       for (int s = 0; s < K; ++s) block_sums[sum_index(a, r, s, K)][t] = sums[a][r][s];
   __syncthreads();
-  // A fixed tree over the segment lanes of each wide-side channel (threads t and t + half share
-  // a channel while half is a multiple of fixed_lanes), as launch.cuh's block_sum, for all sums at once.
+  // A fixed tree over the segment lanes of each wide-side channel (add_tree_level).
   for (int half = kFilterThreads / 2; half >= grid.fixed_lanes; half /= 2) {
-    if (t < half)
-      for (int v = 0; v < kMaxThin * K * K; ++v) block_sums[v][t] += block_sums[v][t + half];
+    add_tree_level(block_sums, kMaxThin * K * K, t, half);
     __syncthreads();
   }
   if (t < grid.fixed_lanes && fixed < fixed_count) {
