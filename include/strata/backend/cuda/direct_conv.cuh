@@ -2,10 +2,11 @@
 // channels on one side, such as an autoencoder's RGB input and output layers.
 //
 // cuDNN runs those layers as GEMMs with one tiny dimension, several times longer than their memory
-// traffic takes (core/direct_conv.hpp has the figures and the math). conv.hpp times these kernels
-// against cuDNN's choice on a pass's first call and keeps the faster
-// (Context::set_direct_convolutions). Every kernel here calls core/direct_conv.hpp's functions,
-// which tests/core/direct_conv.cpp checks against the CPU backend.
+// traffic takes (core/direct_conv.hpp has the figures and the math). With
+// Context::set_direct_convolutions (off by default), conv.hpp times these kernels against
+// cuDNN's choice on a pass's first call, checks their result against cuDNN's
+// (direct_agreement) and keeps the faster. Every kernel here calls core/direct_conv.hpp's
+// functions, which tests/core/direct_conv.cpp checks against the CPU backend.
 //
 //   forward / backward-data: grid (pixel blocks, output chunks, images), 256 threads; a thread sums
 //     one output pixel for a chunk of 4, 8 or 16 outputs, the chunk's float weights in shared memory.
