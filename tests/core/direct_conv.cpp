@@ -252,7 +252,7 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
     CAPTURE(s.last);
     CHECK(g.segments_per_row == (s.out.w + dc::kSegment - 1) / dc::kSegment);
     CHECK(g.segments_per_image == g.segments_per_row * s.out.h);
-    CHECK(g.fixed_lanes * g.segment_lanes == dc::kFilterThreads);
+    CHECK(g.fixed_lanes * g.segment_lanes() == dc::kFilterThreads);
     CHECK(g.tiles * g.fixed_lanes >= s.fixed);
     CHECK((g.tiles - 1) * g.fixed_lanes < s.fixed);
     const auto lanes_last = static_cast<int>(std::min(32u, std::bit_ceil(static_cast<unsigned>(s.fixed))));
@@ -264,7 +264,7 @@ TEST_CASE("direct convolutions: the backward-filter grid visits every segment of
     std::vector<int> visits(static_cast<std::size_t>(s.images) * g.segments_per_image, 0);
     for (int group = 0; group < g.groups; ++group)
       for (int bx = 0; bx < g.blocks_x; ++bx)
-        for (int lane = 0; lane < g.segment_lanes; ++lane)
+        for (int lane = 0; lane < g.segment_lanes(); ++lane)
           dc::for_each_segment(g, s.images, group, bx, lane, [&](int n, int row, int first_column) {
             REQUIRE(first_column % dc::kSegment == 0);
             REQUIRE(first_column < s.out.w);

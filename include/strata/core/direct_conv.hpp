@@ -144,9 +144,9 @@ struct FilterGrid {
   int groups = 1;
   int tiles = 1;
   int fixed_lanes = 1;  // 1 channels first; channels last the wide side's channel count up to 32
-  int segment_lanes = kFilterThreads;
   int segments_per_row = 1;
   int segments_per_image = 1;
+  STRATA_HOST_DEVICE int segment_lanes() const { return kFilterThreads / fixed_lanes; }
   // Blocks per fixed index (each writes kFilterSums partial sums for it).
   STRATA_HOST_DEVICE int blocks() const { return blocks_x * groups; }
 };
@@ -154,11 +154,10 @@ inline FilterGrid filter_grid(int fixed, int images, Dims out, bool channels_las
   FilterGrid g;
   if (channels_last)
     while (g.fixed_lanes < fixed && g.fixed_lanes < 32) g.fixed_lanes *= 2;
-  g.segment_lanes = kFilterThreads / g.fixed_lanes;
   g.tiles = (fixed + g.fixed_lanes - 1) / g.fixed_lanes;
   g.segments_per_row = (out.w + kSegment - 1) / kSegment;
   g.segments_per_image = g.segments_per_row * out.h;
-  g.blocks_x = (g.segments_per_image + g.segment_lanes - 1) / g.segment_lanes;
+  g.blocks_x = (g.segments_per_image + g.segment_lanes() - 1) / g.segment_lanes();
   if (g.blocks_x > 64) g.blocks_x = 64;
   // Channels last a block holds up to 32 channels' sums (each block adds only its few segment
   // lanes): a quarter of the blocks, so that the partial sums stay as few.
@@ -241,7 +240,7 @@ template <class Visit>
 STRATA_HOST_DEVICE inline void for_each_segment(const FilterGrid& g, int images, int group, int bx, int lane,
                                                 Visit&& visit) {
   for (int n = group; n < images; n += g.groups)
-    for (int s = bx * g.segment_lanes + lane; s < g.segments_per_image; s += g.blocks_x * g.segment_lanes)
+    for (int s = bx * g.segment_lanes() + lane; s < g.segments_per_image; s += g.blocks_x * g.segment_lanes())
       visit(n, s / g.segments_per_row, (s % g.segments_per_row) * kSegment);
 }
 

@@ -232,13 +232,14 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
     INFO("gradient of " << t.name << std::string(layer_scale ? ", relative to its layer's largest" : ""));
     CHECK(note(t.name, diff / scale) <= gradient_tolerance);
   }
+  // What each convolution pass's search found and chose, and how many passes run on what.
+  const std::string described = gpu.device_context().describe_convolutions();
+  const auto passes = gpu.device_context().convolution_passes();
+  INFO(described);
   if (o.graph_engines) {
-    const std::string described = gpu.device_context().describe_convolutions();
-    INFO(described);
     CHECK(described.find("failed:") == std::string::npos);  // no engine, heuristics or graph failed
     if (o.search == cuda::AlgorithmSearch::heuristic) {
       // Every pass on the first usable engine that runs, none kept on the legacy algorithm.
-      const auto passes = gpu.device_context().convolution_passes();
       CHECK(passes.chosen > 0);
       CHECK(passes.on_graph_engines == passes.chosen);
       CHECK(described.find("the legacy algorithm kept") == std::string::npos);
@@ -246,12 +247,9 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
       CHECK(described.find("    legacy algorithm ") != std::string::npos);  // engines were timed against it
     }
   }
-  // A direct kernel tried by timing (the default) was checked against cuDNN's result on the way.
-  CHECK(gpu.device_context().describe_convolutions().find("disagrees with cuDNN") == std::string::npos);
+  // A direct kernel tried by timing (the default here) was checked against cuDNN's result on the way.
+  CHECK(described.find("disagrees with cuDNN") == std::string::npos);
   if (o.direct == cuda::DirectConvolutions::always) {  // these tests' stacks have only such layers
-    const std::string described = gpu.device_context().describe_convolutions();
-    INFO(described);
-    const auto passes = gpu.device_context().convolution_passes();
     CHECK(passes.chosen > 0);
     CHECK(passes.on_direct_kernels == passes.chosen);
   }

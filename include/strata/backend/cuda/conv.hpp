@@ -496,13 +496,15 @@ void direct_backward_filter(Context& ctx, const ConvPlan& p, const ConvBuffers<T
                      static_cast<float*>(b.workspace), b.workspace_bytes / sizeof(float), dweight, ctx.stream());
 }
 
-// A pass given to the direct kernel without a search (DirectConvolutions::always).
+// With DirectConvolutions::always and a shape the direct kernels take (`fits`), the pass goes to
+// them without a search; false otherwise.
 template <class Algorithm>
-ChosenAlgorithm<Algorithm> direct_choice(ConvPlan& p, ConvPass pass) {
+bool direct_without_search(ConvPlan& p, ConvPass pass, bool fits, std::optional<ChosenAlgorithm<Algorithm>>& choice) {
+  if (!fits || p.key.direct != DirectConvolutions::always) return false;
   p.search_log += "  direct kernel for the " + std::string(pass_name(pass)) + " pass (always)\n";
-  ChosenAlgorithm<Algorithm> chosen;
-  chosen.direct = true;
-  return chosen;
+  choice.emplace();
+  choice->direct = true;
+  return true;
 }
 
 // What a pass writes (`count` values at `data`, in whole units of `unit` values: an image, or
@@ -584,10 +586,7 @@ void prepare_forward(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, const T
                      const float* bias, bool relu) {
   if (p.forward) return;
   const bool direct = direct_fits(p, ConvPass::forward, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.forward = direct_choice<cudnnConvolutionFwdAlgo_t>(p, ConvPass::forward);
-    return;
-  }
+  if (direct_without_search(p, ConvPass::forward, direct, p.forward)) return;
   const T* input = conv_input(p, x, b, ctx.stream());
   const T* w = conv_weights(p, weight, b, ctx.stream());
   p.forward = choose_forward(ctx, p, input, w, y, b.workspace, b.workspace_bytes);
@@ -623,10 +622,7 @@ void prepare_backward_filter(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b,
                              float* dweight) {
   if (p.backward_filter) return;
   const bool direct = direct_fits(p, ConvPass::backward_filter, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.backward_filter = direct_choice<cudnnConvolutionBwdFilterAlgo_t>(p, ConvPass::backward_filter);
-    return;
-  }
+  if (direct_without_search(p, ConvPass::backward_filter, direct, p.backward_filter)) return;
   const T* input = conv_input(p, x, b, ctx.stream());
   void* weight_gradient = weight_gradient_target(p, dweight, b);
   p.backward_filter = choose_backward_filter(ctx, p, input, dy, weight_gradient, b.workspace, b.workspace_bytes);
@@ -654,10 +650,7 @@ void prepare_backward_data(Context& ctx, ConvPlan& p, const ConvBuffers<T>& b, c
                            const float* weight) {
   if (p.backward_data) return;
   const bool direct = direct_fits(p, ConvPass::backward_data, b.workspace_bytes);
-  if (direct && p.key.direct == DirectConvolutions::always) {
-    p.backward_data = direct_choice<cudnnConvolutionBwdDataAlgo_t>(p, ConvPass::backward_data);
-    return;
-  }
+  if (direct_without_search(p, ConvPass::backward_data, direct, p.backward_data)) return;
   const T* w = conv_weights(p, weight, b, ctx.stream());
   T* target = p.padded ? b.padded_gradient : dx;
   p.backward_data = choose_backward_data(ctx, p, w, dy, target, b.workspace, b.workspace_bytes);

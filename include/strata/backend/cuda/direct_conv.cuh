@@ -15,8 +15,8 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -269,11 +269,8 @@ direct_conv::Agreement direct_agreement(const V* direct, const V* reference, std
   check(cudaMemcpyAsync(bits, slot, sizeof(bits), cudaMemcpyDeviceToHost, stream),
         "cudaMemcpyAsync (a direct convolution checked against cuDNN)");
   check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (a direct convolution checked against cuDNN)");
-  direct_conv::Agreement result{};
-  std::memcpy(&result.difference, &bits[0], sizeof(double));
-  std::memcpy(&result.scale, &bits[1], sizeof(double));
-  std::memcpy(&result.non_finite, &bits[2], sizeof(double));
-  return result;
+  return direct_conv::Agreement{std::bit_cast<double>(bits[0]), std::bit_cast<double>(bits[1]),
+                                std::bit_cast<double>(bits[2])};
 }
 
 }  // namespace strata::cuda
