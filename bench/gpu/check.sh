@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of about 8 minutes at
-# most (the phases' time limits add up to 8 minutes, 7.3 with prebuilt programs).
+# most (the phases' time limits add up to 8 minutes, 7.6 with prebuilt programs).
 #
 #   bash bench/gpu/check.sh            # results in $OUT (default: bench/gpu/out)
 #
@@ -12,9 +12,11 @@
 #   1. builds the CUDA parity tests and the GPU benchmark with nvcc (no CMake needed)
 #   2. runs the parity tests: every layer's forward and gradients against the CPU backend, the
 #      losses and optimizers, 10 training steps of ConvNet v1 on both backends, CUDA-graph
-#      training steps against eager ones (bit for bit) and their non-finite checks; three times:
-#      channels first, channels last (--channels-last), and channels last with cuDNN's graph-API
-#      engines among the convolutions' candidates (--graph-engines)
+#      training steps against eager ones (bit for bit) and their non-finite checks; four times:
+#      channels first without strata's direct convolution kernels (--no-direct: a fault in them
+#      loses the process's CUDA context, and this run still says how the rest fares) and with
+#      them, channels last (--channels-last), and channels last with cuDNN's graph-API engines
+#      among the convolutions' candidates (--graph-engines)
 #   3. benchmarks v1 and v2 at batch 64, 128 and 256 in fp32, tf32 and bf16, each step launched
 #      eagerly and replayed as a CUDA graph (STRATA_GPU_MODES, default eager,graph), then again
 #      with channels-last activations in a second process (v1 only: STRATA_GPU_NHWC_ARCHS;
@@ -23,7 +25,8 @@
 #      STRATA_GPU_ENGINES_MODES, default graph-nhwc-engines,graph-nhwc-cudnn; then the PyTorch
 #      twin (bench/gpu/twin.py) on the same grid. Every mode but -cudnn times strata's direct
 #      kernels against cuDNN for the layers with at most 4 channels on one side (the benchmark
-#      turns them on: the library's default is off).
+#      turns them on: the library's default is off). A benchmark process that fails other than
+#      by its time limit runs its modes again with -cudnn in what is left of its limit.
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256; channels last also 512) per
 #      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
 #      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
@@ -41,12 +44,13 @@
 # the channels-last run (default 64,256,512: the 1.8 s epoch was reached at 512 before).
 # Files in $OUT: check.log, cuda_tests.txt, strata_bench.csv, torch_bench.csv, results.md,
 # inpaint.log, inpaint_samples.png.
-# Each phase has its own time limit (STRATA_GPU_TEST_LIMIT, _ENGINES_TEST_LIMIT, _BENCH_LIMIT,
-# _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT, _INPAINT_LIMIT seconds; by default 30 for
-# each of the first two test runs, 45 for the third (its searches time graph engines too), 60, 50,
-# 40, 45, 10 for each of the two trainer runs, and 160 for the build: 8 minutes of limits, plus
-# the setup's seconds; with prebuilt programs the build's share goes to the others: +10 for each
-# test run, +25, +25, +15, +25: 7.3 minutes), so a hang costs that phase only; the benchmark times its
+# Each phase has its own time limit (STRATA_GPU_NO_DIRECT_TEST_LIMIT, _TEST_LIMIT,
+# _ENGINES_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT,
+# _INPAINT_LIMIT seconds; by default 20 for the --no-direct test run, 25 for each of the next two,
+# 45 for the last (its searches time graph engines too), 60, 50, 40, 45, 10 for each of the two
+# trainer runs, and 150 for the build: 8 minutes of limits, plus the setup's seconds; with prebuilt
+# programs the build's share goes to the others: +5, +10, +10, +10 for the test runs, +25, +25,
+# +15, +25: 7.6 minutes), so a hang costs that phase only; the benchmark times its
 # epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
 # graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
 # tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
@@ -168,10 +172,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 160 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 150 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 160 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 150 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -184,14 +188,18 @@ tests_status=1
 if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
-  # Three runs, each after the one before is safe in the file: channels first; channels last;
-  # channels last with cuDNN's graph-API engines among the convolutions' candidates.
+  # Four runs, each after the one before is safe in the file, each under a "## FLAGS" line:
+  # channels first without strata's direct convolution kernels (what ran on a GPU before them: a
+  # fault in those kernels, which poisons the process's CUDA context, cannot hide the rest) and
+  # with them; channels last; channels last with cuDNN's graph-API engines among the
+  # convolutions' candidates.
   : >"$OUT/cuda_tests.txt"
   run=0
-  for run_flags in "" "--channels-last" "--channels-last --graph-engines"; do
+  for run_flags in "--no-direct" "" "--channels-last" "--channels-last --graph-engines"; do
     start=$SECONDS
-    [ -n "$run_flags" ] && echo "## $run_flags" >>"$OUT/cuda_tests.txt"
-    limit=${STRATA_GPU_TEST_LIMIT:-$(limit_of 30 10)}
+    echo "## ${run_flags:-(channels first)}" >>"$OUT/cuda_tests.txt"
+    limit=${STRATA_GPU_TEST_LIMIT:-$(limit_of 25 10)}
+    [ "$run_flags" = "--no-direct" ] && limit=${STRATA_GPU_NO_DIRECT_TEST_LIMIT:-$(limit_of 20 5)}
     [[ "$run_flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-$(limit_of 45 10)}  # engine searches too
     # Line-buffered, with each test case's time: a run cut by its limit shows how far it got.
     # shellcheck disable=SC2086  # $run_flags is a list of flags
@@ -200,9 +208,8 @@ elif [ "$tests_built" = 0 ]; then
     status=$?
     [ "$run" = 0 ] || [ "$tests_status" = 0 ] && tests_status=$status
     run=$((run + 1))
-    say "parity tests ${run_flags:-(channels first)}: exit $status, $((SECONDS - start)) s: $(awk -v m="## $run_flags" \
-      'm == "## " { print; next } $0 == m { on = 1; next } /^## / { on = 0 } on' "$OUT/cuda_tests.txt" |
-      grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
+    say "parity tests ${run_flags:-(channels first)}: exit $status, $((SECONDS - start)) s: $(awk -v m="## ${run_flags:-(channels first)}" \
+      '$0 == m { on = 1; next } /^## / { on = 0 } on' "$OUT/cuda_tests.txt" | grep -E '^CUDA runtime tests( \(|:)' | tail -1)"
     tail -4 "$OUT/cuda_tests.txt" | tee -a "$log"
   done
 else
@@ -211,28 +218,47 @@ fi
 
 # ---- 3 and 4. strata's benchmark (with the epoch), then the PyTorch twin ----
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
+# Each mode with "-cudnn" added (none twice): the same rows with every pass left to cuDNN.
+cudnn_only() { tr ',' '\n' <<<"$1" | sed -E '/-cudnn$/! s/$/-cudnn/' | awk 'NF && !seen[$0]++' | paste -sd, -; }
+# run_bench LABEL LIMIT MODES EPOCH_MODES ARGS...: one benchmark process, its rows appended to
+# strata_bench.csv. Should it fail other than by its time limit (a kernel's fault loses the
+# process's CUDA context and every row after it), its modes run again with -cudnn, in what is
+# left of its limit, so that a fault in strata's direct kernels still leaves the rest measured.
+run_bench() {
+  local label=$1 limit=$2 modes=$3 epoch_modes=$4
+  shift 4
+  local start=$SECONDS status
+  timeout "$limit" "$bin/strata_gpu_bench" "$@" --mode "$modes" --epoch-mode "${epoch_modes:-$modes}" \
+    >>"$OUT/strata_bench.csv" 2>>"$log"
+  status=$?
+  say "strata benchmark$label: exit $status, $((SECONDS - start)) s"
+  local left=$((limit - (SECONDS - start)))
+  if [ "$status" != 0 ] && [ "$status" != 124 ] && [ "$status" != 137 ] && [ "$modes" != "$(cudnn_only "$modes")" ] &&
+     [ "$left" -gt 5 ]; then
+    say "strata benchmark$label: again with cuDNN alone (--mode $(cudnn_only "$modes")), $left s left"
+    start=$SECONDS
+    timeout "$left" "$bin/strata_gpu_bench" "$@" --mode "$(cudnn_only "$modes")" \
+      --epoch-mode "$(cudnn_only "${epoch_modes:-$modes}")" >>"$OUT/strata_bench.csv" 2>>"$log"
+    say "strata benchmark$label, cuDNN alone: exit $?, $((SECONDS - start)) s"
+  fi
+}
 # NCHW first, then channels last in a process of its own: a fault there (a CUDA context lost)
 # cannot take the NCHW rows with it.
 if want bench && [ "$bench_built" = 0 ]; then
-  start=$SECONDS
-  timeout "${STRATA_GPU_BENCH_LIMIT:-$(limit_of 60 25)}" "$bin/strata_gpu_bench" "${grid[@]}" --mode "${STRATA_GPU_MODES:-eager,graph}" \
-    --epoch-mode "${STRATA_GPU_EPOCH_MODES:-graph}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
-    --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}" >"$OUT/strata_bench.csv" 2>>"$log"
-  say "strata benchmark: exit $?, $((SECONDS - start)) s"
-  start=$SECONDS
-  timeout "${STRATA_GPU_NHWC_BENCH_LIMIT:-$(limit_of 50 25)}" "$bin/strata_gpu_bench" "${grid[@]}" \
-    --arch "${STRATA_GPU_NHWC_ARCHS:-v1}" --mode "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" --epoch-mode "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" \
-    --epoch "${STRATA_GPU_EPOCH:-82782}" --epoch-batch "${STRATA_GPU_NHWC_EPOCH_BATCHES:-64,256,512}" \
-    >>"$OUT/strata_bench.csv" 2>>"$log"
-  say "strata benchmark, channels last: exit $?, $((SECONDS - start)) s"
+  : >"$OUT/strata_bench.csv"
+  run_bench "" "${STRATA_GPU_BENCH_LIMIT:-$(limit_of 60 25)}" "${STRATA_GPU_MODES:-eager,graph}" \
+    "${STRATA_GPU_EPOCH_MODES:-graph}" "${grid[@]}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
+    --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}"
+  run_bench ", channels last" "${STRATA_GPU_NHWC_BENCH_LIMIT:-$(limit_of 50 25)}" \
+    "${STRATA_GPU_NHWC_MODES:-eager-nhwc,graph-nhwc}" "${STRATA_GPU_NHWC_EPOCH_MODES:-graph-nhwc}" "${grid[@]}" \
+    --arch "${STRATA_GPU_NHWC_ARCHS:-v1}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
+    --epoch-batch "${STRATA_GPU_NHWC_EPOCH_BATCHES:-64,256,512}"
   # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines),
   # and cuDNN alone without strata's direct kernels (Context::set_direct_convolutions off), each
   # against graph-nhwc above: v1 at batch 64 and 256, in a third process; no epoch.
-  start=$SECONDS
-  timeout "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 40 15)}" "$bin/strata_gpu_bench" --arch v1 --batch 64,256 \
-    --precision fp32,tf32,bf16 --steps 20 --warmup 5 --mode "${STRATA_GPU_ENGINES_MODES:-graph-nhwc-engines,graph-nhwc-cudnn}" \
-    --epoch 0 >>"$OUT/strata_bench.csv" 2>>"$log"
-  say "strata benchmark, channels last, graph engines and cuDNN only: exit $?, $((SECONDS - start)) s"
+  run_bench ", channels last, graph engines and cuDNN only" "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 40 15)}" \
+    "${STRATA_GPU_ENGINES_MODES:-graph-nhwc-engines,graph-nhwc-cudnn}" "" --arch v1 --batch 64,256 \
+    --precision fp32,tf32,bf16 --steps 20 --warmup 5 --epoch 0
 fi
 if want twin && [ "$have_torch" = 1 ]; then
   start=$SECONDS

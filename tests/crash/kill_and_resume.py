@@ -29,8 +29,11 @@ RESUMED = re.compile(r"resuming .* from (\S+): epoch (\d+), after batch (\d+) \(
 
 
 def train_command(binary, run, resume):
+    # 16 epochs of 8 steps: the 20 kills keep about 80 steps of progress on a 2-core machine
+    # (ConvNet v1 at ~135 img/s), and a run that ends before its last kills fails the harness; with
+    # 12 epochs the margin was 18 steps, little enough for a faster moment of the machine to eat.
     common = ["--arch", "v1", "--builtin-images", "128", "--builtin-validation", "64", "--batch", "16",
-              "--epochs", "12", "--checkpoint-every", "2", "--threads", "2", "--samples", "4", "--seed", "7"]
+              "--epochs", "16", "--checkpoint-every", "2", "--threads", "2", "--samples", "4", "--seed", "7"]
     if resume:
         return [binary, "train", "--resume", run] + common
     return [binary, "train", "--out", run] + common

@@ -14,9 +14,11 @@
 //
 // With --channels-last every CUDA model of these tests keeps its activations channels last
 // (Context::set_channels_last); with --graph-engines each convolution pass's search also times
-// cuDNN's graph-API engines (Context::set_graph_engines). bench/gpu/check.sh runs the tests
-// channels first, channels last, and channels last with graph engines; the CPU's answers are the
-// same for all.
+// cuDNN's graph-API engines (Context::set_graph_engines); with --no-direct no model tries strata's
+// direct convolution kernels (the case testing them is skipped), so a fault there cannot take the
+// rest down with it. bench/gpu/check.sh runs the tests channels first without and with direct
+// kernels, channels last, and channels last with graph engines; the CPU's answers are the same for
+// all.
 //
 // Without a GPU it prints "CUDA runtime tests: skipped, no GPU" and exits 0 (CTest reports the
 // test as skipped); CI compiles it with nvcc all the same.
@@ -80,10 +82,17 @@ std::vector<float> to_host(const float* device, std::size_t n) {
   return v;
 }
 
-// Set by --channels-last and --graph-engines (main): the layout of every CUDA model the tests
-// make, and whether its convolutions consider cuDNN's graph-API engines.
+// Set by --channels-last, --graph-engines and --no-direct (main): the layout of every CUDA model
+// the tests make, whether its convolutions consider cuDNN's graph-API engines, and whether any
+// may try strata's direct kernels.
 bool g_channels_last = false;
 bool g_graph_engines = false;
+bool g_no_direct = false;
+
+// The direct-kernel setting a test asks for, unless --no-direct turns them off for the run.
+cuda::DirectConvolutions direct_setting(cuda::DirectConvolutions wanted) {
+  return g_no_direct ? cuda::DirectConvolutions::off : wanted;
+}
 
 // Model<Net, Cuda, T> in the layout the tests run in.
 template <class Net, class T = float>
@@ -147,7 +156,8 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   gpu.device_context().set_precision(o.precision);
   gpu.device_context().set_algorithm_search(o.search);
   if (o.graph_engines) gpu.device_context().set_graph_engines(true);
-  gpu.device_context().set_direct_convolutions(o.direct);
+  const cuda::DirectConvolutions direct = direct_setting(o.direct);
+  gpu.device_context().set_direct_convolutions(direct);
   if (!o.training) {
     cpu.eval();
     gpu.eval();
@@ -249,7 +259,7 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
   }
   // A direct kernel tried by timing (the default here) was checked against cuDNN's result on the way.
   CHECK(described.find("disagrees with cuDNN") == std::string::npos);
-  if (o.direct == cuda::DirectConvolutions::always) {  // these tests' stacks have only such layers
+  if (direct == cuda::DirectConvolutions::always) {  // these tests' stacks have only such layers
     CHECK(passes.chosen > 0);
     CHECK(passes.on_direct_kernels == passes.chosen);
   }
@@ -336,6 +346,10 @@ TEST_CASE("direct convolutions (at most 4 channels on one side) against the CPU,
   // DirectConvolutions::always: every pass whose shape the direct kernels take runs on them
   // (direct_conv.cuh), whatever timing would have chosen. They compute in fp32 whatever the
   // precision, so in TF32 a stack of such passes only keeps fp32's tolerance.
+  if (g_no_direct) {
+    MESSAGE("skipped: --no-direct");
+    return;
+  }
   constexpr auto always = cuda::DirectConvolutions::always;
   check_parity<Sequential<Dims3x12x10, Conv<8, 3>>>("Conv<8, 3> direct: 3 channels in", {.direct = always});
   check_parity<Sequential<Input<8, 12, 10>, Conv<3, 3>>>("Conv<3, 3> direct: 3 channels out", {.direct = always});
@@ -684,7 +698,7 @@ void configure(Model<Net, Cuda, T>& m, bool graphs,
   m.device_context().set_deterministic(true);
   m.device_context().set_algorithm_search(cuda::AlgorithmSearch::heuristic);
   m.device_context().set_step_graphs(graphs);
-  m.device_context().set_direct_convolutions(direct);
+  m.device_context().set_direct_convolutions(direct_setting(direct));
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -705,6 +719,7 @@ std::vector<float> optimizer_state_of(Model<Net, Cuda>& m) {
 TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager steps' weights bit for bit") {
   // With cuDNN alone, and with strata's direct kernels for v1's first and last layers (always).
   for (const auto direct : {cuda::DirectConvolutions::off, cuda::DirectConvolutions::always}) {
+    if (direct_setting(direct) != direct) continue;  // --no-direct: the first round was that
     INFO("direct convolutions " << (direct == cuda::DirectConvolutions::always ? "always" : "off"));
     using Net = testing::ConvNetV1;
     const int batch = 8;
@@ -1294,7 +1309,7 @@ TEST_CASE("bf16 activations: batches sent ahead give the same steps bit for bit"
 }
 
 int main(int argc, char** argv) {
-  // --channels-last and --graph-engines are ours; doctest sees the rest.
+  // --channels-last, --graph-engines and --no-direct are ours; doctest sees the rest.
   std::vector<char*> args(argv, argv + argc);
   auto take_flag = [&args](const char* flag) {
     const auto at = std::find_if(args.begin(), args.end(), [flag](const char* a) { return std::strcmp(a, flag) == 0; });
@@ -1304,6 +1319,7 @@ int main(int argc, char** argv) {
   };
   g_channels_last = take_flag("--channels-last");
   g_graph_engines = take_flag("--graph-engines");
+  g_no_direct = take_flag("--no-direct");
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("CUDA runtime tests: skipped, no GPU\n");
@@ -1316,11 +1332,13 @@ int main(int argc, char** argv) {
 #ifndef STRATA_CUDA_TEST_TRAINER
   std::printf("CUDA trainer tests: not built (they need stb: build through CMake where strata::images is found)\n");
 #endif
-  std::printf("Activations: %s%s\n", g_channels_last ? "channels last (NHWC)" : "channels first (NCHW)",
-              g_graph_engines ? "; convolutions consider cuDNN's graph-API engines" : "");
+  std::printf("Activations: %s%s%s\n", g_channels_last ? "channels last (NHWC)" : "channels first (NCHW)",
+              g_graph_engines ? "; convolutions consider cuDNN's graph-API engines" : "",
+              g_no_direct ? "; no direct convolution kernels (--no-direct)" : "");
   doctest::Context context(static_cast<int>(args.size()), args.data());
   const int result = context.run();
-  std::printf("CUDA runtime tests (%s%s): %s\n", g_channels_last ? "channels last" : "channels first",
-              g_graph_engines ? ", graph engines" : "", result == 0 ? "passed" : "FAILED");
+  std::printf("CUDA runtime tests (%s%s%s): %s\n", g_channels_last ? "channels last" : "channels first",
+              g_graph_engines ? ", graph engines" : "", g_no_direct ? ", no direct kernels" : "",
+              result == 0 ? "passed" : "FAILED");
   return result;
 }
