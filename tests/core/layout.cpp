@@ -111,25 +111,37 @@ TEST_CASE("rectangle_value_offset with channels last reaches the same values as 
 }
 
 TEST_CASE("ChannelSumLanes: the blocks of the channels-last bias gradient read every value of an image once") {
-  for (const int channels : {1, 3, 5, 8, 32, 40, 64, 100}) {
-    for (const int plane : {1, 7, 64, 4096}) {
-      INFO(channels << " channels, " << plane << " pixels");
-      const ChannelSumLanes lanes = ChannelSumLanes::of(channels, 256);
-      CHECK(lanes.channel_lanes * lanes.pixel_lanes == 256);
-      CHECK(lanes.channel_lanes <= 32);
-      CHECK(lanes.channel_lanes >= std::min(channels, 32));
-      const ImageLayout l{channels, plane, true};
-      std::vector<int> reads(static_cast<std::size_t>(channels) * plane, 0);
-      // Every thread of every block, as bias_channel_sums_channels_last_kernel runs them.
-      for (int block = 0; block < lanes.tiles(channels) * ChannelSumLanes::kChunks; ++block) {
-        const int tile = block / ChannelSumLanes::kChunks, chunk = block % ChannelSumLanes::kChunks;
-        for (int t = 0; t < 256; ++t) {
-          const int c = lanes.channel(tile, t);
-          if (c >= channels) continue;
-          for (int p = lanes.first_pixel(chunk, t); p < plane; p += lanes.pixel_step()) ++reads[l.offset(c, p)];
+  for (const int width : {1, 4}) {
+    for (const int channels : {1, 3, 4, 5, 8, 32, 40, 64, 100, 128, 200}) {
+      if (channels % width != 0) continue;  // the kernel takes four channels a thread only then
+      for (const int plane : {1, 7, 64, 4096}) {
+        INFO(channels << " channels, " << plane << " pixels, " << width << " channels a thread");
+        const ChannelSumLanes lanes = ChannelSumLanes::of(channels, 256, width);
+        CHECK(lanes.channel_lanes * lanes.pixel_lanes == 256);
+        CHECK(lanes.channel_lanes <= 32);
+        CHECK(lanes.channel_lanes >= std::min(channels / width, 32));
+        const ImageLayout l{channels, plane, true};
+        std::vector<int> reads(static_cast<std::size_t>(channels) * plane, 0);
+        // Every thread of every block, as bias_channel_sums_channels_last_kernel runs them.
+        for (int block = 0; block < lanes.tiles(channels) * ChannelSumLanes::kChunks; ++block) {
+          const int tile = block / ChannelSumLanes::kChunks, chunk = block % ChannelSumLanes::kChunks;
+          for (int t = 0; t < 256; ++t) {
+            const int c = lanes.channel(tile, t);
+            if (c >= channels) continue;
+            CHECK(c % width == 0);  // its run starts aligned: a Pack4 where width is 4
+            for (int p = lanes.first_pixel(chunk, t); p < plane; p += lanes.pixel_step())
+              for (int j = 0; j < width; ++j) ++reads[l.offset(c + j, p)];
+          }
+        }
+        CHECK(std::all_of(reads.begin(), reads.end(), [](int r) { return r == 1; }));
+        // A warp (32 neighbouring threads of a block) reads one run of neighbouring values.
+        const int warp_values = 32 * width;
+        if (channels >= warp_values || channels == width * lanes.channel_lanes) {
+          const int first = l.offset(lanes.channel(0, 0), lanes.first_pixel(0, 0));
+          const int last = l.offset(lanes.channel(0, 31) + width - 1, lanes.first_pixel(0, 31));
+          if (plane >= 32 / lanes.channel_lanes) CHECK(last - first + 1 == warp_values);
         }
       }
-      CHECK(std::all_of(reads.begin(), reads.end(), [](int r) { return r == 1; }));
     }
   }
 }

@@ -76,50 +76,69 @@ TEST_CASE("window::upsample_nearest and its backward match the CPU backend exact
 
 TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties included, in NCHW and channels last") {
   for (int k : {1, 2, 3}) {
-    const Dims in{3, 6, 12};
-    const Dims out{3, 6 / k, 12 / k};
-    const int batch = 2;
-    const auto x = random_values(batch * in.size(), 21 + k, true);
-    const auto dy = random_values(batch * out.size(), 31 + k, false);
-    std::vector<float> y_cpu(batch * out.size()), dx_cpu(batch * in.size());
-    std::vector<float> y(y_cpu.size()), dx(dx_cpu.size(), -99.0f);
-    cpu::max_pool_forward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<float>{y_cpu.data(), batch, out}, k,
-                          1);
-    cpu::max_pool_backward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<const float>{y_cpu.data(), batch, out},
-                           BasicTensor<const float>{dy.data(), batch, out}, BasicTensor<float>{dx_cpu.data(), batch, in},
-                           k, 1);
-    for (int p = 0; p < batch * in.c; ++p) {
-      for (int oy = 0; oy < out.h; ++oy) {
-        for (int ox = 0; ox < out.w; ++ox) {
-          const std::size_t o = p * out.plane() + oy * out.w + ox;
-          y[o] = window::max_pool(x.data() + p * in.plane(), in.w, oy, ox, k);
-          window::max_pool_backward(x.data() + p * in.plane(), dx.data() + p * in.plane(), in.w, oy, ox, k, y[o], dy[o]);
+    for (int channels : {3, 8}) {
+      INFO("k " << k << ", " << channels << " channels");
+      const Dims in{channels, 6, 12};
+      const Dims out{channels, 6 / k, 12 / k};
+      const int batch = 2;
+      const auto x = random_values(batch * in.size(), 21 + k, true);
+      const auto dy = random_values(batch * out.size(), 31 + k, false);
+      std::vector<float> y_cpu(batch * out.size()), dx_cpu(batch * in.size());
+      std::vector<float> y(y_cpu.size()), dx(dx_cpu.size(), -99.0f);
+      cpu::max_pool_forward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<float>{y_cpu.data(), batch, out}, k,
+                            1);
+      cpu::max_pool_backward(BasicTensor<const float>{x.data(), batch, in}, BasicTensor<const float>{y_cpu.data(), batch, out},
+                             BasicTensor<const float>{dy.data(), batch, out}, BasicTensor<float>{dx_cpu.data(), batch, in},
+                             k, 1);
+      for (int p = 0; p < batch * in.c; ++p) {
+        for (int oy = 0; oy < out.h; ++oy) {
+          for (int ox = 0; ox < out.w; ++ox) {
+            const std::size_t o = p * out.plane() + oy * out.w + ox;
+            y[o] = window::max_pool(x.data() + p * in.plane(), in.w, oy, ox, k);
+            window::max_pool_backward(x.data() + p * in.plane(), dx.data() + p * in.plane(), in.w, oy, ox, k, y[o], dy[o]);
+          }
         }
       }
-    }
-    CHECK(y == y_cpu);
-    CHECK(dx == dx_cpu);  // every input gradient written, the same ones non-zero
-    // Channels last: max_pool_forward_channels_last_kernel, then its backward kernel.
-    const auto x_last = to_channels_last(x, batch, in);
-    const auto dy_last = to_channels_last(dy, batch, out);
-    std::fill(y.begin(), y.end(), 0.0f);
-    std::fill(dx.begin(), dx.end(), -99.0f);
-    const ImageLayout o = ImageLayout::of(out, true);
-    for (int n = 0; n < batch; ++n) {
-      const std::size_t in_base = n * in.size(), out_base = n * out.size();
-      for (int r = 0; r < o.image_size(); ++r) {
-        const int p = o.pixel_at(r);
-        y[out_base + r] = window::max_pool(x_last.data() + in_base + o.channel_at(r), in.w, p / out.w, p % out.w, k, in.c);
+      CHECK(y == y_cpu);
+      CHECK(dx == dx_cpu);  // every input gradient written, the same ones non-zero
+      // Channels last: max_pool_forward_channels_last_kernel, then its backward kernel.
+      const auto x_last = to_channels_last(x, batch, in);
+      const auto dy_last = to_channels_last(dy, batch, out);
+      std::fill(y.begin(), y.end(), 0.0f);
+      std::fill(dx.begin(), dx.end(), -99.0f);
+      const ImageLayout o = ImageLayout::of(out, true);
+      for (int n = 0; n < batch; ++n) {
+        const std::size_t in_base = n * in.size(), out_base = n * out.size();
+        for (int r = 0; r < o.image_size(); ++r) {
+          const int p = o.pixel_at(r);
+          y[out_base + r] = window::max_pool(x_last.data() + in_base + o.channel_at(r), in.w, p / out.w, p % out.w, k, in.c);
+        }
+        for (int r = 0; r < o.image_size(); ++r) {
+          const int c = o.channel_at(r);
+          const int p = o.pixel_at(r);
+          window::max_pool_backward(x_last.data() + in_base + c, dx.data() + in_base + c, in.w, p / out.w, p % out.w, k,
+                                    y[out_base + r], dy_last[out_base + r], in.c);
+        }
       }
-      for (int r = 0; r < o.image_size(); ++r) {
-        const int c = o.channel_at(r);
-        const int p = o.pixel_at(r);
-        window::max_pool_backward(x_last.data() + in_base + c, dx.data() + in_base + c, in.w, p / out.w, p % out.w, k,
-                                  y[out_base + r], dy_last[out_base + r], in.c);
+      CHECK(to_channels_first(y, batch, out) == y_cpu);
+      CHECK(to_channels_first(dx, batch, in) == dx_cpu);
+      if (channels % 4 != 0) continue;
+      // Four neighbouring channels a thread, as max_pool_backward_channels_last_kernel takes them
+      // where the channels allow.
+      std::fill(dx.begin(), dx.end(), -99.0f);
+      for (int n = 0; n < batch; ++n) {
+        const std::size_t in_base = n * in.size(), out_base = n * out.size();
+        for (int q = 0; q < o.image_size() / 4; ++q) {
+          const int c = o.channel_at(4 * q);
+          const int p = o.pixel_at(4 * q);
+          const auto pooled = *reinterpret_cast<const Pack4<float>*>(y.data() + out_base + 4 * q);
+          const auto g = *reinterpret_cast<const Pack4<float>*>(dy_last.data() + out_base + 4 * q);
+          window::max_pool_backward(x_last.data() + in_base + c, dx.data() + in_base + c, in.w, p / out.w, p % out.w, k,
+                                    pooled, g, in.c);
+        }
       }
+      CHECK(to_channels_first(dx, batch, in) == dx_cpu);
     }
-    CHECK(to_channels_first(y, batch, out) == y_cpu);
-    CHECK(to_channels_first(dx, batch, in) == dx_cpu);
   }
 }
 

@@ -68,25 +68,31 @@ inline std::array<std::int64_t, 4> image_strides(Dims d, bool channels_last) {
 }
 
 // How the CUDA backend's channels-last bias gradient (backend/cuda/bias.cuh) shares an image
-// among blocks of `threads` threads: `channel_lanes` neighbouring channels side by side (the
-// channel count rounded up to a power of two, at most 32) by `pixel_lanes` pixels, so that a
-// warp reads a run of neighbouring values. An image is split into tiles of channel_lanes channels
-// and each tile into kChunks blocks; block (tile, chunk) sums its channels over pixels chunk *
-// pixel_lanes + lane, then every kChunks * pixel_lanes further on. Every channel of every pixel
-// is read by exactly one thread (tests/core/layout.cpp replays it).
+// among blocks of `threads` threads. A thread takes `width` neighbouring channels (4 where the
+// kernel moves them as one Pack4: channels a multiple of 4; else 1); `channel_lanes` threads side
+// by side take neighbouring runs of channels (the runs of a pixel rounded up to a power of two,
+// at most 32), `pixel_lanes` of those neighbouring pixels, so that a warp reads neighbouring
+// values. An image is split into tiles of channel_lanes runs and each tile into kChunks blocks;
+// block (tile, chunk) sums its channels over pixels chunk * pixel_lanes + lane, then every
+// kChunks * pixel_lanes further on. Every channel of every pixel is read by exactly one thread
+// (tests/core/layout.cpp replays it).
 struct ChannelSumLanes {
   static constexpr int kChunks = 8;  // blocks per tile of an image: enough blocks at small batches
   int channel_lanes = 1;
   int pixel_lanes = 1;
+  int width = 1;
 
-  STRATA_HOST_DEVICE static ChannelSumLanes of(int channels, int threads) {
+  STRATA_HOST_DEVICE static ChannelSumLanes of(int channels, int threads, int width = 1) {
+    const int runs = (channels + width - 1) / width;
     int lanes = 1;
-    while (lanes < channels && lanes < 32) lanes *= 2;
-    return ChannelSumLanes{lanes, threads / lanes};
+    while (lanes < runs && lanes < 32) lanes *= 2;
+    return ChannelSumLanes{lanes, threads / lanes, width};
   }
-  STRATA_HOST_DEVICE int tiles(int channels) const { return (channels + channel_lanes - 1) / channel_lanes; }
-  // For thread t of block (tile, chunk): its channel, its first pixel and the step to its next.
-  STRATA_HOST_DEVICE int channel(int tile, int t) const { return tile * channel_lanes + t % channel_lanes; }
+  STRATA_HOST_DEVICE int tiles(int channels) const {
+    return (channels + width * channel_lanes - 1) / (width * channel_lanes);
+  }
+  // For thread t of block (tile, chunk): its first channel, its first pixel and the step to its next.
+  STRATA_HOST_DEVICE int channel(int tile, int t) const { return width * (tile * channel_lanes + t % channel_lanes); }
   STRATA_HOST_DEVICE int first_pixel(int chunk, int t) const { return chunk * pixel_lanes + t / channel_lanes; }
   STRATA_HOST_DEVICE int pixel_step() const { return kChunks * pixel_lanes; }
 };

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "strata/core/host_device.hpp"
+#include "strata/core/packed.hpp"
 #include "strata/core/shape.hpp"
 
 namespace strata::window {
@@ -62,6 +63,29 @@ STRATA_HOST_DEVICE inline void max_pool_backward(const T* in, T* dx, int in_w, i
       const bool winner = !assigned && in[at] == pooled;
       dx[at] = winner ? g : T(0);
       assigned = assigned || winner;
+    }
+  }
+}
+
+// The same for four neighbouring channels of a channels-last window at once, each moved as one
+// Pack4 (in, dx at the first of them and aligned to a Pack4; step = the channel count): each
+// channel's gradient goes to its own first maximum.
+template <class T>
+STRATA_HOST_DEVICE inline void max_pool_backward(const T* in, T* dx, int in_w, int oy, int ox, int k,
+                                                 Pack4<T> pooled, Pack4<T> g, int step) {
+  const int corner = (oy * k) * in_w + ox * k;
+  bool assigned[4] = {false, false, false, false};
+  for (int r = 0; r < k; ++r) {
+    for (int c = 0; c < k; ++c) {
+      const int at = (corner + r * in_w + c) * step;
+      const Pack4<T> v = *reinterpret_cast<const Pack4<T>*>(in + at);
+      Pack4<T> gradient;
+      for (int j = 0; j < 4; ++j) {
+        const bool winner = !assigned[j] && v.v[j] == pooled.v[j];
+        gradient.v[j] = winner ? g.v[j] : T(0);
+        assigned[j] = assigned[j] || winner;
+      }
+      *reinterpret_cast<Pack4<T>*>(dx + at) = gradient;
     }
   }
 }

@@ -13,8 +13,9 @@
 // bias and bias gradient are float.
 //
 // Channels last (core/layout.hpp): the forward pass runs over each image's values; the first
-// gradient pass runs ChannelSumLanes::kChunks blocks per (image, tile of up to 32 channels),
-// each thread summing one channel over a fixed set of pixels (ChannelSumLanes, so that a warp
+// gradient pass runs ChannelSumLanes::kChunks blocks per (image, tile of up to 32 runs of
+// channels), each thread summing one channel, or four neighbouring ones moved as one Pack4 where
+// the channels are a multiple of 4, over a fixed set of pixels (ChannelSumLanes, so that a warp
 // reads neighbouring values), the block's sums per channel added in a fixed order into partials
 // per (image, chunk); the second pass adds those. Deterministic too.
 //
@@ -144,42 +145,83 @@ __global__ void bias_plane_sums_kernel(const T* y, const T* dy, T* masked, std::
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
+// Width neighbouring values at p: one Pack4 access when Width is 4 (p aligned to it).
+template <int Width, class T>
+__device__ inline void load_run(const T* p, T (&v)[Width]) {
+  if constexpr (Width == 4) {
+    const Pack4<T> pack = *reinterpret_cast<const Pack4<T>*>(p);
+    for (int j = 0; j < 4; ++j) v[j] = pack.v[j];
+  } else {
+    v[0] = *p;
+  }
+}
+template <int Width, class T>
+__device__ inline void store_run(T* p, const T (&v)[Width]) {
+  if constexpr (Width == 4) {
+    Pack4<T> pack;
+    for (int j = 0; j < 4; ++j) pack.v[j] = v[j];
+    *reinterpret_cast<Pack4<T>*>(p) = pack;
+  } else {
+    *p = v[0];
+  }
+}
+
 // Channels last: block (tile * kChunks + chunk, n) sums its channels of image n over its pixels
-// (ChannelSumLanes) into partials[(n * kChunks + chunk) * channels + c], and with Relu writes the
-// masked gradient of those values.
-template <bool Relu, class T>
+// (ChannelSumLanes: Width neighbouring channels a thread, moved as one Pack4 when Width is 4) into
+// partials[(n * kChunks + chunk) * channels + c], and with Relu writes the masked gradient of
+// those values.
+template <bool Relu, int Width, class T>
 __global__ void bias_channel_sums_channels_last_kernel(const T* y, const T* dy, T* masked, ImageLayout layout,
                                                        ChannelSumLanes lanes, double* partials) {
   using C = compute_t<T>;
   constexpr int kChunks = ChannelSumLanes::kChunks;
-  __shared__ double lane_sums[kThreads];
+  __shared__ double lane_sums[Width][kThreads];
   const int t = static_cast<int>(threadIdx.x);
   const int tile = static_cast<int>(blockIdx.x) / kChunks;
   const int chunk = static_cast<int>(blockIdx.x) % kChunks;
-  const int c = lanes.channel(tile, t);
+  const int c = lanes.channel(tile, t);  // the first of the thread's Width channels
   const std::size_t base = image_base(layout.image_size());
-  double sum = 0.0;
+  double sum[Width] = {};
   if (c < layout.channels) {
     for (int p = lanes.first_pixel(chunk, t); p < layout.plane; p += lanes.pixel_step()) {
       const std::size_t at = base + static_cast<std::size_t>(layout.offset(c, p));
+      T g[Width];
+      load_run(dy + at, g);
       if constexpr (Relu) {
-        const C g = strata::elementwise::relu_backward(static_cast<C>(y[at]), static_cast<C>(dy[at]));
-        masked[at] = to_scalar<T>(g);  // exact: g is dy or 0
-        sum += static_cast<double>(g);
+        T out[Width];
+        load_run(y + at, out);
+        for (int j = 0; j < Width; ++j) {
+          const C v = strata::elementwise::relu_backward(static_cast<C>(out[j]), static_cast<C>(g[j]));
+          g[j] = to_scalar<T>(v);  // exact: v is dy or 0
+          sum[j] += static_cast<double>(v);
+        }
+        store_run(masked + at, g);
       } else {
-        sum += static_cast<double>(static_cast<C>(dy[at]));
+        for (int j = 0; j < Width; ++j) sum[j] += static_cast<double>(static_cast<C>(g[j]));
       }
     }
   }
-  lane_sums[t] = sum;
+  for (int j = 0; j < Width; ++j) lane_sums[j][t] = sum[j];
   __syncthreads();
-  if (t < lanes.channel_lanes && c < layout.channels) {  // pixel lane 0 adds its channel's pixel lanes
-    double total = 0.0;
-    for (int lane = 0; lane < lanes.pixel_lanes; ++lane) total += lane_sums[lane * lanes.channel_lanes + t];
-    partials[(static_cast<std::size_t>(blockIdx.y) * kChunks + static_cast<std::size_t>(chunk)) *
-                 static_cast<std::size_t>(layout.channels) +
-             static_cast<std::size_t>(c)] = total;
+  if (t < lanes.channel_lanes && c < layout.channels) {  // pixel lane 0 adds its channels' pixel lanes
+    const std::size_t row = static_cast<std::size_t>(blockIdx.y) * kChunks + static_cast<std::size_t>(chunk);
+    for (int j = 0; j < Width; ++j) {
+      double total = 0.0;
+      for (int lane = 0; lane < lanes.pixel_lanes; ++lane) total += lane_sums[j][lane * lanes.channel_lanes + t];
+      partials[row * static_cast<std::size_t>(layout.channels) + static_cast<std::size_t>(c + j)] = total;
+    }
   }
+}
+
+template <bool Relu, int Width, class T>
+void launch_bias_channel_sums(const T* y, const T* dy, T* masked, int batch, ImageLayout layout, double* partials,
+                              cudaStream_t stream) {
+  const ChannelSumLanes lanes = ChannelSumLanes::of(layout.channels, kThreads, Width);
+  const dim3 grid(static_cast<unsigned>(lanes.tiles(layout.channels) * ChannelSumLanes::kChunks),
+                  static_cast<unsigned>(batch));
+  bias_channel_sums_channels_last_kernel<Relu, Width, T><<<grid, kThreads, 0, stream>>>(y, dy, masked, layout, lanes,
+                                                                                       partials);
+  check(cudaGetLastError(), "bias_channel_sums_channels_last_kernel (a convolution's bias gradient)");
 }
 
 // Block c adds partials[n * channels + c] over the rows n (images, or images x chunks) into db[c].
@@ -204,16 +246,21 @@ void bias_gradient(const T* dy, const T* relu_output, T* masked, int batch, Imag
   int partial_rows = batch;  // partials per channel
   if (layout.channels_last) {
     check_images_per_launch("bias_channel_sums_channels_last_kernel", batch);
-    const ChannelSumLanes lanes = ChannelSumLanes::of(channels, kThreads);
-    const dim3 grid(static_cast<unsigned>(lanes.tiles(channels) * ChannelSumLanes::kChunks),
-                    static_cast<unsigned>(batch));
-    if (relu_output != nullptr)
-      bias_channel_sums_channels_last_kernel<true, T><<<grid, kThreads, 0, stream>>>(relu_output, dy, masked, layout,
-                                                                                       lanes, partials);
+    // Four channels a thread where every image of the three tensors is aligned to a Pack4 (the
+    // first is: an image's channels x pixels is then a multiple of 4).
+    const auto size = static_cast<std::size_t>(layout.image_size());
+    const bool relu = relu_output != nullptr;
+    const bool packed = channels % 4 == 0 && packable(dy, size) &&
+                        (!relu || (packable(relu_output, size) && packable(static_cast<const T*>(masked), size)));
+    const T* none = nullptr;
+    if (relu && packed)
+      launch_bias_channel_sums<true, 4>(relu_output, dy, masked, batch, layout, partials, stream);
+    else if (relu)
+      launch_bias_channel_sums<true, 1>(relu_output, dy, masked, batch, layout, partials, stream);
+    else if (packed)
+      launch_bias_channel_sums<false, 4>(none, dy, static_cast<T*>(nullptr), batch, layout, partials, stream);
     else
-      bias_channel_sums_channels_last_kernel<false, T><<<grid, kThreads, 0, stream>>>(
-          static_cast<const T*>(nullptr), dy, static_cast<T*>(nullptr), layout, lanes, partials);
-    check(cudaGetLastError(), "bias_channel_sums_channels_last_kernel (a convolution's bias gradient)");
+      launch_bias_channel_sums<false, 1>(none, dy, static_cast<T*>(nullptr), batch, layout, partials, stream);
     partial_rows = batch * ChannelSumLanes::kChunks;
   } else if (relu_output != nullptr)
     launch_per_plane("bias_plane_sums_kernel (a convolution's bias gradient through its ReLU)", batch, channels,

@@ -1,8 +1,9 @@
 // strata/backend/cuda/max_pool.cuh: K x K max pooling with stride K on the GPU.
 //
-// One thread per output pixel (per window in backward; four neighbouring output pixels, or
-// channels last channels, in forward where the shapes allow), running core/window.hpp's math, which
-// the CPU tests check against the CPU backend. cuDNN's pooling is not used: its backward does
+// One thread per output pixel (per window in backward), or where the shapes allow four: in
+// forward four neighbouring output pixels (channels last, channels), in backward channels last
+// four neighbouring channels of a window; each runs core/window.hpp's math, which the CPU tests
+// check against the CPU backend. cuDNN's pooling is not used: its backward does
 // not document which of several equal maxima gets the gradient, and after a ReLU whole windows
 // are equal (0); here it is the first in row-major order, as on the CPU and in PyTorch. Like the
 // CPU backend, backward reads the forward output instead of stored indices. Channels-last
@@ -50,12 +51,25 @@ __global__ void max_pool_forward_channels_last_kernel(const T* x, T* y, Dims in,
   });
 }
 
+// Backward: four neighbouring channels of an output pixel a thread where the channels and the
+// four tensors allow (`packed`), each value one at a time otherwise.
 template <class T>
 __global__ void max_pool_backward_channels_last_kernel(const T* x, const T* y, const T* dy, T* dx, Dims in, Dims out,
-                                                       int k) {
+                                                       int k, bool packed) {
   const ImageLayout o = ImageLayout::of(out, true);
   const std::size_t in_base = image_base(static_cast<int>(in.size()));
   const std::size_t out_base = image_base(o.image_size());
+  if (packed) {
+    const Pack4<T>* pooled = reinterpret_cast<const Pack4<T>*>(y + out_base);
+    const Pack4<T>* gradients = reinterpret_cast<const Pack4<T>*>(dy + out_base);
+    for (int q = first_in_image(); q < o.image_size() / 4; q += image_stride()) {
+      const int c = o.channel_at(4 * q);
+      const int p = o.pixel_at(4 * q);
+      window::max_pool_backward(x + in_base + c, dx + in_base + c, in.w, p / out.w, p % out.w, k, pooled[q],
+                                gradients[q], in.c);
+    }
+    return;
+  }
   for (int r = first_in_image(); r < o.image_size(); r += image_stride()) {
     const int c = o.channel_at(r);
     const int p = o.pixel_at(r);
@@ -83,8 +97,12 @@ void max_pool_backward(BasicTensor<const T> x, BasicTensor<const T> y, BasicTens
   if (dx.data == nullptr) return;
   Context& ctx = context_of(step);
   if (ctx.channels_last()) {
-    launch_per_image("max_pool_backward_channels_last_kernel", y.batch, y.dims.size(), ctx.stream(),
-                     &max_pool_backward_channels_last_kernel<T>, x.data, y.data, dy.data, dx.data, x.dims, y.dims, k);
+    // Every image of each tensor aligned to a Pack4 where its first is (channels a multiple of 4).
+    const bool packed = y.dims.c % 4 == 0 && packable(x.data, x.dims.size()) && packable(y.data, y.dims.size()) &&
+                        packable(dy.data, dy.dims.size()) && packable(static_cast<const T*>(dx.data), dx.dims.size());
+    launch_per_image("max_pool_backward_channels_last_kernel", y.batch, packed ? y.dims.size() / 4 : y.dims.size(),
+                     ctx.stream(), &max_pool_backward_channels_last_kernel<T>, x.data, y.data, dy.data, dx.data,
+                     x.dims, y.dims, k, packed);
     return;
   }
   launch_per_plane("max_pool_backward_kernel", y.batch, y.dims.c, ctx.stream(), &max_pool_backward_kernel<T>, x.data,
