@@ -189,10 +189,9 @@ if ! want tests; then
   say "parity tests: not asked for (STRATA_GPU_PHASES=$phases)"
 elif [ "$tests_built" = 0 ]; then
   # Four runs, each after the one before is safe in the file, each under a "## FLAGS" line:
-  # channels first without strata's direct convolution kernels (what ran on a GPU before them: a
-  # fault in those kernels, which poisons the process's CUDA context, cannot hide the rest) and
-  # with them; channels last; channels last with cuDNN's graph-API engines among the
-  # convolutions' candidates.
+  # channels first without strata's direct convolution kernels (a fault in them poisons the
+  # process's CUDA context: this run still says how the rest fares) and with them; channels
+  # last; channels last with cuDNN's graph-API engines among the convolutions' candidates.
   : >"$OUT/cuda_tests.txt"
   run=0
   for run_flags in "--no-direct" "" "--channels-last" "--channels-last --graph-engines"; do
