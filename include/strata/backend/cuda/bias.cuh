@@ -246,8 +246,8 @@ void bias_gradient(const T* dy, const T* relu_output, T* masked, int batch, Imag
   int partial_rows = batch;  // partials per channel
   if (layout.channels_last) {
     check_images_per_launch("bias_channel_sums_channels_last_kernel", batch);
-    // Four channels a thread where every image of the three tensors is aligned to a Pack4 (the
-    // first is: an image's channels x pixels is then a multiple of 4).
+    // Four channels a thread where the channels are a multiple of 4 and the tensors' first
+    // images are aligned to a Pack4 (then every image is: an image is channels x pixels values).
     const auto size = static_cast<std::size_t>(layout.image_size());
     const bool relu = relu_output != nullptr;
     const bool packed = channels % 4 == 0 && packable(dy, size) &&
