@@ -25,8 +25,8 @@
 #      STRATA_GPU_ENGINES_MODES, default graph-nhwc-engines,graph-nhwc-cudnn; then the PyTorch
 #      twin (bench/gpu/twin.py) on the same grid. Every mode but -cudnn times strata's direct
 #      kernels against cuDNN for the layers with at most 4 channels on one side (the benchmark
-#      turns them on: the library's default is off). A benchmark process that fails other than
-#      by its time limit runs its modes again with -cudnn in what is left of its limit.
+#      turns them on: the library's default is off). A benchmark process that loses its CUDA
+#      context (a kernel's fault) runs its modes again with -cudnn in what is left of its limit.
 #   4. times one epoch of 82,782 v1 images (batch 64 and 256; channels last also 512) per
 #      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
 #      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
@@ -219,22 +219,28 @@ fi
 grid=(--arch "${STRATA_GPU_ARCHS:-v1,v2}" --batch 64,128,256 --precision fp32,tf32,bf16 --steps 20 --warmup 5)
 # Each mode with "-cudnn" added (none twice): the same rows with every pass left to cuDNN.
 cudnn_only() { tr ',' '\n' <<<"$1" | sed -E '/-cudnn$/! s/$/-cudnn/' | awk 'NF && !seen[$0]++' | paste -sd, -; }
+# The CUDA errors after which a process's context is lost (every later call fails with them).
+sticky_errors='cudaError(IllegalAddress|MisalignedAddress|LaunchFailure|IllegalInstruction|Assert|HardwareStackError|InvalidPc|InvalidAddressSpace)'
 # run_bench LABEL LIMIT MODES EPOCH_MODES ARGS...: one benchmark process, its rows appended to
-# strata_bench.csv. Should it fail other than by its time limit (a kernel's fault loses the
-# process's CUDA context and every row after it), its modes run again with -cudnn, in what is
-# left of its limit, so that a fault in strata's direct kernels still leaves the rest measured.
+# strata_bench.csv. Should it lose its CUDA context (a kernel's fault: a sticky error in a row's
+# "# error" line, or the process killed by a signal other than its limit's), its modes run again
+# with -cudnn in what is left of its limit, so that a fault in strata's direct kernels still
+# leaves the rest measured. (A row that fails alone, a cuDNN refusal say, is only reported.)
 run_bench() {
   local label=$1 limit=$2 modes=$3 epoch_modes=$4
   shift 4
-  local start=$SECONDS status
+  local start=$SECONDS status rows="$bin/bench_rows.csv"
   timeout "$limit" "$bin/strata_gpu_bench" "$@" --mode "$modes" --epoch-mode "${epoch_modes:-$modes}" \
-    >>"$OUT/strata_bench.csv" 2>>"$log"
+    >"$rows" 2>>"$log"
   status=$?
+  cat "$rows" >>"$OUT/strata_bench.csv"
   say "strata benchmark$label: exit $status, $((SECONDS - start)) s"
-  local left=$((limit - (SECONDS - start)))
-  if [ "$status" != 0 ] && [ "$status" != 124 ] && [ "$status" != 137 ] && [ "$modes" != "$(cudnn_only "$modes")" ] &&
+  local left=$((limit - (SECONDS - start))) lost=0
+  grep -qE "^# error.*$sticky_errors" "$rows" && lost=1
+  [ "$status" -gt 128 ] && [ "$status" != 137 ] && lost=1
+  if [ "$status" != 0 ] && [ "$status" != 124 ] && [ "$lost" = 1 ] && [ "$modes" != "$(cudnn_only "$modes")" ] &&
      [ "$left" -gt 5 ]; then
-    say "strata benchmark$label: again with cuDNN alone (--mode $(cudnn_only "$modes")), $left s left"
+    say "strata benchmark$label: its CUDA context was lost; again with cuDNN alone (--mode $(cudnn_only "$modes")), $left s left"
     start=$SECONDS
     timeout "$left" "$bin/strata_gpu_bench" "$@" --mode "$(cudnn_only "$modes")" \
       --epoch-mode "$(cudnn_only "${epoch_modes:-$modes}")" >>"$OUT/strata_bench.csv" 2>>"$log"

@@ -124,7 +124,9 @@ TEST_CASE("window::max_pool and its backward match the CPU backend exactly, ties
       CHECK(to_channels_first(dx, batch, in) == dx_cpu);
       if (channels % 4 != 0) continue;
       // Four neighbouring channels a thread, as max_pool_backward_channels_last_kernel takes them
-      // where the channels allow.
+      // where the channels allow (and the tensors are aligned to a Pack4, as the kernel checks).
+      REQUIRE((packable(x_last.data(), x_last.size()) && packable(y.data(), y.size()) &&
+               packable(dy_last.data(), dy_last.size()) && packable(dx.data(), dx.size())));
       std::fill(dx.begin(), dx.end(), -99.0f);
       for (int n = 0; n < batch; ++n) {
         const std::size_t in_base = n * in.size(), out_base = n * out.size();

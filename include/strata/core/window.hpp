@@ -2,8 +2,8 @@
 // zero padding.
 //
 // Written once for both backends, as element-wise math is (core/elementwise.hpp): the CUDA
-// kernels run one thread per output pixel, window or padded pixel and call these functions, and
-// the CPU tests check them against the CPU backend's loops. A plane is one channel of one
+// kernels run one thread per output pixel, window or padded pixel (or four neighbouring channels
+// of one) and call these functions, and the CPU tests check them against the CPU backend's loops. A plane is one channel of one
 // sample, row-major; offsets within a plane fit in an int. `step` is the distance between a
 // plane's neighbouring pixels: 1 in NCHW, the channel count where channels are last (NHWC: the
 // pointer is then the image's first value of that channel; core/layout.hpp).

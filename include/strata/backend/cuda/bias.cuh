@@ -182,7 +182,8 @@ __global__ void bias_channel_sums_channels_last_kernel(const T* y, const T* dy, 
   const int c = lanes.channel(tile, t);  // the first of the thread's Width channels
   const std::size_t base = image_base(layout.image_size());
   double sum[Width] = {};
-  if (c < layout.channels) {
+  const bool mine = c + Width <= layout.channels;  // always, for c < channels, where Width divides them
+  if (mine) {
     for (int p = lanes.first_pixel(chunk, t); p < layout.plane; p += lanes.pixel_step()) {
       const std::size_t at = base + static_cast<std::size_t>(layout.offset(c, p));
       T g[Width];
@@ -203,7 +204,7 @@ __global__ void bias_channel_sums_channels_last_kernel(const T* y, const T* dy, 
   }
   for (int j = 0; j < Width; ++j) lane_sums[j][t] = sum[j];
   __syncthreads();
-  if (t < lanes.channel_lanes && c < layout.channels) {  // pixel lane 0 adds its channels' pixel lanes
+  if (t < lanes.channel_lanes && mine) {  // pixel lane 0 adds its channels' pixel lanes
     const std::size_t row = static_cast<std::size_t>(blockIdx.y) * kChunks + static_cast<std::size_t>(chunk);
     for (int j = 0; j < Width; ++j) {
       double total = 0.0;
