@@ -1,6 +1,7 @@
 // docs/snippets/architecture.cpp: the code of docs/architecture-as-a-type.md, compiled and run
 // by the tests so the page cannot go stale.
 #include <cstdio>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -50,6 +51,20 @@ static_assert(Hourglass::dims_at(9) == Dims{32, 8, 8});      // the input of lay
 static_assert(std::is_same_v<Hourglass::output_shape, Shape<3, 64, 64>>);
 // [nesting]
 
+// [residual]
+// A residual block adds its input to its output, y = x + Block(x): its layers keep the shape.
+using ResBlock = Residual<Conv<64, 3>, ReLU, Conv<64, 3>>;
+
+using ResidualAutoencoder = Sequential<Input<3, 64, 64>,
+    Conv<64, 3>, ReLU, MaxPool<2>,     // 64x32x32
+    Repeat<2, ResBlock>, ReLU,         // two residual blocks
+    Upsample<2>, Conv<3, 3>, Sigmoid>;
+
+// Each block is its 3 layers between two ends, ResidualInput and ResidualAdd (summary() shows them).
+static_assert(ResidualAutoencoder::layer_count == 3 + 2 * (3 + 2) + 1 + 3);
+static_assert(ResidualAutoencoder::parameter_count == (3 * 9 + 1) * 64 + 4 * (64 * 9 + 1) * 64 + (64 * 9 + 1) * 3);
+// [residual]
+
 int main() {
   // [train]
   Model<ConvNetV1, Cpu> model{/*max_batch=*/8, /*seed=*/1};
@@ -64,6 +79,12 @@ int main() {
   // [train]
   std::puts(Encoder::summary().c_str());
   std::puts(Hourglass::summary().c_str());
+  std::puts(ResidualAutoencoder::summary().c_str());
+  Model<ResidualAutoencoder, Cpu> residual{/*max_batch=*/2, /*seed=*/1};
+  const float residual_loss = residual.train_step(std::span<const float>(x).first(2 * ResidualAutoencoder::input_shape::size),
+                                                  std::span<const float>(y).first(2 * ResidualAutoencoder::output_shape::size),
+                                                  /*batch=*/2, BinaryCrossEntropy{}, adam);
   std::printf("loss %.4f, first output %.4f\n", loss, out[0]);
-  return loss > 0.0f ? 0 : 1;
+  std::printf("residual autoencoder: loss %.4f\n", residual_loss);
+  return loss > 0.0f && residual_loss > 0.0f ? 0 : 1;
 }

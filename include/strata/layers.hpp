@@ -7,6 +7,7 @@
 #include "strata/layers/leaky_relu.hpp"
 #include "strata/layers/max_pool.hpp"
 #include "strata/layers/relu.hpp"
+#include "strata/layers/residual.hpp"
 #include "strata/layers/sigmoid.hpp"
 #include "strata/layers/tanh.hpp"
 #include "strata/layers/upsample.hpp"

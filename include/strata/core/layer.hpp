@@ -67,6 +67,7 @@ struct ForwardArgs {
   P* scratch = nullptr;     // transient; valid only during this call
   int index = 0;            // position in the stack (streams dropout randomness)
   StepInfo step{};
+  BasicTensor<const T> skip{};  // ResidualAdd: its block's input (layers/residual.hpp)
 };
 
 template <class T>
@@ -83,6 +84,9 @@ struct BackwardArgs {
   P* scratch = nullptr;
   int index = 0;
   StepInfo step{};
+  // ResidualAdd writes its dy here and the ResidualInput of its block adds it to its dx (batch x
+  // the block's input dims; layers/residual.hpp); null for other layers.
+  T* skip_gradient = nullptr;
 };
 
 // What every layer spec provides, with the defaults of a parameter-free, shape-preserving

@@ -246,7 +246,8 @@ class Model {
                                  saved_.data() + layers_[k].saved_offset,
                                  scratch_.data(),
                                  static_cast<int>(k),
-                                 last_step_};
+                                 last_step_,
+                                 residual_end(k) ? skip_gradients_.data() + layers_[k].skip_gradient_offset : nullptr};
       run_layer(fused_relu_backward_[k] ? layer_table_[k].backward_relu : layer_table_[k].backward, args, k,
                 "backward");
     }
@@ -346,6 +347,7 @@ class Model {
     std::size_t buffer_offset = 0;
     std::size_t saved_offset = 0;
     std::size_t activation_offset = 0;  // of this layer's output, per max_batch
+    std::size_t skip_gradient_offset = 0;  // a residual block's ends: the gradient set aside, in skip_gradients_
   };
   struct LayerFunctions {
     void (*forward)(const ForwardArgs<T>&);
@@ -431,7 +433,15 @@ class Model {
   }
   static constexpr std::array<unsigned char, layer_count + 1> gradient_slots_ = gradient_slots();
 
+  // Residual blocks (layers/residual.hpp): residual_input_[i], layer i is a block's
+  // ResidualInput, whose output is its input's memory; residual_span_[k], layer k is a
+  // ResidualAdd whose block's ResidualInput is that many layers back (else 0).
+  static constexpr std::array<bool, layer_count> residual_input_ = detail::residual_inputs(typename Net::layers{});
+  static constexpr std::array<std::size_t, layer_count> residual_span_ = detail::residual_spans(typename Net::layers{});
+  static constexpr bool residual_end(std::size_t k) { return residual_input_[k] || residual_span_[k] > 0; }
+
   ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step) {
+    const std::size_t span = residual_span_[i];
     return {activation(i, batch),
             activation(i + 1, batch),
             parameters_.data() + layers_[i].parameter_offset,
@@ -439,7 +449,8 @@ class Model {
             saved_.data() + layers_[i].saved_offset,
             scratch_.data(),
             static_cast<int>(i),
-            step};
+            step,
+            span > 0 ? BasicTensor<const T>(activation(i - span, batch)) : BasicTensor<const T>{}};
   }
 
   int planned_threads() const { return planned_threads_; }
@@ -472,11 +483,18 @@ class Model {
     scratch_floats_ = std::max(scratch_floats_, L::template scratch_floats<Device>(in, max_batch_, threads_));
     if (i > 0 && fused_relu_[i - 1]) {
       p.activation_offset = layers_[i - 1].activation_offset;  // a fused ReLU: the layer before writes it
+    } else if (residual_input_[i]) {
+      // Its output is its input (activation() says so): nothing to allocate.
     } else {
       p.activation_offset = activation_floats_;
       activation_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * Net::dims_at(i + 1).size());
     }
     if (i > 0) gradient_floats_ = std::max(gradient_floats_, static_cast<std::size_t>(max_batch_) * in.size());
+    if (const std::size_t span = residual_span_[i]; span > 0) {  // a ResidualAdd and its block's ResidualInput
+      p.skip_gradient_offset = skip_gradient_floats_;
+      layers_[i - span].skip_gradient_offset = skip_gradient_floats_;
+      skip_gradient_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * in.size());
+    }
   }
 
   void add_tensor(std::size_t layer, const char* kind, const TensorInfo& info, bool trainable) {
@@ -502,6 +520,7 @@ class Model {
     activations_ = Buffer(input_values() + activation_floats_);
     gradient_a_ = Buffer(gradient_floats_);
     gradient_b_ = Buffer(gradient_floats_);
+    skip_gradients_ = Buffer(skip_gradient_floats_);
     output_gradient_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
     targets_ = Buffer(static_cast<std::size_t>(max_batch_) * output_dims.size());
     saved_ = ParameterBuffer(saved_floats_);
@@ -535,6 +554,7 @@ class Model {
   }
 
   BasicTensor<T> activation(std::size_t i, int batch) const {
+    if (i > 0 && residual_input_[i - 1]) return activation(i - 1, batch);  // passed on as is
     T* base = activations_.data();
     if (i == 0) return {base, batch, input_dims};
     const std::size_t input_floats = input_values();
@@ -604,7 +624,7 @@ class Model {
     const std::size_t fixed = ((2 + kOptimizerSlots) * parameter_count + 2 * buffer_count) * sizeof(P);
     const std::size_t growing =
         (input_values() + (input_gradient_enabled_ ? batch * input_dims.size() : 0) + activation_floats_ +
-         2 * gradient_floats_ + 2 * batch * output_dims.size()) * sizeof(T) +
+         2 * gradient_floats_ + skip_gradient_floats_ + 2 * batch * output_dims.size()) * sizeof(T) +
         (saved_floats_ + scratch_floats_) * sizeof(P);
     return {max_batch_, input_dims, output_dims, fixed + growing, growing / batch, is_bfloat16<T>};
   }
@@ -823,11 +843,12 @@ class Model {
   std::size_t scratch_floats_ = 0;
   std::size_t activation_floats_ = 0;
   std::size_t gradient_floats_ = 0;
+  std::size_t skip_gradient_floats_ = 0;  // one batch of each residual block's input gradient
 
   // Before the buffers: constructed first, destroyed last.
   typename Device::Context context_{};
   ParameterBuffer parameters_, gradients_, optimizer_state_, buffers_, saved_, scratch_;
-  Buffer activations_, gradient_a_, gradient_b_, output_gradient_, targets_;
+  Buffer activations_, gradient_a_, gradient_b_, skip_gradients_, output_gradient_, targets_;
   Buffer input_gradient_;
   ParameterBuffer buffers_backup_;  // the buffers before a step, on the device (no wait); see train_step
 };

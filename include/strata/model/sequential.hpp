@@ -6,7 +6,9 @@
 //   Net::summary()                            a Keras-like table as text
 //
 // A Sequential that does not start with Input is a block: it can be nested in another
-// Sequential and is flattened there; Repeat<N, Elements...> is a block repeated N times. The
+// Sequential and is flattened there; Repeat<N, Elements...> is a block repeated N times;
+// Residual<Elements...> a block whose input is added to its output (layers/residual.hpp: it
+// flattens into ResidualInput, the block's layers, ResidualAdd). The
 // shapes of every layer are computed by constexpr shape rules over a flat list; a layer that
 // rejects its input stops compilation with a message naming its index, kind and input shape.
 // Sequential holds no memory: strata::Model<Net, Device> does.
@@ -24,6 +26,7 @@
 #include "strata/core/layer.hpp"
 #include "strata/core/shape.hpp"
 #include "strata/core/type_list.hpp"
+#include "strata/layers/residual.hpp"
 
 namespace strata {
 
@@ -86,6 +89,15 @@ struct flatten<Repeat<N, Es...>> {
   using type = repeat_t<flatten_all<Es...>, N>;
 };
 
+template <class... Es>
+struct flatten<Residual<Es...>> {
+  static_assert(sizeof...(Es) > 0,
+                "strata::Residual: a residual block needs at least one layer, as in "
+                "Residual<Conv<32, 3>, ReLU, Conv<32, 3>>");
+  using block = flatten_all<Es...>;
+  using type = decltype(type_list<ResidualInput>{} + block{} + type_list<ResidualAdd<block::size + 1>>{});
+};
+
 // A failed shape check instantiates this with the whole sentence as its argument, so the
 // compiler's first line reads: In instantiation of 'struct strata::invalid_stack<...{"MaxPool<2>
 // at index 5 applied to 32x63x63: height and width must be multiples of 2..."}>'.
@@ -117,12 +129,21 @@ struct stack_info<InputShape, type_list<Ls...>> {
       constexpr Dims (*rules[])(Dims) = {&Ls::output_dims...};
       constexpr CompileText (*checks[])(Dims) = {&Ls::check...};
       constexpr CompileText (*names[])() = {&Ls::name...};
+      constexpr std::size_t spans[] = {residual_span_of<Ls>()...};
       for (std::size_t i = 0; i < count; ++i) {
         const Dims d = a.dims[i];
         const CompileText problem = checks[i](d);
         if (!problem.empty() && a.first_problem.empty()) {
           a.first_problem = names[i]() + " at index " + static_cast<int>(i) + " applied to " +
                             d.c + "x" + d.h + "x" + d.w + ": " + problem;
+        }
+        // A residual block's output is added to its input: both shapes must agree.
+        if (spans[i] > 0 && a.first_problem.empty() && !(a.dims[i - spans[i]] == d)) {
+          const Dims in = a.dims[i - spans[i]];
+          a.first_problem = CompileText("Residual<...> at index ") + static_cast<int>(i - spans[i]) +
+                            ": its layers turn " + in.c + "x" + in.h + "x" + in.w + " into " + d.c + "x" + d.h +
+                            "x" + d.w +
+                            ", but a residual block must keep the shape of its input (it is added to the output)";
         }
         // After a bad layer, keep the last good shape so later layers add no noise.
         a.dims[i + 1] = a.first_problem.empty() ? rules[i](d) : d;
@@ -177,6 +198,16 @@ std::array<std::string, sizeof...(Ls)> layer_names(type_list<Ls...>) {
 template <class... Ls>
 constexpr std::array<const char*, sizeof...(Ls)> layer_kinds(type_list<Ls...>) {
   return {Ls::kind...};
+}
+// Which layers are a residual block's ResidualInput (their output is their input's memory).
+template <class... Ls>
+constexpr std::array<bool, sizeof...(Ls)> residual_inputs(type_list<Ls...>) {
+  return {std::is_same_v<Ls, ResidualInput>...};
+}
+// For each layer, how many layers back its ResidualInput is (ResidualAdd), else 0.
+template <class... Ls>
+constexpr std::array<std::size_t, sizeof...(Ls)> residual_spans(type_list<Ls...>) {
+  return {residual_span_of<Ls>()...};
 }
 
 // 195619 -> "195,619"
@@ -255,10 +286,13 @@ struct Sequential<Input<C, H, W>, Elements...> {
   // Forward plus backward for one sample: what one image of a training step costs.
   static constexpr double training_flops = forward_flops + detail::sum(info::backward_flops());
 
-  // Bytes of all layer outputs for one sample in float32: what a batch costs per image.
+  // Bytes of all layer outputs for one sample in float32: what a batch costs per image (a
+  // ResidualInput's output is its input's memory).
   static constexpr std::size_t activation_bytes_per_sample = [] {
+    constexpr std::array<bool, layer_count> passes_on = detail::residual_inputs(layers{});
     std::size_t n = 0;
-    for (std::size_t i = 1; i <= layer_count; ++i) n += info::dims[i].size();
+    for (std::size_t i = 1; i <= layer_count; ++i)
+      if (!passes_on[i - 1]) n += info::dims[i].size();
     return n * sizeof(float);
   }();
 

@@ -543,6 +543,20 @@ TEST_CASE("a mixed stack of every layer kind") {
   check_parity<Variant>("variant, eval", {.batch = 2, .training = false});
 }
 
+// Residual blocks (layers/residual.hpp): the skip's sum (four values an access where they allow),
+// the gradient set aside and added back, nested blocks, a block at the input, a ReLU opening a
+// block after a convolution (not fused across its edge); in fp32 and bf16.
+TEST_CASE("residual blocks: the skip and its gradient, nested, at the input, in fp32 and bf16") {
+  using Net = Sequential<Input<8, 12, 10>, Residual<Conv<8, 3>, ReLU, Conv<8, 3>>, ReLU,
+                         Residual<MaxPool<2>, Conv<8, 3>, Residual<ReLU, Conv<8, 1>>, Upsample<2>>, Conv<3, 3>>;
+  check_parity<Net>("residual blocks", {.batch = 4});
+  check_parity<Net>("residual blocks, eval", {.batch = 2, .training = false});
+  check_parity<Sequential<Dims3x12x10, Conv<5, 3>, Residual<ReLU, Conv<5, 3>>>>("a ReLU opening a block",
+                                                                                 {.batch = 3});
+  check_parity<Net, bfloat16>("residual blocks",
+                              {.batch = 4, .tolerance = kBf16Tolerance, .gradient_tolerance = kBf16ReluGradientTolerance});
+}
+
 // Wider and larger than the cases above: 40 channels (a second, partial tile of the channels-last
 // bias gradient's lanes; pooling, upsampling and dropout on more than 3 channels) and 64 x 64
 // images at batch 16 (kernels that take several strides over an image), BatchNorm among them.

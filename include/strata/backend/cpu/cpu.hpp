@@ -23,6 +23,7 @@
 #include "strata/backend/cpu/memory.hpp"
 #include "strata/backend/cpu/optimizer.hpp"
 #include "strata/backend/cpu/parallel.hpp"
+#include "strata/backend/cpu/residual.hpp"
 #include "strata/backend/cpu/upsample.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/layer.hpp"
@@ -93,6 +94,8 @@ struct Cpu {
   static constexpr auto batch_norm_backward = [](auto&&... a) { cpu::batch_norm_backward(cpu::threads_of(a)...); };
   static constexpr auto dropout_forward = [](auto&&... a) { cpu::dropout_forward(a...); };    // needs the whole step
   static constexpr auto dropout_backward = [](auto&&... a) { cpu::dropout_backward(a...); };  // needs the whole step
+  static constexpr auto add_tensors = [](auto&&... a) { cpu::add_tensors(cpu::threads_of(a)...); };
+  static constexpr auto copy_tensor = [](auto&&... a) { cpu::copy_tensor(cpu::threads_of(a)...); };
 
   // Losses and optimizers.
   static constexpr auto loss_forward_backward = [](auto&&... a) {

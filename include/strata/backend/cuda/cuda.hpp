@@ -35,6 +35,7 @@
 #include "strata/backend/cuda/optimizer.cuh"
 #include "strata/backend/cuda/output_sums.cuh"
 #include "strata/backend/cuda/precision.hpp"
+#include "strata/backend/cuda/residual.cuh"
 #include "strata/backend/cuda/step_graph.cuh"
 #include "strata/backend/cuda/upsample.cuh"
 
@@ -121,6 +122,8 @@ struct Cuda {
   static constexpr auto batch_norm_backward = [](auto&&... a) { cuda::batch_norm_backward(a...); };
   static constexpr auto dropout_forward = [](auto&&... a) { cuda::dropout_forward(a...); };
   static constexpr auto dropout_backward = [](auto&&... a) { cuda::dropout_backward(a...); };
+  static constexpr auto add_tensors = [](auto&&... a) { cuda::add_tensors(a...); };
+  static constexpr auto copy_tensor = [](auto&&... a) { cuda::copy_tensor(a...); };
 
   // Losses and optimizers.
   static constexpr auto loss_forward_backward = [](auto&&... a) { return cuda::loss_forward_backward(a...); };
