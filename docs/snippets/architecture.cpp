@@ -65,6 +65,20 @@ static_assert(ResidualAutoencoder::layer_count == 3 + 2 * (3 + 2) + 1 + 3);
 static_assert(ResidualAutoencoder::parameter_count == (3 * 9 + 1) * 64 + 4 * (64 * 9 + 1) * 64 + (64 * 9 + 1) * 3);
 // [residual]
 
+// [unet]
+// Concat stacks its input's channels before its output's: a U-Net's level sends its features
+// round everything below it to the decoder at the same resolution.
+template <int F, class Inner>
+using Level = Sequential<Conv<F, 3>, ReLU, Concat<MaxPool<2>, Inner, Upsample<2>>, Conv<F, 3>, ReLU>;
+
+using UNet = Sequential<Input<3, 64, 64>,
+    Level<32, Level<64, Level<128, Sequential<Conv<256, 3>, ReLU>>>>,
+    Conv<3, 1>, Sigmoid>;
+
+static_assert(UNet::dims_at(UNet::layer_count - 4) == Dims{32 + 64, 64, 64});  // the outer join
+static_assert(std::is_same_v<UNet::output_shape, Shape<3, 64, 64>>);
+// [unet]
+
 int main() {
   // [train]
   Model<ConvNetV1, Cpu> model{/*max_batch=*/8, /*seed=*/1};
@@ -86,5 +100,6 @@ int main() {
                                                   /*batch=*/2, BinaryCrossEntropy{}, adam);
   std::printf("loss %.4f, first output %.4f\n", loss, out[0]);
   std::printf("residual autoencoder: loss %.4f\n", residual_loss);
+  std::printf("U-Net: %zu layers, %zu parameters\n", UNet::layer_count, UNet::parameter_count);
   return loss > 0.0f && residual_loss > 0.0f ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "strata/layers/batch_norm.hpp"
+#include "strata/layers/concat.hpp"
 #include "strata/layers/conv.hpp"
 #include "strata/layers/dropout.hpp"
 #include "strata/layers/leaky_relu.hpp"

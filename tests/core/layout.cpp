@@ -145,3 +145,38 @@ TEST_CASE("ChannelSumLanes: the blocks of the channels-last bias gradient read e
     }
   }
 }
+
+TEST_CASE("channel_runs: a Concat block's join as strided runs, in both layouts, is the CPU backend's") {
+  const int batch = 3;
+  const Dims first{3, 4, 5}, second{2, 4, 5}, joined{5, 4, 5};
+  std::vector<float> a(static_cast<std::size_t>(batch) * first.size()), b(static_cast<std::size_t>(batch) * second.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = -1.0f - static_cast<float>(i);
+  std::vector<float> expected(static_cast<std::size_t>(batch) * joined.size());
+  cpu::concat_channels(BasicTensor<const float>{a.data(), batch, first}, BasicTensor<const float>{b.data(), batch, second},
+                       BasicTensor<float>{expected.data(), batch, joined}, 1);
+  for (int n = 0; n < batch; ++n)  // the CPU's join: an image's first channels, then the second's
+    for (int c = 0; c < joined.c; ++c)
+      for (int p = 0; p < 20; ++p)
+        CHECK(expected[(n * 5 + c) * 20 + p] == (c < 3 ? a[(n * 3 + c) * 20 + p] : b[(n * 2 + c - 3) * 20 + p]));
+  for (const bool channels_last : {false, true}) {
+    INFO((channels_last ? "channels last" : "channels first"));
+    // As concat.cuh copies: `rows` runs of each, the joined rows joined_run() apart.
+    const ChannelRuns r = channel_runs(batch, first, second, channels_last);
+    const auto la = channels_last ? to_channels_last(a, batch, first) : a;
+    const auto lb = channels_last ? to_channels_last(b, batch, second) : b;
+    std::vector<float> out(expected.size(), 99.0f), back_a(a.size()), back_b(b.size());
+    CHECK(r.rows * r.joined_run() == out.size());
+    for (std::size_t row = 0; row < r.rows; ++row) {
+      std::copy_n(la.data() + row * r.first_run, r.first_run, out.data() + row * r.joined_run());
+      std::copy_n(lb.data() + row * r.second_run, r.second_run, out.data() + row * r.joined_run() + r.first_run);
+    }
+    CHECK((channels_last ? to_channels_first(out, batch, joined) : out) == expected);
+    for (std::size_t row = 0; row < r.rows; ++row) {  // and split back
+      std::copy_n(out.data() + row * r.joined_run(), r.first_run, back_a.data() + row * r.first_run);
+      std::copy_n(out.data() + row * r.joined_run() + r.first_run, r.second_run, back_b.data() + row * r.second_run);
+    }
+    CHECK(back_a == la);
+    CHECK(back_b == lb);
+  }
+}

@@ -67,7 +67,7 @@ struct ForwardArgs {
   P* scratch = nullptr;     // transient; valid only during this call
   int index = 0;            // position in the stack (streams dropout randomness)
   StepInfo step{};
-  BasicTensor<const T> skip{};  // ResidualAdd: its block's input (layers/residual.hpp)
+  BasicTensor<const T> skip{};  // a skip block's join: the block's input (layers/skip.hpp)
 };
 
 template <class T>
@@ -84,8 +84,8 @@ struct BackwardArgs {
   P* scratch = nullptr;
   int index = 0;
   StepInfo step{};
-  // ResidualAdd writes its dy here and the ResidualInput of its block adds it to its dx (batch x
-  // the block's input dims; layers/residual.hpp); null for other layers.
+  // A skip block's join writes the skip's share of its dy here and the block's SkipInput adds it
+  // to its dx (batch x the block's input dims; layers/skip.hpp); null for other layers.
   T* skip_gradient = nullptr;
 };
 

@@ -56,6 +56,27 @@ struct ImageLayout {
   }
 };
 
+// How a batch of `first` images and one of `second` images (the same height and width) lie in
+// their channel concatenation (layers/concat.hpp), in either layout: `rows` runs of
+// `first_run` values of the first, then `second_run` values of the second, the joined tensor's
+// rows `first_run + second_run` apart. Channels first a row is an image (runs of channels x
+// pixels), channels last a pixel (runs of channels). The backends copy run by run
+// (the CUDA backend as one cudaMemcpy2DAsync per tensor).
+struct ChannelRuns {
+  std::size_t rows = 0;
+  std::size_t first_run = 0;
+  std::size_t second_run = 0;
+
+  STRATA_HOST_DEVICE std::size_t joined_run() const { return first_run + second_run; }
+};
+STRATA_HOST_DEVICE inline ChannelRuns channel_runs(int batch, Dims first, Dims second, bool channels_last) {
+  const auto plane = static_cast<std::size_t>(first.h) * static_cast<std::size_t>(first.w);
+  const auto n = static_cast<std::size_t>(batch);
+  if (channels_last)
+    return {n * plane, static_cast<std::size_t>(first.c), static_cast<std::size_t>(second.c)};
+  return {n, static_cast<std::size_t>(first.c) * plane, static_cast<std::size_t>(second.c) * plane};
+}
+
 // The strides, in values, of a batch of C x H x W images in either layout, listed in the order
 // (image, channel, row, column) whatever the layout: how cuDNN's graph API describes a tensor
 // (backend/cuda/conv_engines.hpp). A layer's weights [filters][channels][k][k] are a batch of

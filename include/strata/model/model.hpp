@@ -247,7 +247,7 @@ class Model {
                                  scratch_.data(),
                                  static_cast<int>(k),
                                  last_step_,
-                                 residual_end(k) ? skip_gradients_.data() + layers_[k].skip_gradient_offset : nullptr};
+                                 skip_end(k) ? skip_gradients_.data() + layers_[k].skip_gradient_offset : nullptr};
       run_layer(fused_relu_backward_[k] ? layer_table_[k].backward_relu : layer_table_[k].backward, args, k,
                 "backward");
     }
@@ -347,7 +347,7 @@ class Model {
     std::size_t buffer_offset = 0;
     std::size_t saved_offset = 0;
     std::size_t activation_offset = 0;  // of this layer's output, per max_batch
-    std::size_t skip_gradient_offset = 0;  // a residual block's ends: the gradient set aside, in skip_gradients_
+    std::size_t skip_gradient_offset = 0;  // a skip block's ends: the gradient set aside, in skip_gradients_
   };
   struct LayerFunctions {
     void (*forward)(const ForwardArgs<T>&);
@@ -433,15 +433,15 @@ class Model {
   }
   static constexpr std::array<unsigned char, layer_count + 1> gradient_slots_ = gradient_slots();
 
-  // Residual blocks (layers/residual.hpp): residual_input_[i], layer i is a block's
-  // ResidualInput, whose output is its input's memory; residual_span_[k], layer k is a
-  // ResidualAdd whose block's ResidualInput is that many layers back (else 0).
-  static constexpr std::array<bool, layer_count> residual_input_ = detail::residual_inputs(typename Net::layers{});
-  static constexpr std::array<std::size_t, layer_count> residual_span_ = detail::residual_spans(typename Net::layers{});
-  static constexpr bool residual_end(std::size_t k) { return residual_input_[k] || residual_span_[k] > 0; }
+  // Skip blocks (layers/skip.hpp: Residual, Concat): skip_input_[i], layer i is a block's
+  // SkipInput, whose output is its input's memory; skip_span_[k], layer k is a block's join whose
+  // SkipInput is that many layers back (else 0).
+  static constexpr std::array<bool, layer_count> skip_input_ = detail::skip_inputs(typename Net::layers{});
+  static constexpr std::array<std::size_t, layer_count> skip_span_ = detail::skip_spans(typename Net::layers{});
+  static constexpr bool skip_end(std::size_t k) { return skip_input_[k] || skip_span_[k] > 0; }
 
   ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step) {
-    const std::size_t span = residual_span_[i];
+    const std::size_t span = skip_span_[i];
     return {activation(i, batch),
             activation(i + 1, batch),
             parameters_.data() + layers_[i].parameter_offset,
@@ -483,17 +483,17 @@ class Model {
     scratch_floats_ = std::max(scratch_floats_, L::template scratch_floats<Device>(in, max_batch_, threads_));
     if (i > 0 && fused_relu_[i - 1]) {
       p.activation_offset = layers_[i - 1].activation_offset;  // a fused ReLU: the layer before writes it
-    } else if (residual_input_[i]) {
+    } else if (skip_input_[i]) {
       // Its output is its input (activation() says so): nothing to allocate.
     } else {
       p.activation_offset = activation_floats_;
       activation_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * Net::dims_at(i + 1).size());
     }
     if (i > 0) gradient_floats_ = std::max(gradient_floats_, static_cast<std::size_t>(max_batch_) * in.size());
-    if (const std::size_t span = residual_span_[i]; span > 0) {  // a ResidualAdd and its block's ResidualInput
+    if (const std::size_t span = skip_span_[i]; span > 0) {  // a skip block's join and its SkipInput
       p.skip_gradient_offset = skip_gradient_floats_;
       layers_[i - span].skip_gradient_offset = skip_gradient_floats_;
-      skip_gradient_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * in.size());
+      skip_gradient_floats_ += aligned_values(static_cast<std::size_t>(max_batch_) * Net::dims_at(i - span).size());
     }
   }
 
@@ -554,7 +554,7 @@ class Model {
   }
 
   BasicTensor<T> activation(std::size_t i, int batch) const {
-    if (i > 0 && residual_input_[i - 1]) return activation(i - 1, batch);  // passed on as is
+    if (i > 0 && skip_input_[i - 1]) return activation(i - 1, batch);  // passed on as is
     T* base = activations_.data();
     if (i == 0) return {base, batch, input_dims};
     const std::size_t input_floats = input_values();
@@ -843,7 +843,7 @@ class Model {
   std::size_t scratch_floats_ = 0;
   std::size_t activation_floats_ = 0;
   std::size_t gradient_floats_ = 0;
-  std::size_t skip_gradient_floats_ = 0;  // one batch of each residual block's input gradient
+  std::size_t skip_gradient_floats_ = 0;  // one batch of each skip block's input gradient
 
   // Before the buffers: constructed first, destroyed last.
   typename Device::Context context_{};

@@ -7,8 +7,9 @@
 //
 // A Sequential that does not start with Input is a block: it can be nested in another
 // Sequential and is flattened there; Repeat<N, Elements...> is a block repeated N times;
-// Residual<Elements...> a block whose input is added to its output (layers/residual.hpp: it
-// flattens into ResidualInput, the block's layers, ResidualAdd). The
+// Residual<Elements...> a block whose input is added to its output, Concat<Elements...> one whose
+// input's channels are stacked before its output's (layers/skip.hpp: they flatten into a
+// SkipInput, the block's layers and their join; the join's shape is computed here). The
 // shapes of every layer are computed by constexpr shape rules over a flat list; a layer that
 // rejects its input stops compilation with a message naming its index, kind and input shape.
 // Sequential holds no memory: strata::Model<Net, Device> does.
@@ -26,7 +27,9 @@
 #include "strata/core/layer.hpp"
 #include "strata/core/shape.hpp"
 #include "strata/core/type_list.hpp"
+#include "strata/layers/concat.hpp"
 #include "strata/layers/residual.hpp"
+#include "strata/layers/skip.hpp"
 
 namespace strata {
 
@@ -98,6 +101,15 @@ struct flatten<Residual<Es...>> {
   using type = decltype(type_list<ResidualInput>{} + block{} + type_list<ResidualAdd<block::size + 1>>{});
 };
 
+template <class... Es>
+struct flatten<Concat<Es...>> {
+  static_assert(sizeof...(Es) > 0,
+                "strata::Concat: a concatenating block needs at least one layer, as in "
+                "Concat<MaxPool<2>, Conv<64, 3>, ReLU, Upsample<2>>");
+  using block = flatten_all<Es...>;
+  using type = decltype(type_list<ConcatInput>{} + block{} + type_list<ConcatJoin<block::size + 1>>{});
+};
+
 // A failed shape check instantiates this with the whole sentence as its argument, so the
 // compiler's first line reads: In instantiation of 'struct strata::invalid_stack<...{"MaxPool<2>
 // at index 5 applied to 32x63x63: height and width must be multiples of 2..."}>'.
@@ -129,7 +141,8 @@ struct stack_info<InputShape, type_list<Ls...>> {
       constexpr Dims (*rules[])(Dims) = {&Ls::output_dims...};
       constexpr CompileText (*checks[])(Dims) = {&Ls::check...};
       constexpr CompileText (*names[])() = {&Ls::name...};
-      constexpr std::size_t spans[] = {residual_span_of<Ls>()...};
+      constexpr std::size_t spans[] = {skip_span_of<Ls>()...};
+      constexpr bool stacks[] = {joins_channels<Ls>()...};
       for (std::size_t i = 0; i < count; ++i) {
         const Dims d = a.dims[i];
         const CompileText problem = checks[i](d);
@@ -137,16 +150,21 @@ struct stack_info<InputShape, type_list<Ls...>> {
           a.first_problem = names[i]() + " at index " + static_cast<int>(i) + " applied to " +
                             d.c + "x" + d.h + "x" + d.w + ": " + problem;
         }
-        // A residual block's output is added to its input: both shapes must agree.
-        if (spans[i] > 0 && a.first_problem.empty() && !(a.dims[i - spans[i]] == d)) {
-          const Dims in = a.dims[i - spans[i]];
-          a.first_problem = CompileText("Residual<...> at index ") + static_cast<int>(i - spans[i]) +
-                            ": its layers turn " + in.c + "x" + in.h + "x" + in.w + " into " + d.c + "x" + d.h +
-                            "x" + d.w +
-                            ", but a residual block must keep the shape of its input (it is added to the output)";
+        // A skip block's input meets its output: a residual block's must have its input's shape,
+        // a concatenating block's its height and width.
+        const Dims in = spans[i] > 0 ? a.dims[i - spans[i]] : d;
+        const bool keeps = stacks[i] ? in.h == d.h && in.w == d.w : in == d;
+        if (spans[i] > 0 && a.first_problem.empty() && !keeps) {
+          a.first_problem = CompileText(stacks[i] ? "Concat<...> at index " : "Residual<...> at index ") +
+                            static_cast<int>(i - spans[i]) + ": its layers turn " + in.c + "x" + in.h + "x" + in.w +
+                            " into " + d.c + "x" + d.h + "x" + d.w +
+                            (stacks[i] ? ", but a concatenating block must keep the height and width of its input"
+                                       : ", but a residual block must keep the shape of its input (it is added to "
+                                         "the output)");
         }
         // After a bad layer, keep the last good shape so later layers add no noise.
         a.dims[i + 1] = a.first_problem.empty() ? rules[i](d) : d;
+        if (stacks[i] && a.first_problem.empty()) a.dims[i + 1] = Dims{in.c + d.c, d.h, d.w};  // ConcatJoin
       }
     }
     return a;
@@ -199,15 +217,15 @@ template <class... Ls>
 constexpr std::array<const char*, sizeof...(Ls)> layer_kinds(type_list<Ls...>) {
   return {Ls::kind...};
 }
-// Which layers are a residual block's ResidualInput (their output is their input's memory).
+// Which layers are a skip block's SkipInput (their output is their input's memory).
 template <class... Ls>
-constexpr std::array<bool, sizeof...(Ls)> residual_inputs(type_list<Ls...>) {
-  return {std::is_same_v<Ls, ResidualInput>...};
+constexpr std::array<bool, sizeof...(Ls)> skip_inputs(type_list<Ls...>) {
+  return {passes_input_on<Ls>()...};
 }
-// For each layer, how many layers back its ResidualInput is (ResidualAdd), else 0.
+// For each layer, how many layers back its SkipInput is (a skip block's join), else 0.
 template <class... Ls>
-constexpr std::array<std::size_t, sizeof...(Ls)> residual_spans(type_list<Ls...>) {
-  return {residual_span_of<Ls>()...};
+constexpr std::array<std::size_t, sizeof...(Ls)> skip_spans(type_list<Ls...>) {
+  return {skip_span_of<Ls>()...};
 }
 
 // 195619 -> "195,619"
@@ -286,10 +304,10 @@ struct Sequential<Input<C, H, W>, Elements...> {
   // Forward plus backward for one sample: what one image of a training step costs.
   static constexpr double training_flops = forward_flops + detail::sum(info::backward_flops());
 
-  // Bytes of all layer outputs for one sample in float32: what a batch costs per image (a
-  // ResidualInput's output is its input's memory).
+  // Bytes of all layer outputs for one sample in float32: what a batch costs per image (a skip
+  // block's SkipInput's output is its input's memory).
   static constexpr std::size_t activation_bytes_per_sample = [] {
-    constexpr std::array<bool, layer_count> passes_on = detail::residual_inputs(layers{});
+    constexpr std::array<bool, layer_count> passes_on = detail::skip_inputs(layers{});
     std::size_t n = 0;
     for (std::size_t i = 1; i <= layer_count; ++i)
       if (!passes_on[i - 1]) n += info::dims[i].size();

@@ -543,9 +543,10 @@ TEST_CASE("a mixed stack of every layer kind") {
   check_parity<Variant>("variant, eval", {.batch = 2, .training = false});
 }
 
-// Residual blocks (layers/residual.hpp): the skip's sum (four values an access where they allow),
-// the gradient set aside and added back, nested blocks, a block at the input, a ReLU opening a
-// block after a convolution (not fused across its edge); in fp32 and bf16.
+// Skip blocks (layers/skip.hpp): a residual block's sum (four values an access where they allow),
+// a concatenating block's strided copies in either layout, the gradient set aside and added
+// back, nested blocks, a block at the input, a ReLU opening a block after a convolution (not
+// fused across its edge); in fp32 and bf16.
 TEST_CASE("residual blocks: the skip and its gradient, nested, at the input, in fp32 and bf16") {
   using Net = Sequential<Input<8, 12, 10>, Residual<Conv<8, 3>, ReLU, Conv<8, 3>>, ReLU,
                          Residual<MaxPool<2>, Conv<8, 3>, Residual<ReLU, Conv<8, 1>>, Upsample<2>>, Conv<3, 3>>;
@@ -555,6 +556,19 @@ TEST_CASE("residual blocks: the skip and its gradient, nested, at the input, in 
                                                                                  {.batch = 3});
   check_parity<Net, bfloat16>("residual blocks",
                               {.batch = 4, .tolerance = kBf16Tolerance, .gradient_tolerance = kBf16ReluGradientTolerance});
+}
+
+TEST_CASE("concatenating blocks: a small U-Net, Concat at the input and inside a residual block, fp32 and bf16") {
+  using UNet = Sequential<Input<3, 16, 12>, Conv<8, 3>, ReLU,
+                          Concat<MaxPool<2>, Conv<16, 3>, ReLU, Concat<MaxPool<2>, Conv<16, 3>, ReLU, Upsample<2>>,
+                                 Conv<16, 3>, ReLU, Upsample<2>>,
+                          Conv<8, 3>, ReLU, Conv<3, 1>, Sigmoid>;
+  static_assert(std::is_same_v<UNet::output_shape, Shape<3, 16, 12>>);
+  check_parity<UNet>("a U-Net of two levels", {.batch = 3});
+  check_parity<Sequential<Dims3x12x10, Concat<Conv<5, 3>, ReLU>, Residual<Concat<Conv<4, 1>>, Conv<8, 1>>>>(
+      "Concat at the input, and inside a residual block", {.batch = 2});
+  check_parity<UNet, bfloat16>("a U-Net of two levels",
+                               {.batch = 3, .tolerance = kBf16Tolerance, .gradient_tolerance = kBf16ReluGradientTolerance});
 }
 
 // Wider and larger than the cases above: 40 channels (a second, partial tile of the channels-last

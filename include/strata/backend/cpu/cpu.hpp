@@ -15,6 +15,7 @@
 #include "strata/backend/cpu/activation.hpp"
 #include "strata/backend/cpu/batch_norm.hpp"
 #include "strata/backend/cpu/blank.hpp"
+#include "strata/backend/cpu/concat.hpp"
 #include "strata/backend/cpu/conv.hpp"
 #include "strata/backend/cpu/dropout.hpp"
 #include "strata/backend/cpu/finite.hpp"
@@ -96,6 +97,8 @@ struct Cpu {
   static constexpr auto dropout_backward = [](auto&&... a) { cpu::dropout_backward(a...); };  // needs the whole step
   static constexpr auto add_tensors = [](auto&&... a) { cpu::add_tensors(cpu::threads_of(a)...); };
   static constexpr auto copy_tensor = [](auto&&... a) { cpu::copy_tensor(cpu::threads_of(a)...); };
+  static constexpr auto concat_channels = [](auto&&... a) { cpu::concat_channels(cpu::threads_of(a)...); };
+  static constexpr auto split_channels = [](auto&&... a) { cpu::split_channels(cpu::threads_of(a)...); };
 
   // Losses and optimizers.
   static constexpr auto loss_forward_backward = [](auto&&... a) {

@@ -25,6 +25,7 @@
 #include "strata/backend/cuda/batch_norm.cuh"
 #include "strata/backend/cuda/blank.cuh"
 #include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/concat.cuh"
 #include "strata/backend/cuda/context.hpp"
 #include "strata/backend/cuda/conv.hpp"
 #include "strata/backend/cuda/dropout.cuh"
@@ -124,6 +125,8 @@ struct Cuda {
   static constexpr auto dropout_backward = [](auto&&... a) { cuda::dropout_backward(a...); };
   static constexpr auto add_tensors = [](auto&&... a) { cuda::add_tensors(a...); };
   static constexpr auto copy_tensor = [](auto&&... a) { cuda::copy_tensor(a...); };
+  static constexpr auto concat_channels = [](auto&&... a) { cuda::concat_channels(a...); };
+  static constexpr auto split_channels = [](auto&&... a) { cuda::split_channels(a...); };
 
   // Losses and optimizers.
   static constexpr auto loss_forward_backward = [](auto&&... a) { return cuda::loss_forward_backward(a...); };
