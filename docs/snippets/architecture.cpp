@@ -95,9 +95,10 @@ int main() {
   std::puts(Hourglass::summary().c_str());
   std::puts(ResidualAutoencoder::summary().c_str());
   Model<ResidualAutoencoder, Cpu> residual{/*max_batch=*/2, /*seed=*/1};
+  Adam residual_adam{};  // one Adam per model: it counts that model's steps
   const float residual_loss = residual.train_step(std::span<const float>(x).first(2 * ResidualAutoencoder::input_shape::size),
                                                   std::span<const float>(y).first(2 * ResidualAutoencoder::output_shape::size),
-                                                  /*batch=*/2, BinaryCrossEntropy{}, adam);
+                                                  /*batch=*/2, BinaryCrossEntropy{}, residual_adam);
   std::printf("loss %.4f, first output %.4f\n", loss, out[0]);
   std::printf("residual autoencoder: loss %.4f\n", residual_loss);
   std::printf("U-Net: %zu layers, %zu parameters\n", UNet::layer_count, UNet::parameter_count);

@@ -62,7 +62,19 @@ using ConvNetV1Leaky = Sequential<Input<3, 64, 64>,
     Conv<64, 3>, LeakyReLU<>, Upsample<2>,
     Conv<32, 3>, LeakyReLU<>, Conv<3, 3>, Sigmoid>;
 
+// v1 with U-Net skips (Concat): each encoder level's features are stacked before the decoder's at
+// the same resolution, so the 64-filter decoder convolution sees 64 + 128 channels and the
+// 32-filter one 32 + 64; otherwise v1's layers.
+using ConvNetV1UNet = Sequential<Input<3, 64, 64>,
+    Conv<32, 3>, ReLU, Conv<32, 3>, ReLU,
+    Concat<MaxPool<2>,
+           Conv<64, 3>, ReLU,
+           Concat<MaxPool<2>, Conv<128, 3>, ReLU, Upsample<2>>,
+           Conv<64, 3>, ReLU, Upsample<2>>,
+    Conv<32, 3>, ReLU, Conv<3, 3>, Sigmoid>;
+
 static_assert(ConvNetV1::parameter_count == 195'619);
+static_assert(ConvNetV1UNet::parameter_count == 195'619 + 64 * 64 * 9 + 32 * 32 * 9);
 
 // ---- the list the command line chooses from ----
 struct V1 {
@@ -84,6 +96,10 @@ struct V1Dropout {
 struct V1Leaky {
   static constexpr const char* name = "v1-leaky";
   using network = ConvNetV1Leaky;
+};
+struct V1UNet {
+  static constexpr const char* name = "v1-unet";
+  using network = ConvNetV1UNet;
 };
 
 template <class... Entries>
@@ -107,6 +123,6 @@ struct ArchitectureList {
   }
 };
 
-using Architectures = ArchitectureList<V1, V2, V1BatchNorm, V1Dropout, V1Leaky>;
+using Architectures = ArchitectureList<V1, V2, V1BatchNorm, V1Dropout, V1Leaky, V1UNet>;
 
 }  // namespace inpainting

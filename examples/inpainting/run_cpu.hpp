@@ -93,5 +93,6 @@ extern template struct CpuJobs<V2>;
 extern template struct CpuJobs<V1BatchNorm>;
 extern template struct CpuJobs<V1Dropout>;
 extern template struct CpuJobs<V1Leaky>;
+extern template struct CpuJobs<V1UNet>;
 
 }  // namespace inpainting

@@ -90,3 +90,22 @@ TEST_CASE("Residual blocks train: the loss of a fixed batch falls, and the summa
   CHECK(summary.find("Residual add") != std::string::npos);
   CHECK(summary.find("Total params: " + detail::group_thousands(Net::parameter_count)) != std::string::npos);
 }
+
+TEST_CASE("Blocks opening at the network's input: the parameter gradients do not depend on asking for the input's") {
+  // Without an input gradient the markers at the input and the first layer after them compute
+  // none (the first layer would otherwise run a backward-data pass for nothing).
+  using Net = Sequential<Input<2, 6, 6>, Residual<Concat<Conv<2, 3>>, Conv<2, 1>>, Conv<2, 3>, Sigmoid>;
+  Model<Net, Cpu> with(2, 5, ModelOptions{.input_gradient = true});
+  Model<Net, Cpu> without(2, 5);
+  SplitMix rng(4);
+  for (std::size_t i = 0; i < 2 * Net::input_shape::size; ++i)
+    with.input(2).data[i] = without.input(2).data[i] = static_cast<float>(rng.uniform());
+  with.forward(2);
+  without.forward(2);
+  for (std::size_t i = 0; i < 2 * Net::output_shape::size; ++i)
+    with.output_gradient().data[i] = without.output_gradient().data[i] = static_cast<float>(rng.uniform() - 0.5);
+  with.backward(with.output_gradient());
+  without.backward(without.output_gradient());
+  CHECK(std::vector<float>(with.gradient_data().begin(), with.gradient_data().end()) ==
+        std::vector<float>(without.gradient_data().begin(), without.gradient_data().end()));
+}

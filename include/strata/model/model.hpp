@@ -6,8 +6,9 @@
 //
 // Model owns, for a batch of at most max_batch, every buffer the network needs: parameters,
 // their gradients, the optimizer's per-parameter state, persistent buffers (running statistics),
-// every layer's output, two gradient buffers used in turn by backward, what layers save between
-// forward and backward, and one scratch area. All of it is allocated in the constructor; forward,
+// every layer's output (a skip block's input marker passes its input on in the same memory), two
+// gradient buffers used in turn by backward, one more per skip block (layers/skip.hpp), what
+// layers save between forward and backward, and one scratch area. All of it is allocated in the constructor; forward,
 // backward and train_step allocate nothing. Layers run from a flat table of function pointers;
 // a Conv followed by a ReLU runs as one pass forward and one backward where the backend fuses
 // them (strata::Cpu and strata::Cuda), with the results of the two layers run one after the
@@ -234,8 +235,10 @@ class Model {
       const BasicTensor<const T> dy =
           out == layer_count ? grad_out : BasicTensor<const T>{gradient_buffer(out), batch, Net::dims_at(out)};
       BasicTensor<T> dx{nullptr, batch, in};
-      if (k > 0) dx.data = gradient_buffer(k);
-      else if (input_gradient_enabled_) dx.data = input_gradient_.data();
+      // The layers up to the first that is not a skip block's input marker all take the network's
+      // input (the markers pass it on): its gradient only when asked for.
+      if (k > leading_skip_inputs_ || input_gradient_enabled_)
+        dx.data = k > 0 ? gradient_buffer(k) : input_gradient_.data();
       const BackwardArgs<T> args{activation(k, batch),
                                  activation(out, batch),
                                  dy,
@@ -439,6 +442,12 @@ class Model {
   static constexpr std::array<bool, layer_count> skip_input_ = detail::skip_inputs(typename Net::layers{});
   static constexpr std::array<std::size_t, layer_count> skip_span_ = detail::skip_spans(typename Net::layers{});
   static constexpr bool skip_end(std::size_t k) { return skip_input_[k] || skip_span_[k] > 0; }
+  // How many layers at the start are SkipInputs (skip blocks opening at the network's input).
+  static constexpr std::size_t leading_skip_inputs_ = [] {
+    std::size_t n = 0;
+    while (n < layer_count && skip_input_[n]) ++n;
+    return n;
+  }();
 
   ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step) {
     const std::size_t span = skip_span_[i];
@@ -516,7 +525,7 @@ class Model {
     optimizer_state_ = ParameterBuffer(kOptimizerSlots * parameter_count);
     buffers_ = ParameterBuffer(buffer_count);
     buffers_backup_ = ParameterBuffer(buffer_count);
-    // activations_ holds the input, then every layer's output.
+    // activations_ holds the input, then every layer's output (but a SkipInput's: its input's).
     activations_ = Buffer(input_values() + activation_floats_);
     gradient_a_ = Buffer(gradient_floats_);
     gradient_b_ = Buffer(gradient_floats_);

@@ -92,6 +92,26 @@ struct flatten<Repeat<N, Es...>> {
   using type = repeat_t<flatten_all<Es...>, N>;
 };
 
+// A skip block's ends are what Residual and Concat flatten into, never elements of their own: a
+// join without its input marker (or the reverse) would lose half of the gradient.
+template <class Names>
+struct flatten<SkipInput<Names>> {
+  static_assert(always_false<Names>,
+                "strata::Sequential: ResidualInput and ConcatInput are the ends of a skip block; write "
+                "Residual<Layers...> or Concat<Layers...> instead");
+  using type = type_list<>;
+};
+template <std::size_t Span>
+struct flatten<ResidualAdd<Span>> {
+  static_assert(Span == 0, "strata::Sequential: ResidualAdd is the end of a residual block; write Residual<Layers...>");
+  using type = type_list<>;
+};
+template <std::size_t Span>
+struct flatten<ConcatJoin<Span>> {
+  static_assert(Span == 0, "strata::Sequential: ConcatJoin is the end of a concatenating block; write Concat<Layers...>");
+  using type = type_list<>;
+};
+
 template <class... Es>
 struct flatten<Residual<Es...>> {
   static_assert(sizeof...(Es) > 0,
@@ -159,8 +179,7 @@ struct stack_info<InputShape, type_list<Ls...>> {
                             static_cast<int>(i - spans[i]) + ": its layers turn " + in.c + "x" + in.h + "x" + in.w +
                             " into " + d.c + "x" + d.h + "x" + d.w +
                             (stacks[i] ? ", but a concatenating block must keep the height and width of its input"
-                                       : ", but a residual block must keep the shape of its input (it is added to "
-                                         "the output)");
+                                       : ", but a residual block must keep the shape of its input");
         }
         // After a bad layer, keep the last good shape so later layers add no noise.
         a.dims[i + 1] = a.first_problem.empty() ? rules[i](d) : d;

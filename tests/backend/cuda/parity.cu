@@ -790,6 +790,27 @@ TEST_CASE("CUDA graphs: replayed training steps of ConvNet v1 give the eager ste
   }
 }
 
+TEST_CASE("CUDA graphs: training steps of a network with skip blocks replay the eager steps bit for bit") {
+  // The residual block's sum and copies and the concatenating block's strided copies, recorded.
+  using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, ReLU,
+                         Concat<MaxPool<2>, Residual<Conv<8, 3>, ReLU, Conv<8, 3>>, Upsample<2>>, Conv<3, 3>, Sigmoid>;
+  const int batch = 4;
+  GpuModel<Net> eager(batch, 1), graph(batch, 1);
+  configure(eager, false);
+  configure(graph, true);
+  Adam a_eager, a_graph;
+  for (int k = 0; k < 4; ++k) {
+    const auto x = synthetic_images(batch, Net::input_shape::dims, 500 + k);
+    const float e = eager.train_step(x, x, batch, BinaryCrossEntropy{}, a_eager);
+    const float g = graph.train_step(x, x, batch, BinaryCrossEntropy{}, a_graph);
+    INFO("step " << k << ": eager " << e << ", graph " << g);
+    CHECK(g == e);
+  }
+  INFO("graph fallback: " << graph.device_context().step_graph_fallback());
+  CHECK(graph.device_context().step_graph_cache().replays() == 2);
+  CHECK(same_bits(parameters_of(graph), parameters_of(eager)));
+}
+
 TEST_CASE("CUDA graphs: dropout's per-step mask, BatchNorm's statistics, a learning-rate change and a new seed") {
   using Net = Sequential<Input<3, 16, 16>, Conv<8, 3>, BatchNorm, ReLU, Dropout<30>, Conv<3, 3>, Sigmoid>;
   const int batch = 4;
