@@ -6,6 +6,7 @@
 
 #include <strata/strata.hpp>
 
+#include "support/fixed_batch.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace strata;
@@ -60,15 +61,7 @@ TEST_CASE("Concat gradients match finite differences") {
 }
 
 TEST_CASE("A U-Net of Concat blocks trains, and the summary shows its joins") {
-  Model<TinyUNet, Cpu> model(4, 3);
-  std::vector<float> x(4 * TinyUNet::input_shape::size);
-  SplitMix rng(11);
-  for (float& v : x) v = static_cast<float>(rng.uniform());
-  Adam adam;
-  adam.lr = 1e-2;
-  const float first = model.train_step(x, x, 4, BinaryCrossEntropy{}, adam);
-  float last = first;
-  for (int step = 0; step < 30; ++step) last = model.train_step(x, x, 4, BinaryCrossEntropy{}, adam);
+  const auto [first, last] = testing::fixed_batch_losses<TinyUNet>(11);
   CHECK(last < 0.9f * first);
   const std::string summary = TinyUNet::summary();
   CHECK(summary.find("Concat input") != std::string::npos);

@@ -6,6 +6,7 @@
 
 #include <strata/strata.hpp>
 
+#include "support/fixed_batch.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace strata;
@@ -74,15 +75,7 @@ TEST_CASE("Residual gradients match finite differences") {
 TEST_CASE("Residual blocks train: the loss of a fixed batch falls, and the summary shows the block") {
   using Net = Sequential<Input<3, 8, 8>, Conv<8, 3>, ReLU, Residual<Conv<8, 3>, ReLU, Conv<8, 3>>, ReLU, Conv<3, 3>,
                          Sigmoid>;
-  Model<Net, Cpu> model(4, 3);
-  std::vector<float> x(4 * Net::input_shape::size);
-  SplitMix rng(9);
-  for (float& v : x) v = static_cast<float>(rng.uniform());
-  Adam adam;
-  adam.lr = 1e-2;
-  const float first = model.train_step(x, x, 4, BinaryCrossEntropy{}, adam);
-  float last = first;
-  for (int step = 0; step < 30; ++step) last = model.train_step(x, x, 4, BinaryCrossEntropy{}, adam);
+  const auto [first, last] = testing::fixed_batch_losses<Net>(9);
   CHECK(last < 0.9f * first);
 
   const std::string summary = Net::summary();

@@ -103,12 +103,14 @@ struct flatten<SkipInput<Names>> {
 };
 template <std::size_t Span>
 struct flatten<ResidualAdd<Span>> {
-  static_assert(Span == 0, "strata::Sequential: ResidualAdd is the end of a residual block; write Residual<Layers...>");
+  static_assert(always_false<ResidualAdd<Span>>,
+                "strata::Sequential: ResidualAdd is the end of a residual block; write Residual<Layers...>");
   using type = type_list<>;
 };
 template <std::size_t Span>
 struct flatten<ConcatJoin<Span>> {
-  static_assert(Span == 0, "strata::Sequential: ConcatJoin is the end of a concatenating block; write Concat<Layers...>");
+  static_assert(always_false<ConcatJoin<Span>>,
+                "strata::Sequential: ConcatJoin is the end of a concatenating block; write Concat<Layers...>");
   using type = type_list<>;
 };
 
