@@ -114,13 +114,18 @@ struct flatten<ConcatJoin<Span>> {
   using type = type_list<>;
 };
 
+// A skip block's flat list: its input marker, its layers, and its join, which names how many
+// layers back the marker is.
+template <class InputMarker, template <std::size_t> class Join, class... Es>
+using skip_block = decltype(type_list<InputMarker>{} + flatten_all<Es...>{} +
+                            type_list<Join<flatten_all<Es...>::size + 1>>{});
+
 template <class... Es>
 struct flatten<Residual<Es...>> {
   static_assert(sizeof...(Es) > 0,
                 "strata::Residual: a residual block needs at least one layer, as in "
                 "Residual<Conv<32, 3>, ReLU, Conv<32, 3>>");
-  using block = flatten_all<Es...>;
-  using type = decltype(type_list<ResidualInput>{} + block{} + type_list<ResidualAdd<block::size + 1>>{});
+  using type = skip_block<ResidualInput, ResidualAdd, Es...>;
 };
 
 template <class... Es>
@@ -128,8 +133,7 @@ struct flatten<Concat<Es...>> {
   static_assert(sizeof...(Es) > 0,
                 "strata::Concat: a concatenating block needs at least one layer, as in "
                 "Concat<MaxPool<2>, Conv<64, 3>, ReLU, Upsample<2>>");
-  using block = flatten_all<Es...>;
-  using type = decltype(type_list<ConcatInput>{} + block{} + type_list<ConcatJoin<block::size + 1>>{});
+  using type = skip_block<ConcatInput, ConcatJoin, Es...>;
 };
 
 // A failed shape check instantiates this with the whole sentence as its argument, so the
