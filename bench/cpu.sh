@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # bench/cpu.sh: strata's CPU backend beside PyTorch (Debian's python3-torch, oneDNN) on the same
-# models (IFT6266 ConvNet v1 and v2), batch, threads and machine, in one run. Prints a Markdown
-# table for bench/RESULTS.md: images per second of each, the ratio strata / PyTorch's best layout,
-# and strata's GFLOP/s as a fraction of issue 5's 370 GFLOP/s and of the float FMA peak measured
-# in the same run on the same threads.
+# models (IFT6266 ConvNet v1 and v2 by default; v1-unet, v1 with Concat skips, on request), batch,
+# threads and machine, in one run. Prints a Markdown table for bench/RESULTS.md: images per second
+# of each, the ratio strata / PyTorch's best layout, and strata's GFLOP/s as a fraction of issue
+# 5's 370 GFLOP/s and of the float FMA peak measured in the same run on the same threads.
 #
 # The two libraries take turns for --rounds rounds (strata, PyTorch, strata, PyTorch, ...) and each
 # row keeps each library's best round: on a shared VM a slow stretch (another tenant, a stolen
 # core) then costs both sides alike instead of whichever happened to be running.
 #
-# Usage: bash bench/cpu.sh [--steps N] [--rounds R] [--threads 1,2] [--batch 64]
+# Usage: bash bench/cpu.sh [--steps N] [--rounds R] [--threads 1,2] [--batch 64] [--arch v1,v2,v1-unet]
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (they slow numerical
 # libraries on this processor); PyTorch runs with tcmalloc preloaded (with glibc's allocator it
 # trains several times slower here, which would flatter strata).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-steps=10 rounds=3 threads=1,2 batch=64
+steps=10 rounds=3 threads=1,2 batch=64 arch=v1,v2
 while [ $# -gt 0 ]; do
   case $1 in
     --steps) steps=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
     *) echo "bench/cpu.sh: unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -40,17 +41,17 @@ cmake --build "$build" -j "$(nproc)" --target strata_sgemm_ceiling > /dev/null 2
 out=$(mktemp)
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds"
-  "$build/bench/strata_cpu_bench" --threads "$threads" --batch "$batch" --steps "$steps" |
+  "$build/bench/strata_cpu_bench" --threads "$threads" --batch "$batch" --steps "$steps" --arch "$arch" |
     { if [ "$round" = 1 ]; then cat; else tail -n +2; fi; } | tee -a "$out"
   LD_PRELOAD=$tcmalloc /usr/bin/python3 "$root/bench/torch_twin.py" --threads "$threads" --batch "$batch" \
-    --steps "$steps" | tail -n +2 | tee -a "$out"
+    --steps "$steps" --arch "$arch" | tail -n +2 | tee -a "$out"
 done
 if [ -x "$build/bench/strata_sgemm_ceiling" ]; then
   "$build/bench/strata_sgemm_ceiling" --threads "$threads" | tee -a "$out"
 fi
 
 echo
-echo "$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; bash bench/cpu.sh --steps $steps --rounds $rounds --threads $threads --batch $batch"
+echo "$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; bash bench/cpu.sh --steps $steps --rounds $rounds --threads $threads --batch $batch --arch $arch"
 echo
 /usr/bin/python3 - "$out" <<'PY'
 import csv, sys

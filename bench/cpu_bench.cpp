@@ -1,7 +1,7 @@
 // bench/cpu_bench.cpp: training-step and inference throughput of the IFT6266 autoencoders on the
 // CPU backend, the numbers bench/cpu.sh sets beside PyTorch's.
 //
-//   strata_cpu_bench [--arch v1|v2|all] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
+//   strata_cpu_bench [--arch v1,v2,v1-unet] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
 //                    [--warmup 3]
 // prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
 // `warmup` untimed ones: images per second and achieved GFLOP/s, computed from the network
@@ -34,13 +34,26 @@ using namespace strata;
 namespace {
 
 struct Options {
-  std::string arch = "all";
+  std::vector<std::string> archs{"v1", "v2"};
   std::string mode = "all";
   int batch = 64;
   std::vector<int> threads{1, 2};
   int steps = 10;
   int warmup = 3;
 };
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> items;
+  for (std::size_t p = 0; p < list.size();) {
+    const std::size_t comma = list.find(',', p);
+    items.push_back(list.substr(p, comma - p));
+    p = comma == std::string::npos ? list.size() : comma + 1;
+  }
+  return items;
+}
+
+// The models bench/torch_twin.py has twins of (each one instantiated costs compile time).
+using Benchmarked = inpainting::ArchitectureList<inpainting::V1, inpainting::V2, inpainting::V1UNet>;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -127,18 +140,14 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--arch") o.arch = value;
+    if (flag == "--arch") o.archs = split(value);
     else if (flag == "--mode") o.mode = value;
     else if (flag == "--batch") o.batch = std::stoi(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--threads") {
       o.threads.clear();
-      for (std::size_t p = 0; p < value.size();) {
-        const std::size_t comma = value.find(',', p);
-        o.threads.push_back(std::stoi(value.substr(p, comma - p)));
-        p = comma == std::string::npos ? value.size() : comma + 1;
-      }
+      for (const std::string& t : split(value)) o.threads.push_back(std::stoi(t));
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -146,7 +155,12 @@ int main(int argc, char** argv) {
   }
   std::printf("library,arch,mode,threads,batch,images_per_second,gflops\n");
   for (int threads : o.threads) std::printf("fma-peak,-,peak,%d,-,-,%.1f\n", threads, fma_peak(threads));
-  if (o.arch == "v1" || o.arch == "all") bench<inpainting::ConvNetV1>("v1", o);
-  if (o.arch == "v2" || o.arch == "all") bench<inpainting::ConvNetV2>("v2", o);
+  for (const std::string& arch : o.archs) {
+    if (!Benchmarked::visit(arch, [&]<class Net>() { bench<Net>(arch, o); })) {
+      std::fprintf(stderr, "strata_cpu_bench: no benchmark of %s; choose among %s\n", arch.c_str(),
+                   Benchmarked::names().c_str());
+      return 2;
+    }
+  }
   return 0;
 }

@@ -1,9 +1,9 @@
 """bench/torch_twin.py: PyTorch's throughput on the same models, batch and threads as strata's bench.
 
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 \
-    /usr/bin/python3 bench/torch_twin.py [--arch v1,v2] [--batch 64] [--threads 1,2] [--steps 10] [--warmup 3]
+    /usr/bin/python3 bench/torch_twin.py [--arch v1,v2,v1-unet] [--batch 64] [--threads 1,2] [--steps 10] [--warmup 3]
 
-The models are the twins of tests/parity (nn.Sequential, same layers and indices). A training step
+The models are the twins of tests/parity (same layers, with strata's layer indices). A training step
 is forward, BCE over the whole image, backward and an Adam step; inference is a forward pass in
 eval mode without autograd. Both memory layouts are measured (NCHW and channels_last). Prints
 CSV lines like bench/cpu_bench.cpp: library,arch,mode,threads,batch,images_per_second,gflops

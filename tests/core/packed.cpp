@@ -97,3 +97,42 @@ TEST_CASE("write_plane and write_image, replayed for 256 threads, write each val
       for (int r = 0; r < o.image_size(); ++r) CHECK(target[r] == named(o.pixel_at(r), o.channel_at(r)));
     }
 }
+
+TEST_CASE("RunCopy, replayed item by item as copy_runs_kernel runs it, copies each run once and nothing between") {
+  // A Concat join channels last: runs of a pixel's channels into rows of the joined channels,
+  // packed where runs, pitches and starts allow, value by value where any of them does not.
+  alignas(16) static float from[4 + 7 * 20], to[4 + 7 * 24];
+  struct Case {
+    std::size_t run, from_pitch, to_pitch;
+    int from_offset, to_offset;
+    bool packed;
+  };
+  for (const Case& k : {Case{8, 8, 12, 0, 0, true}, Case{8, 8, 12, 0, 4, true}, Case{4, 20, 24, 4, 0, true},
+                        Case{3, 3, 5, 0, 0, false}, Case{8, 8, 12, 1, 0, false}, Case{8, 8, 12, 0, 2, false},
+                        Case{4, 6, 8, 0, 0, false}, Case{4, 8, 10, 0, 0, false}}) {
+    CAPTURE(k.run);
+    CAPTURE(k.from_pitch);
+    CAPTURE(k.to_pitch);
+    CAPTURE(k.from_offset);
+    CAPTURE(k.to_offset);
+    const std::size_t rows = 7;
+    for (std::size_t i = 0; i < std::size(from); ++i) from[i] = static_cast<float>(i);
+    std::fill(std::begin(to), std::end(to), -1.0f);
+    const RunCopy<float> copy{to + k.to_offset, k.to_pitch, from + k.from_offset, k.from_pitch, k.run, rows};
+    CHECK(copy.packed() == k.packed);
+    CHECK(copy.items() == rows * k.run / (k.packed ? 4 : 1));
+    const auto per_row = static_cast<unsigned>(copy.items_per_row());
+    for (unsigned i = 0; i < copy.items(); ++i) {
+      if (copy.packed()) copy.copy_item<true>(i, per_row);
+      else copy.copy_item<false>(i, per_row);
+    }
+    for (std::size_t row = 0; row < rows; ++row)
+      for (std::size_t column = 0; column < k.to_pitch; ++column) {
+        const float expected = column < k.run ? from[k.from_offset + row * k.from_pitch + column] : -1.0f;
+        CHECK(to[k.to_offset + row * k.to_pitch + column] == expected);
+      }
+  }
+  const RunCopy<float> huge{to, 8, from, 8, 8, std::size_t{1} << 31};  // 2^33 values: too many for 32 bits
+  CHECK_FALSE(huge.fits32());
+  CHECK(RunCopy<float>{to, 8, from, 8, 8, std::size_t{1} << 30}.fits32());  // 2^31 packs
+}

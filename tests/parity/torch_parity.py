@@ -52,8 +52,43 @@ def conv(c_in, c_out):
     return nn.Conv2d(c_in, c_out, 3, padding=1)
 
 
+class SkipInput(nn.Identity):
+    """Where strata's Residual or Concat block starts (its ResidualInput / ConcatInput): the input
+    that goes round the block."""
+
+
+class ConcatJoin(nn.Module):
+    """The end of a Concat block: torch.cat([block input, block output]) along the channels."""
+
+    def forward(self, block_input, block_output):
+        return torch.cat([block_input, block_output], dim=1)
+
+
+class ResidualAdd(nn.Module):
+    """The end of a Residual block: block input + block output."""
+
+    def forward(self, block_input, block_output):
+        return block_input + block_output
+
+
+class Flattened(nn.Sequential):
+    """strata's flattened layer list, skip blocks included, with strata's indices as module names:
+    a SkipInput keeps its input for the join that ends its block (blocks nest, so a stack)."""
+
+    def forward(self, x):
+        block_inputs = []
+        for layer in self:
+            if isinstance(layer, SkipInput):
+                block_inputs.append(x)
+            elif isinstance(layer, (ConcatJoin, ResidualAdd)):
+                x = layer(block_inputs.pop(), x)
+            else:
+                x = layer(x)
+        return x
+
+
 def twin(arch):
-    """The PyTorch model whose nn.Sequential indices equal strata's layer indices."""
+    """The PyTorch model whose module indices equal strata's layer indices."""
     R, S = nn.ReLU, nn.Sigmoid
 
     def P():
@@ -75,9 +110,18 @@ def twin(arch):
             return [conv(c_in, c_out), nn.BatchNorm2d(c_out, eps=1e-3, momentum=0.01), R()]
         layers = (block(3, 32) + block(32, 32) + [P()] + block(32, 64) + [P()] + block(64, 128) + [U()]
                   + block(128, 64) + [U()] + block(64, 32) + [conv(32, 3), S()])
+    elif arch == "v1-unet":
+        # examples/inpainting/architectures.hpp's ConvNetV1UNet: each Concat block's input, the
+        # encoder's features, meets the decoder's at the same resolution.
+        J = ConcatJoin
+        layers = [conv(3, 32), R(), conv(32, 32), R(),
+                  SkipInput(), P(), conv(32, 64), R(),
+                  SkipInput(), P(), conv(64, 128), R(), U(), J(),
+                  conv(64 + 128, 64), R(), U(), J(),
+                  conv(32 + 64, 32), R(), conv(32, 3), S()]
     else:
         raise SystemExit(f"no PyTorch twin for {arch}")
-    return nn.Sequential(*layers)
+    return Flattened(*layers)
 
 
 def torch_name(strata_name):

@@ -82,4 +82,40 @@ STRATA_HOST_DEVICE inline void write_image(T* target, ImageLayout o, int first, 
   for (int r = first; r < size; r += stride) target[r] = value(o.pixel_at(r), o.channel_at(r));
 }
 
+// A strided copy: `rows` runs of `run` values, row r of `from` (rows from_pitch values apart) to
+// row r of `to` (to_pitch apart). A Concat block's join and split are such copies (ChannelRuns);
+// channels last their runs are a pixel's few channels, for which the CUDA backend runs
+// copy_runs_kernel (backend/cuda/concat.cuh) with a thread per item: one value, or, where the
+// runs and pitches are multiples of 4 and both starts aligned, four neighbouring values of a run
+// moved as one Pack4. Items are counted in 32 bits (a 64-bit division per item is several times
+// slower than the memory traffic on a GPU): fits32() says whether a copy's items can be.
+template <class T>
+struct RunCopy {
+  T* to;
+  std::size_t to_pitch;
+  const T* from;
+  std::size_t from_pitch;
+  std::size_t run;
+  std::size_t rows;
+
+  STRATA_HOST_DEVICE bool packed() const {
+    return run % 4 == 0 && to_pitch % 4 == 0 && from_pitch % 4 == 0 && packable(static_cast<const T*>(to), 4) &&
+           packable(from, 4);
+  }
+  STRATA_HOST_DEVICE std::size_t items_per_row() const { return packed() ? run / 4 : run; }
+  STRATA_HOST_DEVICE std::size_t items() const { return rows * items_per_row(); }
+  STRATA_HOST_DEVICE bool fits32() const { return items() <= 0xffffffffu; }
+
+  // Item i of items(); per_row is items_per_row() (hoisted out of the kernel's loop).
+  template <bool Packed>
+  STRATA_HOST_DEVICE void copy_item(unsigned i, unsigned per_row) const {
+    const std::size_t row = i / per_row, column = (i % per_row) * (Packed ? 4u : 1u);
+    if constexpr (Packed)
+      *reinterpret_cast<Pack4<T>*>(to + row * to_pitch + column) =
+          *reinterpret_cast<const Pack4<T>*>(from + row * from_pitch + column);
+    else
+      to[row * to_pitch + column] = from[row * from_pitch + column];
+  }
+};
+
 }  // namespace strata

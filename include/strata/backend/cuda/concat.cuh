@@ -2,30 +2,56 @@
 // (layers/concat.hpp): two batches joined along the channels, and a joined one split back.
 //
 // Both layouts are runs of contiguous values (core/layout.hpp's ChannelRuns: an image per row
-// channels first, a pixel per row channels last), so each tensor moves as one strided copy,
-// cudaMemcpy2DAsync on the model's stream (recorded in a CUDA graph like a kernel); no
-// arithmetic, so bfloat16 values move unchanged.
+// channels first, a pixel per row channels last), so each tensor moves as one strided copy on the
+// model's stream: wide rows (channels first) by cudaMemcpy2DAsync, narrow ones (channels last: a
+// pixel's few channels, a million rows of a few bytes in a batch, where a 2-D copy may crawl; not
+// yet timed on a GPU) by copy_runs_kernel, a thread per value or per four (core/packed.hpp's
+// RunCopy). No arithmetic, so bfloat16 values move unchanged.
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include <cuda_runtime.h>
 
 #include "strata/backend/cuda/check.hpp"
 #include "strata/backend/cuda/context.hpp"
+#include "strata/backend/cuda/launch.cuh"
 #include "strata/core/layout.hpp"
+#include "strata/core/packed.hpp"
 #include "strata/core/tensor.hpp"
 
 namespace strata::cuda {
 
-// `rows` runs of `run` values from `from` (rows `from_pitch` values apart) to `to` (`to_pitch`).
+template <bool Packed, class T>
+__global__ void copy_runs_kernel(RunCopy<T> copy, unsigned items, unsigned per_row) {
+  for (std::size_t i = first_index(); i < items; i += grid_stride())
+    copy.template copy_item<Packed>(static_cast<unsigned>(i), per_row);
+}
+
+// Rows at least this wide (and copies of more than 2^32 items) go to cudaMemcpy2DAsync.
+inline constexpr std::size_t kWideRunBytes = 1024;
+
+// `rows` runs of `run` values from `from` (rows `from_pitch` values apart) to `to` (`to_pitch`);
+// `what` names the copy in an error.
 template <class T>
 void copy_runs(T* to, std::size_t to_pitch, const T* from, std::size_t from_pitch, std::size_t run, std::size_t rows,
                cudaStream_t stream, const char* what) {
   if (rows == 0 || run == 0) return;
-  check(cudaMemcpy2DAsync(to, to_pitch * sizeof(T), from, from_pitch * sizeof(T), run * sizeof(T), rows,
-                          cudaMemcpyDeviceToDevice, stream),
-        what);
+  const RunCopy<T> copy{to, to_pitch, from, from_pitch, run, rows};
+  const bool narrow = run * sizeof(T) < kWideRunBytes && copy.fits32();
+  cudaError_t status;
+  if (narrow) {
+    const auto items = static_cast<unsigned>(copy.items()), per_row = static_cast<unsigned>(copy.items_per_row());
+    if (copy.packed()) copy_runs_kernel<true, T><<<blocks_for(items), kThreads, 0, stream>>>(copy, items, per_row);
+    else copy_runs_kernel<false, T><<<blocks_for(items), kThreads, 0, stream>>>(copy, items, per_row);
+    status = cudaGetLastError();
+  } else {
+    status = cudaMemcpy2DAsync(to, to_pitch * sizeof(T), from, from_pitch * sizeof(T), run * sizeof(T), rows,
+                               cudaMemcpyDeviceToDevice, stream);
+  }
+  if (status != cudaSuccess)
+    check(status, (std::string(narrow ? "copy_runs_kernel (" : "cudaMemcpy2DAsync (") + what + ")").c_str());
 }
 
 // out = [first, second] along the channels.
@@ -35,9 +61,9 @@ void concat_channels(BasicTensor<const T> first, BasicTensor<const T> second, Ba
   Context& ctx = context_of(step);
   const ChannelRuns r = channel_runs(out.batch, first.dims, second.dims, ctx.channels_last());
   copy_runs(out.data, r.joined_run(), first.data, r.first_run, r.first_run, r.rows, ctx.stream(),
-            "cudaMemcpy2DAsync (a Concat block joining its input's channels)");
+            "a Concat block joining its input's channels");
   copy_runs(out.data + r.first_run, r.joined_run(), second.data, r.second_run, r.second_run, r.rows, ctx.stream(),
-            "cudaMemcpy2DAsync (a Concat block joining its output's channels)");
+            "a Concat block joining its output's channels");
 }
 
 // [first, second] = joined along the channels; a part whose data is null is not written.
@@ -47,10 +73,10 @@ void split_channels(BasicTensor<const T> joined, BasicTensor<T> first, BasicTens
   const ChannelRuns r = channel_runs(joined.batch, first.dims, second.dims, ctx.channels_last());
   if (first.data != nullptr)
     copy_runs(first.data, r.first_run, joined.data, r.joined_run(), r.first_run, r.rows, ctx.stream(),
-              "cudaMemcpy2DAsync (a Concat block's gradient for its input)");
+              "a Concat block's gradient for its input");
   if (second.data != nullptr)
     copy_runs(second.data, r.second_run, joined.data + r.first_run, r.joined_run(), r.second_run, r.rows,
-              ctx.stream(), "cudaMemcpy2DAsync (a Concat block's gradient for its layers)");
+              ctx.stream(), "a Concat block's gradient for its layers");
 }
 
 }  // namespace strata::cuda

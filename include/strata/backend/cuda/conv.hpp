@@ -543,6 +543,7 @@ void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
                             const CheckedOutput<V>& out, double* slot, RunCudnn&& run_cudnn,
                             RunDirect&& run_direct) {
   if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  ctx.require_eager("timing a direct convolution kernel (its first step at this shape runs eagerly)");
   constexpr int kRuns = 3;
   const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
   const std::size_t checked = out.checked();
