@@ -2,8 +2,8 @@
 
     torch_parity.py ARCH DIR f32|f64
 
-Builds the PyTorch twin of a strata architecture (an nn.Sequential whose indices are strata's
-layer indices), loads strata's initial weights from DIR/initial.safetensors, replays the Adam
+Builds the PyTorch twin of a strata architecture (Flattened: an nn.Sequential whose indices are
+strata's layer indices, skip blocks flattened as strata flattens them), loads strata's initial weights from DIR/initial.safetensors, replays the Adam
 steps (Keras' defaults, BCE) strata ran on DIR/batches.safetensors, and compares. Exits 0 when
 everything agrees, 1 otherwise, 77 when PyTorch is missing (CTest: skipped).
 
@@ -119,6 +119,14 @@ def twin(arch):
                   SkipInput(), P(), conv(64, 128), R(), U(), J(),
                   conv(64 + 128, 64), R(), U(), J(),
                   conv(32 + 64, 32), R(), conv(32, 3), S()]
+    elif arch == "skips":
+        # strata_side.cpp's Skips: Residual blocks at the input, at full resolution and after
+        # pooling (that one holding a Concat).
+        A, J = ResidualAdd, ConcatJoin
+        layers = [SkipInput(), conv(3, 3), R(), conv(3, 3), A(), conv(3, 16), R(),
+                  SkipInput(), conv(16, 16), R(), conv(16, 16), A(), R(), P(),
+                  SkipInput(), conv(16, 16), R(), SkipInput(), nn.Conv2d(16, 8, 1), J(), nn.Conv2d(24, 16, 1), A(),
+                  U(), conv(16, 3), S()]
     else:
         raise SystemExit(f"no PyTorch twin for {arch}")
     return Flattened(*layers)
