@@ -1,9 +1,9 @@
 // bench/cpu_bench.cpp: training-step and inference throughput of the IFT6266 autoencoders on the
 // CPU backend, the numbers bench/cpu.sh sets beside PyTorch's.
 //
-//   strata_cpu_bench [--arch v1,v2,v1-unet] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
+//   strata_cpu_bench [--arch v1,v2] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
 //                    [--warmup 3]
-// prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
+// (--arch: any of v1, v2, v1-unet, comma-separated) prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
 // `warmup` untimed ones: images per second and achieved GFLOP/s, computed from the network
 // type's exact FLOP count (Sequential::training_flops / forward_flops). It also measures the
 // machine's float FMA peak on the same thread counts (independent AVX-512 or AVX2 multiply-adds

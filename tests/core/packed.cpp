@@ -98,41 +98,85 @@ TEST_CASE("write_plane and write_image, replayed for 256 threads, write each val
     }
 }
 
-TEST_CASE("RunCopy, replayed item by item as copy_runs_kernel runs it, copies each run once and nothing between") {
+namespace {
+
+// Replays copy_runs_kernel's items over `copy`, whose `to` lies in `buffer`, and checks every value
+// of the buffer: each run's values from `from_values` (which holds `copy.from` at from_offset),
+// written by exactly one item; everything else left at -1.
+template <class T>
+void check_run_copy(const RunCopy<T>& copy, std::size_t from_offset, const std::vector<T>& from_values, T* buffer,
+                    std::size_t buffer_size) {
+  const auto value = [&](std::size_t j) { return static_cast<float>(buffer[j]); };
+  const auto per_row = static_cast<unsigned>(copy.items_per_row());
+  const auto replay = [&](unsigned i) {
+    if (copy.packed()) copy.template copy_item<true>(i, per_row);
+    else copy.template copy_item<false>(i, per_row);
+  };
+  std::vector<int> writes(buffer_size, 0);
+  for (unsigned i = 0; i < copy.items(); ++i) {  // one item at a time: what each one writes
+    std::fill(buffer, buffer + buffer_size, T(-1.0f));
+    replay(i);
+    for (std::size_t j = 0; j < buffer_size; ++j) writes[j] += value(j) != -1.0f;
+  }
+  std::fill(buffer, buffer + buffer_size, T(-1.0f));
+  for (unsigned i = 0; i < copy.items(); ++i) replay(i);
+  const auto to_offset = static_cast<std::size_t>(copy.to - buffer);
+  for (std::size_t j = 0; j < buffer_size; ++j) {
+    const std::size_t row = (j - to_offset) / copy.to_pitch, column = (j - to_offset) % copy.to_pitch;
+    const bool inside = j >= to_offset && row < copy.rows && column < copy.run;
+    CAPTURE(j);
+    CHECK(writes[j] == (inside ? 1 : 0));
+    CHECK(value(j) == (inside ? static_cast<float>(from_values[from_offset + row * copy.from_pitch + column]) : -1.0f));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("RunCopy, replayed item by item as copy_runs_kernel runs it, writes each run's values once and nothing else") {
   // A Concat join channels last: runs of a pixel's channels into rows of the joined channels,
   // packed where runs, pitches and starts allow, value by value where any of them does not.
-  alignas(16) static float from[4 + 7 * 20], to[4 + 7 * 24];
   struct Case {
     std::size_t run, from_pitch, to_pitch;
     int from_offset, to_offset;
     bool packed;
   };
-  for (const Case& k : {Case{8, 8, 12, 0, 0, true}, Case{8, 8, 12, 0, 4, true}, Case{4, 20, 24, 4, 0, true},
-                        Case{3, 3, 5, 0, 0, false}, Case{8, 8, 12, 1, 0, false}, Case{8, 8, 12, 0, 2, false},
-                        Case{4, 6, 8, 0, 0, false}, Case{4, 8, 10, 0, 0, false}}) {
-    CAPTURE(k.run);
-    CAPTURE(k.from_pitch);
-    CAPTURE(k.to_pitch);
-    CAPTURE(k.from_offset);
-    CAPTURE(k.to_offset);
-    const std::size_t rows = 7;
+  const std::size_t rows = 7;
+  SUBCASE("float: Pack4 is 16 bytes") {
+    alignas(16) static float from[4 + 7 * 20], to[4 + 7 * 24];
     for (std::size_t i = 0; i < std::size(from); ++i) from[i] = static_cast<float>(i);
-    std::fill(std::begin(to), std::end(to), -1.0f);
-    const RunCopy<float> copy{to + k.to_offset, k.to_pitch, from + k.from_offset, k.from_pitch, k.run, rows};
-    CHECK(copy.packed() == k.packed);
-    CHECK(copy.items() == rows * k.run / (k.packed ? 4 : 1));
-    const auto per_row = static_cast<unsigned>(copy.items_per_row());
-    for (unsigned i = 0; i < copy.items(); ++i) {
-      if (copy.packed()) copy.copy_item<true>(i, per_row);
-      else copy.copy_item<false>(i, per_row);
+    const std::vector<float> from_values(std::begin(from), std::end(from));
+    for (const Case& k : {Case{8, 8, 12, 0, 0, true}, Case{8, 8, 12, 0, 4, true}, Case{4, 20, 24, 4, 0, true},
+                          Case{3, 3, 5, 0, 0, false}, Case{8, 8, 12, 1, 0, false}, Case{8, 8, 12, 0, 2, false},
+                          Case{4, 6, 8, 0, 0, false}, Case{4, 8, 10, 0, 0, false}}) {
+      CAPTURE(k.run);
+      CAPTURE(k.from_pitch);
+      CAPTURE(k.to_pitch);
+      CAPTURE(k.from_offset);
+      CAPTURE(k.to_offset);
+      std::fill(std::begin(to), std::end(to), -1.0f);
+      const RunCopy<float> copy{to + k.to_offset, k.to_pitch, from + k.from_offset, k.from_pitch, k.run, rows};
+      CHECK(copy.packed() == k.packed);
+      CHECK(copy.items() == rows * k.run / (k.packed ? 4 : 1));
+      check_run_copy(copy, static_cast<std::size_t>(k.from_offset), from_values, to, std::size(to));
     }
-    for (std::size_t row = 0; row < rows; ++row)
-      for (std::size_t column = 0; column < k.to_pitch; ++column) {
-        const float expected = column < k.run ? from[k.from_offset + row * k.from_pitch + column] : -1.0f;
-        CHECK(to[k.to_offset + row * k.to_pitch + column] == expected);
-      }
   }
-  const RunCopy<float> huge{to, 8, from, 8, 8, std::size_t{1} << 31};  // 2^33 values: too many for 32 bits
-  CHECK_FALSE(huge.fits32());
-  CHECK(RunCopy<float>{to, 8, from, 8, 8, std::size_t{1} << 30}.fits32());  // 2^31 packs
+  SUBCASE("bfloat16: Pack4 is 8 bytes") {
+    alignas(16) static bfloat16 from[4 + 7 * 20], to[4 + 7 * 24];
+    for (std::size_t i = 0; i < std::size(from); ++i) from[i] = bfloat16(static_cast<float>(i));
+    const std::vector<bfloat16> from_values(std::begin(from), std::end(from));
+    for (const Case& k : {Case{8, 8, 12, 0, 4, true}, Case{4, 20, 24, 4, 0, true}, Case{8, 8, 12, 2, 0, false},
+                          Case{8, 8, 12, 0, 1, false}, Case{6, 6, 8, 0, 0, false}}) {
+      CAPTURE(k.run);
+      CAPTURE(k.from_offset);
+      CAPTURE(k.to_offset);
+      std::fill(std::begin(to), std::end(to), bfloat16(-1.0f));
+      const RunCopy<bfloat16> copy{to + k.to_offset, k.to_pitch, from + k.from_offset, k.from_pitch, k.run, rows};
+      CHECK(copy.packed() == k.packed);  // 4 bf16 values = 8 bytes: an offset of 4 packs, of 2 does not
+      check_run_copy(copy, static_cast<std::size_t>(k.from_offset), from_values, to, std::size(to));
+    }
+  }
+  alignas(16) static float a[8], b[8];
+  // 2^31 rows of 8 floats: 2^32 packs, one more than 32 bits count; 2^30 rows: 2^31 packs.
+  CHECK_FALSE((RunCopy<float>{a, 8, b, 8, 8, std::size_t{1} << 31}.fits32()));
+  CHECK((RunCopy<float>{a, 8, b, 8, 8, std::size_t{1} << 30}.fits32()));
 }

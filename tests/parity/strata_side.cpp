@@ -29,8 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The trainer has no network with a Residual block: this one has one at the input (its marker is
-// the first layer), one at full resolution, and one after pooling whose block holds a Concat.
+// examples/inpainting/architectures.hpp has no network with a Residual block: this one has one at
+// the input (its marker is the first layer), one at full resolution, and one after pooling whose
+// block holds a Concat.
 struct Skips {
   static constexpr const char* name = "skips";
   using network = Sequential<Input<3, 64, 64>, Residual<Conv<3, 3>, ReLU, Conv<3, 3>>, Conv<16, 3>, ReLU,
@@ -159,7 +160,8 @@ int main(int argc, char** argv) {
     else run<Net, float>(out, steps);
   });
   if (!known) {
-    std::fprintf(stderr, "no parity test for %s; choose among %s\n", arch.c_str(), ParityArchitectures::names().c_str());
+    std::fprintf(stderr, "no parity test for %s; choose among %s\n", arch.c_str(),
+                 ParityArchitectures::names().c_str());
     return 2;
   }
   return 0;

@@ -3,8 +3,8 @@
     torch_parity.py ARCH DIR f32|f64
 
 Builds the PyTorch twin of a strata architecture (Flattened: an nn.Sequential whose indices are
-strata's layer indices, skip blocks flattened as strata flattens them), loads strata's initial weights from DIR/initial.safetensors, replays the Adam
-steps (Keras' defaults, BCE) strata ran on DIR/batches.safetensors, and compares. Exits 0 when
+strata's layer indices, skip blocks flattened as strata flattens them), loads strata's initial
+weights from DIR/initial.safetensors, replays the Adam steps (Keras' defaults, BCE) strata ran on DIR/batches.safetensors, and compares. Exits 0 when
 everything agrees, 1 otherwise, 77 when PyTorch is missing (CTest: skipped).
 
 f64, the strict test. At steps 0, 1, 9 and 19 PyTorch starts from strata's exact state (weights,
@@ -53,12 +53,21 @@ def conv(c_in, c_out):
 
 
 class SkipInput(nn.Identity):
-    """Where strata's Residual or Concat block starts (its ResidualInput / ConcatInput): the input
-    that goes round the block."""
+    """Where a skip block starts (strata's layers/skip.hpp): its input goes round the block."""
+
+
+class ConcatInput(SkipInput):
+    pass
+
+
+class ResidualInput(SkipInput):
+    pass
 
 
 class ConcatJoin(nn.Module):
     """The end of a Concat block: torch.cat([block input, block output]) along the channels."""
+
+    opens_with = ConcatInput
 
     def forward(self, block_input, block_output):
         return torch.cat([block_input, block_output], dim=1)
@@ -66,6 +75,8 @@ class ConcatJoin(nn.Module):
 
 class ResidualAdd(nn.Module):
     """The end of a Residual block: block input + block output."""
+
+    opens_with = ResidualInput
 
     def forward(self, block_input, block_output):
         return block_input + block_output
@@ -76,12 +87,14 @@ class Flattened(nn.Sequential):
     a SkipInput keeps its input for the join that ends its block (blocks nest, so a stack)."""
 
     def forward(self, x):
-        block_inputs = []
+        blocks = []  # (marker, block input) of each open block, innermost last
         for layer in self:
             if isinstance(layer, SkipInput):
-                block_inputs.append(x)
+                blocks.append((layer, x))
             elif isinstance(layer, (ConcatJoin, ResidualAdd)):
-                x = layer(block_inputs.pop(), x)
+                marker, block_input = blocks.pop()
+                assert isinstance(marker, layer.opens_with), f"{type(layer).__name__} ends a {type(marker).__name__}"
+                x = layer(block_input, x)
             else:
                 x = layer(x)
         return x
@@ -113,19 +126,19 @@ def twin(arch):
     elif arch == "v1-unet":
         # examples/inpainting/architectures.hpp's ConvNetV1UNet: each Concat block's input, the
         # encoder's features, meets the decoder's at the same resolution.
-        J = ConcatJoin
+        C, J = ConcatInput, ConcatJoin
         layers = [conv(3, 32), R(), conv(32, 32), R(),
-                  SkipInput(), P(), conv(32, 64), R(),
-                  SkipInput(), P(), conv(64, 128), R(), U(), J(),
+                  C(), P(), conv(32, 64), R(),
+                  C(), P(), conv(64, 128), R(), U(), J(),
                   conv(64 + 128, 64), R(), U(), J(),
                   conv(32 + 64, 32), R(), conv(32, 3), S()]
     elif arch == "skips":
         # strata_side.cpp's Skips: Residual blocks at the input, at full resolution and after
         # pooling (that one holding a Concat).
-        A, J = ResidualAdd, ConcatJoin
-        layers = [SkipInput(), conv(3, 3), R(), conv(3, 3), A(), conv(3, 16), R(),
-                  SkipInput(), conv(16, 16), R(), conv(16, 16), A(), R(), P(),
-                  SkipInput(), conv(16, 16), R(), SkipInput(), nn.Conv2d(16, 8, 1), J(), nn.Conv2d(24, 16, 1), A(),
+        I, A, C, J = ResidualInput, ResidualAdd, ConcatInput, ConcatJoin
+        layers = [I(), conv(3, 3), R(), conv(3, 3), A(), conv(3, 16), R(),
+                  I(), conv(16, 16), R(), conv(16, 16), A(), R(), P(),
+                  I(), conv(16, 16), R(), C(), nn.Conv2d(16, 8, 1), J(), nn.Conv2d(24, 16, 1), A(),
                   U(), conv(16, 3), S()]
     else:
         raise SystemExit(f"no PyTorch twin for {arch}")

@@ -99,7 +99,7 @@ struct RunCopy {
   std::size_t rows;
 
   STRATA_HOST_DEVICE bool packed() const {
-    return run % 4 == 0 && to_pitch % 4 == 0 && from_pitch % 4 == 0 && packable(static_cast<const T*>(to), 4) &&
+    return run % 4 == 0 && to_pitch % 4 == 0 && from_pitch % 4 == 0 && packable(to, 4) &&
            packable(from, 4);
   }
   STRATA_HOST_DEVICE std::size_t items_per_row() const { return packed() ? run / 4 : run; }

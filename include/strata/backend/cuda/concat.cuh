@@ -3,10 +3,11 @@
 //
 // Both layouts are runs of contiguous values (core/layout.hpp's ChannelRuns: an image per row
 // channels first, a pixel per row channels last), so each tensor moves as one strided copy on the
-// model's stream: wide rows (channels first) by cudaMemcpy2DAsync, narrow ones (channels last: a
-// pixel's few channels, a million rows of a few bytes in a batch, where a 2-D copy may crawl; not
-// yet timed on a GPU) by copy_runs_kernel, a thread per value or per four (core/packed.hpp's
-// RunCopy). No arithmetic, so bfloat16 values move unchanged.
+// model's stream. Rows of 1 KiB or more (channels first, but for tiny planes) go to
+// cudaMemcpy2DAsync; narrower ones (channels last: a pixel's channels, 262,144 rows of a few
+// bytes at batch 64 and 64 x 64, where a 2-D copy is likely to crawl) to copy_runs_kernel, a
+// thread per value or per four (core/packed.hpp's RunCopy). Where the switch should sit has not
+// been timed on a GPU; 1 KiB is a guess. No arithmetic, so bfloat16 values move unchanged.
 #pragma once
 
 #include <cstddef>
@@ -23,13 +24,15 @@
 
 namespace strata::cuda {
 
+// The loop counts in size_t so that i + grid_stride() cannot wrap past 2^32 items; each item's
+// own index math is 32-bit (RunCopy::copy_item).
 template <bool Packed, class T>
 __global__ void copy_runs_kernel(RunCopy<T> copy, unsigned items, unsigned per_row) {
   for (std::size_t i = first_index(); i < items; i += grid_stride())
     copy.template copy_item<Packed>(static_cast<unsigned>(i), per_row);
 }
 
-// Rows at least this wide (and copies of more than 2^32 items) go to cudaMemcpy2DAsync.
+// Rows at least this wide (and copies of 2^32 items or more) go to cudaMemcpy2DAsync.
 inline constexpr std::size_t kWideRunBytes = 1024;
 
 // `rows` runs of `run` values from `from` (rows `from_pitch` values apart) to `to` (`to_pitch`);

@@ -421,6 +421,7 @@ class Context : public DeviceContext {
     int chosen = 0;
     int on_graph_engines = 0;
     int on_direct_kernels = 0;  // strata's own (set_direct_convolutions)
+    int direct_trials_failed = 0;  // direct kernels that failed while timed against cuDNN
   };
   ConvolutionPasses convolution_passes() const {
     ConvolutionPasses n;
@@ -431,6 +432,7 @@ class Context : public DeviceContext {
       else if (choice->engine && !legacy_call) ++n.on_graph_engines;
     };
     for (const auto& p : state_->conv_plans) {
+      n.direct_trials_failed += p->direct_trials_failed;
       count(p->forward, p->relu_fusion == ReluFusion::fused);
       count(p->backward_data, false);
       count(p->backward_filter, false);

@@ -543,6 +543,7 @@ void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
                             const CheckedOutput<V>& out, double* slot, RunCudnn&& run_cudnn,
                             RunDirect&& run_direct) {
   if (p.key.direct != DirectConvolutions::timed || ctx.algorithm_search() != AlgorithmSearch::benchmark) return;
+  // Its callers ran choose_* first, which checks the same; a guard should that order change.
   ctx.require_eager("timing a direct convolution kernel (its first step at this shape runs eagerly)");
   constexpr int kRuns = 3;
   const std::string what = "  direct kernel for the " + std::string(pass_name(pass)) + " pass: ";
@@ -562,6 +563,7 @@ void consider_direct_kernel(Context& ctx, ConvPlan& p, ConvPass pass, ChosenAlgo
                                  reinterpret_cast<unsigned long long*>(slot), ctx.stream());
   } catch (const DeviceError& e) {
     p.search_log += what + "failed: " + e.what() + "; cuDNN's choice kept\n";
+    ++p.direct_trials_failed;
     recover_from_failed_candidate(ctx);
     return;
   }

@@ -145,6 +145,7 @@ struct ConvPlan {
   ReluFusion relu_fusion = ReluFusion::untried;
   const char* relu_fusion_status = "";  // cuDNN's answer when it refused the fused call
   std::string search_log;  // every algorithm each pass's search returned, and the choice
+  int direct_trials_failed = 0;  // direct kernels that failed while timed (cuDNN's choice kept)
 
   // The convolution as cuDNN's graph API sees it, and the engines its precision allows.
   EngineShape engine_shape() const {
