@@ -97,6 +97,39 @@ TEST_CASE("predict runs in eval mode and returns the network's output") {
   CHECK(std::vector<float>(y.data, y.data + first.size()) == first);
 }
 
+TEST_CASE("predict and evaluate run a few images at a time through the stack: the whole batch's outputs, bit for bit") {
+  // Skip blocks (a Residual at the input, a Concat), BatchNorm, Dropout and fused Conv + ReLU
+  // pairs on 2 threads: predict and evaluate run batch 5 as groups of 2, 2 and 1 images.
+  using Net = Sequential<Input<3, 12, 10>, Residual<Conv<3, 3>, ReLU, Conv<3, 3>>, Conv<6, 3>, BatchNorm, ReLU,
+                         Concat<MaxPool<2>, Conv<8, 3>, ReLU, Upsample<2>>, Dropout<30>, Conv<3, 1>, Sigmoid>;
+  const int batch = 5;
+  const std::size_t image = Net::output_shape::size;
+  Model<Net, Cpu> model(batch, 7, ModelOptions{.threads = 2});
+  Adam adam;
+  const auto x = synthetic_images(batch, Net::input_shape::dims, 3);
+  model.train_step(x, x, batch, BinaryCrossEntropy{}, adam);  // moves BatchNorm's running statistics
+  std::vector<float> grouped(batch * image);
+  model.predict(x, batch, grouped);
+  CHECK_THROWS_WITH_AS(model.backward(model.output_gradient()), doctest::Contains("keeps only the output"),
+                       std::logic_error);
+
+  model.eval();
+  std::copy(x.begin(), x.end(), model.input(batch).data);
+  const auto whole = model.forward(batch);  // every layer over the whole batch
+  CHECK(std::vector<float>(whole.data, whole.data + grouped.size()) == grouped);
+  for (int n = 0; n < batch; ++n) {  // and one image at a time
+    std::vector<float> alone(image);
+    model.predict(std::span<const float>(x).subspan(n * Net::input_shape::size, Net::input_shape::size), 1, alone);
+    CHECK(std::equal(alone.begin(), alone.end(), grouped.begin() + static_cast<std::ptrdiff_t>(n * image)));
+  }
+  const float loss = model.evaluate(x, x, batch, BinaryCrossEntropy{});
+  CHECK(std::vector<float>(model.output().data, model.output().data + grouped.size()) == grouped);
+  double expected = 0.0;
+  for (std::size_t i = 0; i < grouped.size(); ++i)
+    expected -= x[i] * std::log(double{grouped[i]}) + (1.0 - x[i]) * std::log(1.0 - grouped[i]);
+  CHECK(loss == doctest::Approx(expected / static_cast<double>(grouped.size())).epsilon(1e-5));
+}
+
 TEST_CASE("wrong sizes and batches are rejected with what was expected") {
   Model<TinyAutoencoder, Cpu> model(4, 1);
   Adam adam;

@@ -196,20 +196,7 @@ class Model {
   }
 
   // Runs every layer on input(batch) in the current mode; returns the output.
-  BasicTensor<const T> forward(int batch) {
-    check_batch(batch, "forward");
-    output_has_targets_ = false;  // until a train_step or evaluate puts its target beside the output
-    if (training_) ++step_;
-    const StepInfo step{training_, seed_, step_, threads_, &context_};
-    for (std::size_t i = 0; i < layer_count; ++i) {
-      if (i > 0 && fused_relu_[i - 1]) continue;  // the Conv before it applied it
-      run_layer(fused_relu_[i] ? layer_table_[i].forward_relu : layer_table_[i].forward, forward_args(i, batch, step),
-                i, "forward");
-    }
-    last_batch_ = batch;
-    last_step_ = step;
-    return activation(layer_count, batch);
-  }
+  BasicTensor<const T> forward(int batch) { return run_forward(batch, /*in_groups=*/false); }
 
   // The output of the last forward pass (device memory), valid until the next one.
   BasicTensor<const T> output() const { return activation(layer_count, last_batch_); }
@@ -221,6 +208,9 @@ class Model {
   // every parameter gradient (they are not accumulated across calls).
   void backward(BasicTensor<const T> grad_out) {
     if (last_batch_ == 0) throw std::logic_error("Model::backward: call forward first");
+    if (only_output_kept_)
+      throw std::logic_error("Model::backward: the last pass was a predict or evaluate, which keeps only the "
+                             "output; call forward first");
     if (grad_out.batch != last_batch_ || !(grad_out.dims == output_dims))
       throw std::invalid_argument("Model::backward: expected a gradient of batch " + std::to_string(last_batch_) +
                                   " x " + output_dims.to_string() + " (the last forward), got batch " +
@@ -310,7 +300,7 @@ class Model {
     check_span(std::span<const P>(out.data(), out.size()), batch, output_dims, "predict", "out");
     Device::copy_batch_to_device(input(batch), x.data(), context_);
     const ModeScope eval_mode(training_, false);
-    const BasicTensor<const T> result = forward(batch);
+    const BasicTensor<const T> result = run_forward(batch, /*in_groups=*/true);
     Device::copy_batch_to_host(out.data(), result, context_);
   }
 
@@ -449,17 +439,57 @@ class Model {
     return n;
   }();
 
-  ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step) {
+  // forward, and with in_groups (predict and evaluate) in eval mode on a backend that asks for it
+  // (Cpu::inference_images_at_once), a few images at a time through the whole stack instead of
+  // each layer over the whole batch: every layer treats each image on its own in eval mode, so the
+  // output is the same, bit for bit. The layers in between write the first images of their
+  // buffers, group after group, so they stay in cache; only the output is whole afterwards.
+  BasicTensor<const T> run_forward(int batch, bool in_groups) {
+    check_batch(batch, "forward");
+    output_has_targets_ = false;  // until a train_step or evaluate puts its target beside the output
+    if (training_) ++step_;
+    const StepInfo step{training_, seed_, step_, threads_, &context_};
+    int images_at_once = batch;
+    if constexpr (requires { Device::inference_images_at_once(1); })
+      if (in_groups && !training_) images_at_once = std::clamp(Device::inference_images_at_once(threads_), 1, batch);
+    for (int first = 0; first < batch; first += images_at_once) {
+      const int count = std::min(images_at_once, batch - first);
+      for (std::size_t i = 0; i < layer_count; ++i) {
+        if (i > 0 && fused_relu_[i - 1]) continue;  // the Conv before it applied it
+        run_layer(fused_relu_[i] ? layer_table_[i].forward_relu : layer_table_[i].forward,
+                  forward_args(i, count, step, first, images_at_once < batch), i, "forward");
+      }
+    }
+    last_batch_ = batch;
+    last_step_ = step;
+    only_output_kept_ = images_at_once < batch;
+    return activation(layer_count, batch);
+  }
+
+  // Layer i's arguments for `batch` images from image `first` of the batch on; in_groups, as
+  // run_forward runs a group: the layers in between at the start of their buffers.
+  ForwardArgs<T> forward_args(std::size_t i, int batch, const StepInfo& step, int first = 0, bool in_groups = false) {
     const std::size_t span = skip_span_[i];
-    return {activation(i, batch),
-            activation(i + 1, batch),
+    const auto images = [&](std::size_t j) {
+      const int at = in_groups && !holds_input_or_output(j) ? 0 : first;
+      const BasicTensor<T> t = activation(j, at + batch);
+      return BasicTensor<T>{t.data + static_cast<std::size_t>(at) * t.dims.size(), batch, t.dims};
+    };
+    return {images(i),
+            images(i + 1),
             parameters_.data() + layers_[i].parameter_offset,
             buffers_.data() + layers_[i].buffer_offset,
             saved_.data() + layers_[i].saved_offset,
             scratch_.data(),
             static_cast<int>(i),
             step,
-            span > 0 ? BasicTensor<const T>(activation(i - span, batch)) : BasicTensor<const T>{}};
+            span > 0 ? BasicTensor<const T>(images(i - span)) : BasicTensor<const T>{}};
+  }
+  // Whether activation(j) is the network's input (a skip marker passes its input on in the same
+  // memory) or its output.
+  static constexpr bool holds_input_or_output(std::size_t j) {
+    while (j > 0 && j < layer_count && skip_input_[j - 1]) --j;
+    return j == 0 || j == layer_count;
   }
 
   int planned_threads() const { return planned_threads_; }
@@ -801,7 +831,7 @@ class Model {
     validate_pixel_weights(loss.pixel_weights, output_dims);
     upload_input(data, batch);
     const ModeScope mode(training_, training);
-    const BasicTensor<const T> prediction = forward(batch);
+    const BasicTensor<const T> prediction = run_forward(batch, /*in_groups=*/!training);
     // Queued after the forward pass: on a GPU the host stages a pageable target while that runs
     // (a page-locked one crosses directly, once the forward pass is done).
     if (!one_upload(data)) Device::copy_batch_to_device(target_tensor(batch), data.y.data(), context_);
@@ -839,6 +869,7 @@ class Model {
   bool output_has_targets_ = false;  // targets_ holds the target of the last forward's batch
   std::uint64_t step_ = 0;
   int last_batch_ = 0;
+  bool only_output_kept_ = false;  // the last forward ran in groups (run_forward): no backward from it
   StepInfo last_step_{};
 
   std::array<LayerPlan, layer_count> layers_{};
