@@ -19,6 +19,8 @@
 //     elements and 1 <= batch <= max_batch, else std::invalid_argument says what was expected
 //   - train_step runs in training mode whatever train()/eval() say (as Keras' train_on_batch);
 //     predict and evaluate run in eval mode; forward() follows train()/eval()
+//   - on strata::Cpu predict and evaluate run a few images at a time through every layer
+//     (run_forward): the same output, faster; backward after them throws std::logic_error
 //   - non-finite weights, loss or parameter gradients throw strata::NonFiniteError, naming the
 //     first tensor or layer whose values went bad, before any weight changes
 //   - the backend's per-model state (Device::Context: for strata::Cuda the stream, cuDNN handle and
