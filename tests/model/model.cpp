@@ -395,4 +395,10 @@ TEST_CASE("fused pairs first and last in the stack: the input gradient and the o
   fused.predict(x, batch, out_fused);
   unfused.predict(x, batch, out_unfused);
   CHECK(count_different<float>(out_fused, out_unfused) == 0);
+  // On one thread predict runs a group per image, the last pair writing the network's output.
+  fused.set_threads(1);
+  unfused.set_threads(1);
+  fused.predict(x, batch, out_fused);
+  unfused.predict(x, batch, out_unfused);
+  CHECK(count_different<float>(out_fused, out_unfused) == 0);
 }

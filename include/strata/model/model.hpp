@@ -452,19 +452,23 @@ class Model {
     if (training_) ++step_;
     const StepInfo step{training_, seed_, step_, threads_, &context_};
     int images_at_once = batch;
-    if constexpr (requires { Device::inference_images_at_once(1); })
-      if (in_groups && !training_) images_at_once = std::clamp(Device::inference_images_at_once(threads_), 1, batch);
+    bool grouped = false;
+    if constexpr (requires { Device::inference_images_at_once(1); }) {
+      grouped = in_groups && !training_;
+      if (grouped) images_at_once = std::clamp(Device::inference_images_at_once(threads_), 1, batch);
+    }
+    // Set first, so that a pass that fails half-way leaves no backward to run on its buffers.
+    only_output_kept_ = grouped;
     for (int first = 0; first < batch; first += images_at_once) {
       const int count = std::min(images_at_once, batch - first);
       for (std::size_t i = 0; i < layer_count; ++i) {
         if (i > 0 && fused_relu_[i - 1]) continue;  // the Conv before it applied it
         run_layer(fused_relu_[i] ? layer_table_[i].forward_relu : layer_table_[i].forward,
-                  forward_args(i, count, step, first, images_at_once < batch), i, "forward");
+                  forward_args(i, count, step, first, grouped), i, "forward");
       }
     }
     last_batch_ = batch;
     last_step_ = step;
-    only_output_kept_ = images_at_once < batch;
     return activation(layer_count, batch);
   }
 
@@ -487,11 +491,11 @@ class Model {
             step,
             span > 0 ? BasicTensor<const T>(images(i - span)) : BasicTensor<const T>{}};
   }
-  // Whether activation(j) is the network's input (a skip marker passes its input on in the same
-  // memory) or its output.
-  static constexpr bool holds_input_or_output(std::size_t j) {
-    while (j > 0 && j < layer_count && skip_input_[j - 1]) --j;
-    return j == 0 || j == layer_count;
+  // Whether activation(j) is the memory of the network's input (a skip marker passes its input
+  // on in it) or of its output (a fused Conv + ReLU at the end writes the ReLU's output there).
+  bool holds_input_or_output(std::size_t j) const {
+    const T* memory = activation(j, 1).data;
+    return memory == activation(0, 1).data || memory == activation(layer_count, 1).data;
   }
 
   int planned_threads() const { return planned_threads_; }

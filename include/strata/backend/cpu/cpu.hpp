@@ -56,8 +56,8 @@ struct Cpu {
   static int default_threads() { return cpu::default_threads(); }
   // Model's eval-mode forward runs this many images at a time through every layer, one per
   // thread: an image's activations (512 KiB a 32-channel 64 x 64 layer) then stay in its core's
-  // L2 from one layer to the next, where a whole batch went out to memory between layers (v1
-  // inference +21-25% on an Intel Xeon; bench/RESULTS.md, 2026-11-30, sixth session).
+  // L2 from one layer to the next, where a whole batch went out to memory between layers (v1 and
+  // v2 inference +12-20% on an Intel Xeon; bench/RESULTS.md, 2026-11-30, sixth session).
   static int inference_images_at_once(int threads) { return threads; }
 
   // Host <-> backend memory: plain copies here. The overloads taking the model's Context are the
