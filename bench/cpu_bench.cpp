@@ -3,11 +3,12 @@
 //
 //   strata_cpu_bench [--arch v1,v2] [--mode train|inference|all] [--batch 64] [--threads 1,2] [--steps 10]
 //                    [--warmup 3]
-// (--arch: any of v1, v2, v1-unet, comma-separated) prints one line per (arch, threads, mode) with the median over `steps` timed repetitions after
-// `warmup` untimed ones: images per second and achieved GFLOP/s, computed from the network
-// type's exact FLOP count (Sequential::training_flops / forward_flops). It also measures the
-// machine's float FMA peak on the same thread counts (independent AVX-512 or AVX2 multiply-adds
-// on every thread at once), the ceiling those GFLOP/s are a fraction of.
+// (--arch: any of v1, v2, v1-unet, comma-separated) prints one line per (arch, threads, mode)
+// with the median over `steps` timed repetitions after `warmup` untimed ones: images per second
+// and achieved GFLOP/s, computed from the network type's exact FLOP count
+// (Sequential::training_flops / forward_flops). It also measures the machine's float FMA peak on
+// the same thread counts (independent AVX-512 or AVX2 multiply-adds on every thread at once), the
+// ceiling those GFLOP/s are a fraction of.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

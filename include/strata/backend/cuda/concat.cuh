@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 
 #include <cuda_runtime.h>
 
@@ -36,25 +35,21 @@ __global__ void copy_runs_kernel(RunCopy<T> copy, unsigned items, unsigned per_r
 inline constexpr std::size_t kWideRunBytes = 1024;
 
 // `rows` runs of `run` values from `from` (rows `from_pitch` values apart) to `to` (`to_pitch`);
-// `what` names the copy in an error.
+// `what` names the copy (and both calls it may be) in an error.
 template <class T>
 void copy_runs(T* to, std::size_t to_pitch, const T* from, std::size_t from_pitch, std::size_t run, std::size_t rows,
                cudaStream_t stream, const char* what) {
   if (rows == 0 || run == 0) return;
   const RunCopy<T> copy{to, to_pitch, from, from_pitch, run, rows};
-  const bool narrow = run * sizeof(T) < kWideRunBytes && copy.fits32();
-  cudaError_t status;
-  if (narrow) {
+  if (run * sizeof(T) < kWideRunBytes && copy.fits32()) {
     const auto items = static_cast<unsigned>(copy.items()), per_row = static_cast<unsigned>(copy.items_per_row());
-    if (copy.packed()) copy_runs_kernel<true, T><<<blocks_for(items), kThreads, 0, stream>>>(copy, items, per_row);
-    else copy_runs_kernel<false, T><<<blocks_for(items), kThreads, 0, stream>>>(copy, items, per_row);
-    status = cudaGetLastError();
-  } else {
-    status = cudaMemcpy2DAsync(to, to_pitch * sizeof(T), from, from_pitch * sizeof(T), run * sizeof(T), rows,
-                               cudaMemcpyDeviceToDevice, stream);
+    if (copy.packed()) launch(what, items, stream, &copy_runs_kernel<true, T>, copy, items, per_row);
+    else launch(what, items, stream, &copy_runs_kernel<false, T>, copy, items, per_row);
+    return;
   }
-  if (status != cudaSuccess)
-    check(status, (std::string(narrow ? "copy_runs_kernel (" : "cudaMemcpy2DAsync (") + what + ")").c_str());
+  check(cudaMemcpy2DAsync(to, to_pitch * sizeof(T), from, from_pitch * sizeof(T), run * sizeof(T), rows,
+                          cudaMemcpyDeviceToDevice, stream),
+        what);
 }
 
 // out = [first, second] along the channels.
@@ -64,9 +59,9 @@ void concat_channels(BasicTensor<const T> first, BasicTensor<const T> second, Ba
   Context& ctx = context_of(step);
   const ChannelRuns r = channel_runs(out.batch, first.dims, second.dims, ctx.channels_last());
   copy_runs(out.data, r.joined_run(), first.data, r.first_run, r.first_run, r.rows, ctx.stream(),
-            "a Concat block joining its input's channels");
+            "copy_runs_kernel or cudaMemcpy2DAsync (a Concat block joining its input's channels)");
   copy_runs(out.data + r.first_run, r.joined_run(), second.data, r.second_run, r.second_run, r.rows, ctx.stream(),
-            "a Concat block joining its output's channels");
+            "copy_runs_kernel or cudaMemcpy2DAsync (a Concat block joining its output's channels)");
 }
 
 // [first, second] = joined along the channels; a part whose data is null is not written.
@@ -76,10 +71,10 @@ void split_channels(BasicTensor<const T> joined, BasicTensor<T> first, BasicTens
   const ChannelRuns r = channel_runs(joined.batch, first.dims, second.dims, ctx.channels_last());
   if (first.data != nullptr)
     copy_runs(first.data, r.first_run, joined.data, r.joined_run(), r.first_run, r.rows, ctx.stream(),
-              "a Concat block's gradient for its input");
+              "copy_runs_kernel or cudaMemcpy2DAsync (a Concat block's gradient for its input)");
   if (second.data != nullptr)
     copy_runs(second.data, r.second_run, joined.data + r.first_run, r.joined_run(), r.second_run, r.rows,
-              ctx.stream(), "a Concat block's gradient for its layers");
+              ctx.stream(), "copy_runs_kernel or cudaMemcpy2DAsync (a Concat block's gradient for its layers)");
 }
 
 }  // namespace strata::cuda
