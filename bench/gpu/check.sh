@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/gpu/check.sh: the CUDA backend's proof on a GPU machine, in one run of about 8 minutes at
-# most (the phases' time limits add up to 8 minutes, 7.6 with prebuilt programs).
+# most (the phases' time limits add up to 8 minutes, 7.75 with prebuilt programs).
 #
 #   bash bench/gpu/check.sh            # results in $OUT (default: bench/gpu/out)
 #
@@ -31,8 +31,9 @@
 #      precision, replayed as graphs (STRATA_GPU_EPOCH_MODES, default graph;
 #      STRATA_GPU_NHWC_EPOCH_MODES, default graph-nhwc)
 #   5. writes results.md (the table for bench/RESULTS.md) from the three outputs
-#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes, in fp32 with
-#      --direct-conv timed, then bf16 with --layout nhwc (when carried prebuilt)
+#   6. trains strata-inpaint --device cuda for 2 epochs on its built-in scenes with the trainer's
+#      defaults, in fp32 (channels first) and bf16 (channels last), then v1-unet in bf16 (when
+#      carried prebuilt)
 #   7. only when asked (STRATA_GPU_PHASES=...,profile): each kernel's time in a v1 training step at
 #      batch 256, fp32, tf32 and bf16, NCHW and channels last, for strata (ncu) and strata's
 #      algorithm choices, graph engines included (strata_kernels.txt,
@@ -46,14 +47,14 @@
 # inpaint.log, inpaint_samples.png.
 # Each phase has its own time limit (STRATA_GPU_NO_DIRECT_TEST_LIMIT, _TEST_LIMIT,
 # _ENGINES_TEST_LIMIT, _BENCH_LIMIT, _NHWC_BENCH_LIMIT, _ENGINES_BENCH_LIMIT, _TWIN_LIMIT,
-# _INPAINT_LIMIT seconds; by default 20 for the --no-direct test run, 25 for each of the next two,
-# 45 for the last (its searches time graph engines too), 60, 50, 40, 45, 10 for each of the two
-# trainer runs, and 150 for the build: 8 minutes of limits, plus the setup's seconds; with prebuilt
-# programs the build's share goes to the others: +5, +10, +10, +10 for the test runs, +25, +25,
-# +15, +25: 7.6 minutes), so a hang costs that phase only; the benchmark times its
-# epochs first. On an H200 with prebuilt programs (2026-11-30, before the channels-last and
-# graph-engine runs were added) they took 14, 81, 48 and 3 + 2 s, the profile 23 s. The device
-# tool brings back at most 8 files: pack $OUT (tar) when asking for the profile.
+# _INPAINT_LIMIT seconds; by default 30 for each of the first three test runs, 45 for the last
+# (its searches time graph engines too), 50, 50, 30, 45, 10 for each of the three trainer runs,
+# and 140 for the build: 8 minutes of limits, plus the setup's seconds; with prebuilt programs the
+# build's share goes to the others: +5, +10, +10, +10 for the test runs, +25, +25, +15, +25: 7.75
+# minutes), so a hang costs that phase only; the benchmark times its epochs first. On an H200
+# with prebuilt programs (2026-11-30, session 13) they took 25, 29, 28, 28 (tests), 43, 59, 14
+# (benchmarks), 45 (twin) and 2 + 3 + 3 s (trainer), the profile 23 s before. The device tool
+# brings back at most 8 files: pack $OUT (tar) when asking for the profile.
 # Exit status: 0 when the parity tests passed (benchmarks failing are
 # reported in results.md and check.log).
 #
@@ -172,10 +173,10 @@ else
          -Iinclude -Itests "-I$eigen" "-I$doctest" "-I$cudnn_include")
   link=("-L$cudnn_lib" -l:libcudnn.so.9 -Xlinker "-rpath=$cudnn_lib")
   start=$SECONDS
-  timeout 150 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
+  timeout 140 "$NVCC" "${flags[@]}" -Xcompiler=-fopenmp tests/backend/cuda/parity.cu "${trainer_flags[@]}" "${link[@]}" -lgomp \
     -o "$bin/strata_cuda_tests" >"$bin/tests.log" 2>&1 &
   tests_build=$!
-  timeout 150 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
+  timeout 140 "$NVCC" "${flags[@]}" bench/gpu/bench.cu "${link[@]}" -o "$bin/strata_gpu_bench" >"$bin/bench.log" 2>&1 &
   bench_build=$!
   wait $tests_build; tests_built=$?
   wait $bench_build; bench_built=$?
@@ -197,8 +198,8 @@ elif [ "$tests_built" = 0 ]; then
   for run_flags in "--no-direct" "" "--channels-last" "--channels-last --graph-engines"; do
     start=$SECONDS
     echo "## ${run_flags:-(channels first)}" >>"$OUT/cuda_tests.txt"
-    limit=${STRATA_GPU_TEST_LIMIT:-$(limit_of 25 10)}
-    [ "$run_flags" = "--no-direct" ] && limit=${STRATA_GPU_NO_DIRECT_TEST_LIMIT:-$(limit_of 20 5)}
+    limit=${STRATA_GPU_TEST_LIMIT:-$(limit_of 30 10)}
+    [ "$run_flags" = "--no-direct" ] && limit=${STRATA_GPU_NO_DIRECT_TEST_LIMIT:-$(limit_of 30 5)}
     [[ "$run_flags" == *--graph-engines* ]] && limit=${STRATA_GPU_ENGINES_TEST_LIMIT:-$(limit_of 45 10)}  # engine searches too
     # Line-buffered, with each test case's time: a run cut by its limit shows how far it got.
     # shellcheck disable=SC2086  # $run_flags is a list of flags
@@ -251,7 +252,7 @@ run_bench() {
 # cannot take the NCHW rows with it.
 if want bench && [ "$bench_built" = 0 ]; then
   : >"$OUT/strata_bench.csv"
-  run_bench "" "${STRATA_GPU_BENCH_LIMIT:-$(limit_of 60 25)}" "${STRATA_GPU_MODES:-eager,graph}" \
+  run_bench "" "${STRATA_GPU_BENCH_LIMIT:-$(limit_of 50 25)}" "${STRATA_GPU_MODES:-eager,graph}" \
     "${STRATA_GPU_EPOCH_MODES:-graph}" "${grid[@]}" --epoch "${STRATA_GPU_EPOCH:-82782}" \
     --epoch-batch "${STRATA_GPU_EPOCH_BATCHES:-64,256}"
   run_bench ", channels last" "${STRATA_GPU_NHWC_BENCH_LIMIT:-$(limit_of 50 25)}" \
@@ -261,7 +262,7 @@ if want bench && [ "$bench_built" = 0 ]; then
   # cuDNN's graph-API engines among each convolution's candidates (Context::set_graph_engines),
   # and cuDNN alone without strata's direct kernels (Context::set_direct_convolutions off), each
   # against graph-nhwc above: v1 at batch 64 and 256, in a third process; no epoch.
-  run_bench ", channels last, graph engines and cuDNN only" "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 40 15)}" \
+  run_bench ", channels last, graph engines and cuDNN only" "${STRATA_GPU_ENGINES_BENCH_LIMIT:-$(limit_of 30 15)}" \
     "${STRATA_GPU_ENGINES_MODES:-graph-nhwc-engines,graph-nhwc-cudnn}" "" --arch v1 --batch 64,256 \
     --precision fp32,tf32,bf16 --steps 20 --warmup 5 --epoch 0
 fi
@@ -272,20 +273,22 @@ if want twin && [ "$have_torch" = 1 ]; then
 fi
 
 # ---- 6. the trainer end to end (prebuilt only: building it needs CLI11 and stb) ----
+# With the trainer's defaults (--layout auto, --cudnn-engines all, --direct-conv timed, graphs on):
+# v1 in fp32 (channels first) and bf16 (channels last), then v1-unet in bf16 (its skip blocks).
 if want inpaint && [ -x "$bin/strata-inpaint" ]; then
-  start=$SECONDS
-  rm -rf "$bin/inpaint-run"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --cuda-graph on --arch v1 \
-    --direct-conv timed --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >"$OUT/inpaint.log" 2>&1
-  say "strata-inpaint train --device cuda --direct-conv timed: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
-  last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
-  [ -n "$last" ] && cp "$last" "$OUT/inpaint_samples.png"
-  start=$SECONDS
-  rm -rf "$bin/inpaint-run-bf16"
-  echo "## --precision bf16" >>"$OUT/inpaint.log"
-  timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --precision bf16 --layout nhwc \
-    --arch v1 --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run-bf16" >>"$OUT/inpaint.log" 2>&1
-  say "strata-inpaint train --device cuda --precision bf16 --layout nhwc: exit $?, $((SECONDS - start)) s: $(grep -i 'epoch' "$OUT/inpaint.log" | tail -1)"
+  : >"$OUT/inpaint.log"
+  for run in "v1 fp32" "v1 bf16" "v1-unet bf16"; do
+    read -r arch precision <<<"$run"
+    start=$SECONDS
+    rm -rf "$bin/inpaint-run"
+    echo "## --arch $arch --precision $precision" >>"$OUT/inpaint.log"
+    timeout "${STRATA_GPU_INPAINT_LIMIT:-10}" "$bin/strata-inpaint" train --device cuda --precision "$precision" \
+      --arch "$arch" --epochs 2 --builtin-images 4096 --batch 64 --out "$bin/inpaint-run" >>"$OUT/inpaint.log" 2>&1
+    say "strata-inpaint train --device cuda --arch $arch --precision $precision: exit $?, $((SECONDS - start)) s: $(grep '^epoch' "$OUT/inpaint.log" | tail -1)"
+    # The first run's pictures (v1 in fp32) come back.
+    last=$(ls "$bin"/inpaint-run/samples_epoch*.png 2>/dev/null | tail -1)
+    [ -n "$last" ] && [ ! -f "$OUT/inpaint_samples.png" ] && cp "$last" "$OUT/inpaint_samples.png"
+  done
 fi
 
 # ---- 7. where a step's time goes ----

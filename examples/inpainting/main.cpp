@@ -3,8 +3,8 @@
 //   strata-inpaint train --arch v1 [--data DIR] [--val DIR | --val-split F] [--epochs N] [--batch N]
 //                        [--lr X] [--out RUN_DIR] [--seed N]
 //                        [--device cpu|cuda [--precision fp32|tf32|bf16] [--cuda-graph on|off]
-//                                           [--layout nchw|nhwc] [--cudnn-engines legacy|all]
-//                                           [--direct-conv off|timed|always]]
+//                                           [--layout auto|nchw|nhwc] [--cudnn-engines all|legacy]
+//                                           [--direct-conv timed|off|always]]
 //                        [--resume RUN_DIR] ...
 //   strata-inpaint predict --arch v1 --weights RUN_DIR/model.safetensors IMAGE... --out DIR
 //   strata-inpaint summary --arch v1
@@ -77,9 +77,9 @@ struct TrainOptions {
   std::string device = "cpu";
   std::string precision;  // cuda only: fp32 (default), tf32 or bf16
   std::string cuda_graph;  // cuda only: on (default) or off
-  std::string layout;      // cuda only: nchw (default) or nhwc
-  std::string cudnn_engines;  // cuda only: legacy (default) or all
-  std::string direct_conv;    // cuda only: off (default), timed or always
+  std::string layout;      // cuda only: auto (default), nchw or nhwc
+  std::string cudnn_engines;  // cuda only: all (default) or legacy
+  std::string direct_conv;    // cuda only: timed (default), off or always
   int threads = 0;
   std::string resume;
   int hole = 32;
@@ -106,6 +106,14 @@ std::string joined_command_line(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
   return s;
+}
+
+// --layout auto: channels last for tf32 and bf16, whose tensor-core convolutions cuDNN runs fastest
+// in that layout; channels first for fp32, whose NCHW algorithms win (v1 on an H200: fp32 NCHW 1.5x
+// NHWC's speed, tf32 and bf16 NHWC 1.2x to 1.6x NCHW's; bench/RESULTS.md, 2026-11-30 H200).
+bool channels_last_for(const std::string& layout, const std::string& precision) {
+  if (layout == "auto" || layout.empty()) return precision == "tf32" || precision == "bf16";
+  return layout == "nhwc";
 }
 
 int run_training(TrainOptions o, const std::string& command_line) {
@@ -162,9 +170,9 @@ int run_training(TrainOptions o, const std::string& command_line) {
   if (o.device == "cuda") {
     const inpainting::CudaSettings gpu{.precision = o.precision.empty() ? "fp32" : o.precision,
                                        .graphs = o.cuda_graph != "off",
-                                       .channels_last = o.layout == "nhwc",
-                                       .graph_engines = o.cudnn_engines == "all",
-                                       .direct_convolutions = o.direct_conv.empty() ? "off" : o.direct_conv};
+                                       .channels_last = channels_last_for(o.layout, o.precision),
+                                       .graph_engines = o.cudnn_engines != "legacy",
+                                       .direct_convolutions = o.direct_conv.empty() ? "timed" : o.direct_conv};
     result = inpainting::train_on_cuda(o.arch, config, train_set, validation_set, std::cout, gpu,
                                        install_stop_handlers);
   }
@@ -247,11 +255,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   train_cmd->add_option("--cuda-graph", t.cuda_graph, "with --device cuda: on (default: record each training step once as a CUDA graph and replay it) or off (launch each step's kernels)")
       ->check(CLI::IsMember({"on", "off"}));
-  train_cmd->add_option("--layout", t.layout, "with --device cuda: nchw (default) or nhwc (activations channels last on the GPU, the layout of cuDNN's tensor-core convolutions; the same results within the precision's tolerance)")
-      ->check(CLI::IsMember({"nchw", "nhwc"}));
-  train_cmd->add_option("--cudnn-engines", t.cudnn_engines, "with --device cuda: legacy (default: each convolution pass on the fastest of cuDNN's legacy algorithms) or all (cuDNN's graph-API engines timed too, the fastest kept; the same results within the precision's tolerance)")
+  train_cmd->add_option("--layout", t.layout, "with --device cuda: auto (default: nhwc with --precision tf32 or bf16, nchw with fp32, the faster of the two for each), nchw, or nhwc (activations channels last on the GPU, the layout of cuDNN's tensor-core convolutions); the same results within the precision's tolerance")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}));
+  train_cmd->add_option("--cudnn-engines", t.cudnn_engines, "with --device cuda: all (default: cuDNN's graph-API engines timed beside its legacy algorithms for each convolution pass, the fastest kept; v1 on an H200 1.04x to 1.16x faster channels last) or legacy (the legacy algorithms alone: a shorter search on the first step); the same results within the precision's tolerance")
       ->check(CLI::IsMember({"legacy", "all"}));
-  train_cmd->add_option("--direct-conv", t.direct_conv, "with --device cuda: off (default: cuDNN only), timed (the convolutions of layers with at most 4 channels on one side, such as RGB in or out, run on strata's direct kernels where those time faster than cuDNN's choice and agree with its result) or always")
+  train_cmd->add_option("--direct-conv", t.direct_conv, "with --device cuda: timed (default: the convolutions of layers with at most 4 channels on one side, such as RGB in or out, run on strata's direct kernels where those time faster than cuDNN's choice on the first step and agree with its result; v1 on an H200 1.06x to 1.09x faster in fp32), off (cuDNN only) or always")
       ->check(CLI::IsMember({"off", "timed", "always"}));
   train_cmd->add_option("--threads", t.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   train_cmd->add_option("--resume", t.resume, "continue the run in this folder from its last checkpoint")

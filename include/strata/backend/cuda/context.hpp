@@ -94,8 +94,9 @@ class Context : public DeviceContext {
   bool channels_last() const { return state_->channels_last; }
   // Each convolution pass's search also considers engines of cuDNN's graph API
   // (conv_engines.hpp): timed against the legacy algorithm, the fastest kept; with the heuristic
-  // search, the first usable engine that runs. Off by default until measured on a GPU. Part of
-  // each plan's key: switching it makes every shape search again on its next step, which runs
+  // search, the first usable engine that runs. Off by default, for a shorter first step; v1 on an
+  // H200 trained 0.99x-1.17x as fast with it (bench/RESULTS.md), and the trainer turns it on. Part
+  // of each plan's key: switching it makes every shape search again on its next step, which runs
   // eagerly.
   void set_graph_engines(bool on) { state_->graph_engines = on; }
   bool graph_engines() const { return state_->graph_engines; }
@@ -104,8 +105,9 @@ class Context : public DeviceContext {
   // (direct_conv.cuh), where cuDNN's GEMM-shaped kernels take several times their memory traffic.
   // timed: with the timed algorithm search, each such pass's first call times the direct kernel
   // against cuDNN's choice, checks its result against cuDNN's, and keeps the faster; always:
-  // whenever the shape fits; off: cuDNN only. Off by default until a GPU run has passed its
-  // tests and measured them. Part of each plan's key, as set_graph_engines is.
+  // whenever the shape fits; off: cuDNN only. Off by default (cuDNN alone, no trials); timed, v1
+  // on an H200 trained 0.96x-1.09x as fast (bench/RESULTS.md), and the trainer uses timed. Part
+  // of each plan's key, as set_graph_engines is.
   void set_direct_convolutions(DirectConvolutions mode) { state_->direct = mode; }
   DirectConvolutions direct_convolutions() const { return state_->direct; }
 
