@@ -110,7 +110,7 @@ std::string joined_command_line(int argc, char** argv) {
 
 // --layout auto: channels last for tf32 and bf16, whose tensor-core convolutions cuDNN runs fastest
 // in that layout; channels first for fp32, whose NCHW algorithms win (v1 on an H200: fp32 NCHW 1.5x
-// NHWC's speed, tf32 and bf16 NHWC 1.2x to 1.6x NCHW's; bench/RESULTS.md, 2026-11-30 H200).
+// NHWC's speed, tf32 and bf16 NHWC 1.2x to 1.6x NCHW's, with graphs; bench/RESULTS.md, 2026-11-30).
 bool channels_last_for(const std::string& layout, const std::string& precision) {
   if (layout == "auto" || layout.empty()) return precision == "tf32" || precision == "bf16";
   return layout == "nhwc";

@@ -25,6 +25,8 @@ void require_cuda_device();
 // Throws std::invalid_argument for an unknown name, strata::DeviceError (DeviceOutOfMemory) for a
 // GPU failure, and what Trainer::run throws.
 struct CudaSettings {
+  // The trainer's command line sets every field (main.cpp: --layout auto, --cudnn-engines all and
+  // --direct-conv timed by default); these defaults are a Context's own.
   // fp32; tf32 (tensor-core convolutions); or bf16 (Trainer<Net, Cuda, bfloat16>: bf16
   // activations, fp32 master weights).
   std::string precision = "fp32";

@@ -145,9 +145,10 @@ def main():
                        Concat(pool(2), conv(16, 16, 3, padding=1), relu(), up(scale_factor=2)),
                        conv(32, 16, 3, padding=1), relu(), up(scale_factor=2)),
                 conv(24, 8, 3, padding=1), relu(), conv(8, 3, 1), torch.nn.Sigmoid()], (3, 16, 12), 3)
-    layer_case("a U-Net level holding a residual block",
-               [Concat(pool(2), conv(8, 16, 3, padding=1), Residual(conv(16, 16, 3, padding=1)), up(scale_factor=2)),
-                conv(24, 3, 1)], (8, 16, 12), 3)
+    layer_case("a U-Net level holding a join of 6 channels and a residual block",
+               [Concat(pool(2), conv(8, 16, 3, padding=1), Concat(conv(16, 6, 1)), Residual(conv(22, 22, 3, padding=1)),
+                       up(scale_factor=2)),
+                conv(30, 3, 1)], (8, 16, 12), 3)
 
     torch.manual_seed(0)
     reference = twin("v1")

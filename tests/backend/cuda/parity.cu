@@ -192,8 +192,8 @@ void check_parity(const char* what, const ParityOptions& o = {}) {
 
   const auto y_cpu = cpu.forward(o.batch);
   const auto y_gpu = activations_to_host(gpu, gpu.forward(o.batch));
-  // The worst difference of each kind, printed for bf16 (whose tolerance is an estimate until
-  // measured on a GPU).
+  // The worst difference of each kind, printed for bf16 (its tolerances' margins, measured on the
+  // H200 and emulated by bf16_emulation.py).
   std::string measured;
   auto note = [&](const std::string& kind, double value) {
     measured += (measured.empty() ? "" : ", ") + kind + " " + std::to_string(value);
@@ -573,12 +573,15 @@ TEST_CASE("concatenating blocks: a small U-Net, Concat at the input and inside a
   // In bf16, a level of a U-Net whose every discrete choice (the max-pool's) is made on the input,
   // which both sides hold exactly: a U-Net with ReLUs after its convolutions measures their flips,
   // not the copies (the first H200 run: 9.4e-2 output behind its Sigmoid, 2.2e-1 gradients, within
-  // bf16_emulation.py's five seeds: outputs 4e-2 to 1.1e-1, gradients up to 3.2e-1; this case
-  // 1.2e-2 at most there, 7e-3 at most on the H200).
+  // bf16_emulation.py's five seeds: outputs 4e-2 to 1.1e-1, gradients up to 3.2e-1). Inside it a
+  // nested join of 6 channels (22 and 30 in all: a channels-last row of bf16 values that is no
+  // whole number of four-value packs) and a residual block; the emulation: 1.3e-2 at most.
   // The whole U-Net in bf16 is trained below against the CPU's losses.
-  check_parity<Sequential<Input<8, 16, 12>, Concat<MaxPool<2>, Conv<16, 3>, Residual<Conv<16, 3>>, Upsample<2>>,
+  check_parity<Sequential<Input<8, 16, 12>,
+                          Concat<MaxPool<2>, Conv<16, 3>, Concat<Conv<6, 1>>, Residual<Conv<22, 3>>, Upsample<2>>,
                           Conv<3, 1>>,
-               bfloat16>("a U-Net level holding a residual block", {.batch = 3, .tolerance = kBf16Tolerance});
+               bfloat16>("a U-Net level holding a join of 6 channels and a residual block",
+                         {.batch = 3, .tolerance = kBf16Tolerance});
 }
 
 // Wider and larger than the cases above: 40 channels (a second, partial tile of the channels-last
@@ -679,12 +682,13 @@ TEST_CASE("10 training steps of ConvNet v1 give the same losses on both backends
 }
 
 TEST_CASE("tf32 convolutions stay within their documented 1e-2") {
-  // Gradients through the ReLU within 1e-1, as bf16's: tf32's rounding (10-bit mantissa) moves
-  // some of the first convolution's outputs across zero too (the first H200 run: 5.7e-2 for the
-  // input gradient where cuDNN's graph engines ran tf32 tensor cores, 1e-2 or less on its legacy
-  // algorithms).
+  // With graph engines, gradients through the ReLU within 1e-1, as bf16's: their tf32 tensor cores
+  // (10-bit mantissa) move some of the first convolution's outputs across zero too (the first
+  // H200 run: 5.7e-2 for the input gradient; 1e-2 or less on the legacy algorithms).
   check_parity<Sequential<Input<32, 32, 32>, Conv<64, 3>, ReLU, Conv<32, 3>>>(
-      "tf32", {.batch = 8, .tolerance = 1e-2, .gradient_tolerance = kBf16ReluGradientTolerance,
+      "tf32", {.batch = 8,
+               .tolerance = 1e-2,
+               .gradient_tolerance = g_graph_engines ? kBf16ReluGradientTolerance : 1e-2,
                .precision = cuda::Precision::tf32});
 }
 
@@ -1287,8 +1291,7 @@ TEST_CASE("bf16 activations: every layer kind within kBf16Tolerance of the CPU's
 // 10 training steps of Net in bf16 within 1e-2 of the CPU's losses; a prediction with the GPU's
 // weights on both sides within kBf16Tolerance (separate training runs drift: see kBf16Tolerance).
 template <class Net>
-void check_bf16_training(const char* what) {
-  const int batch = 8;
+void check_bf16_training(const char* what, int batch) {
   Model<Net, Cpu> cpu(batch, 1);
   GpuModel<Net, bfloat16> gpu(batch, 1);
   Adam a_cpu, a_gpu;
@@ -1313,8 +1316,8 @@ void check_bf16_training(const char* what) {
 }
 
 TEST_CASE("bf16 activations: 10 training steps of ConvNet v1 and its U-Net within 1e-2 of the CPU's losses") {
-  check_bf16_training<testing::ConvNetV1>("ConvNet v1");
-  check_bf16_training<inpainting::ConvNetV1UNet>("ConvNet v1 with U-Net skips");
+  check_bf16_training<testing::ConvNetV1>("ConvNet v1", 8);
+  check_bf16_training<inpainting::ConvNetV1UNet>("ConvNet v1 with U-Net skips", 4);  // the CPU's side takes most
 }
 
 TEST_CASE("bf16 activations keep fp32 master weights: updates far below a bf16 step accumulate") {

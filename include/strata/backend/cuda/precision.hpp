@@ -29,7 +29,7 @@ enum class DirectConvolutions : unsigned char {
   timed,   // with AlgorithmSearch::benchmark, timed against cuDNN's choice on the first call (and checked
            // against its result); the faster kept
   always,  // every pass whose shape they take (core/direct_conv.hpp)
-  off,     // cuDNN only (the default until measured on a GPU)
+  off,     // cuDNN only (a Context's default; the trainer uses timed)
 };
 
 }  // namespace strata::cuda
