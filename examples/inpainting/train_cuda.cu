@@ -36,8 +36,9 @@ strata::train::TrainingResult train_model(const strata::train::TrainerConfig& co
                                   : gpu.direct_convolutions == "timed" ? strata::cuda::DirectConvolutions::timed
                                                                        : strata::cuda::DirectConvolutions::off);
   const bool graphs = gpu.graphs;
-  out << "CUDA: " << gpu.precision << ", activations " << (gpu.channels_last ? "channels last (NHWC)" : "channels first (NCHW)")
-      << ", cuDNN " << (gpu.graph_engines ? "graph-API engines and legacy algorithms" : "legacy algorithms")
+  out << "CUDA: " << gpu.precision << ", activations "
+      << (gpu.channels_last ? "channels last (NHWC)" : "channels first (NCHW)") << ", cuDNN "
+      << (gpu.graph_engines ? "graph-API engines and legacy algorithms" : "legacy algorithms")
       << ", direct convolution kernels " << gpu.direct_convolutions << ", CUDA graphs " << (graphs ? "on" : "off")
       << std::endl;
   if (started) started();
