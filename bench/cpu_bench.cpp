@@ -29,6 +29,7 @@
 #include <strata/strata.hpp>
 
 #include "../examples/inpainting/architectures.hpp"
+#include "comma_list.hpp"
 
 using namespace strata;
 
@@ -42,16 +43,6 @@ struct Options {
   int steps = 10;
   int warmup = 3;
 };
-
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> items;
-  for (std::size_t p = 0; p < list.size();) {
-    const std::size_t comma = list.find(',', p);
-    items.push_back(list.substr(p, comma - p));
-    p = comma == std::string::npos ? list.size() : comma + 1;
-  }
-  return items;
-}
 
 // The models bench/torch_twin.py has twins of (each one instantiated costs compile time).
 using Benchmarked = inpainting::ArchitectureList<inpainting::V1, inpainting::V2, inpainting::V1UNet>;
@@ -141,14 +132,14 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--arch") o.archs = split(value);
+    if (flag == "--arch") o.archs = bench::comma_list(value);
     else if (flag == "--mode") o.mode = value;
     else if (flag == "--batch") o.batch = std::stoi(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--threads") {
       o.threads.clear();
-      for (const std::string& t : split(value)) o.threads.push_back(std::stoi(t));
+      for (const std::string& t : bench::comma_list(value)) o.threads.push_back(std::stoi(t));
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;

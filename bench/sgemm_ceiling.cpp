@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "comma_list.hpp"
+
 extern "C" void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float* a,
                             int lda, const float* b, int ldb, float beta, float* c, int ldc);
 
@@ -43,10 +45,7 @@ int main(int argc, char** argv) {
   }
   std::string threads = "1,2";
   if (argc == 3 && std::string(argv[1]) == "--threads") threads = argv[2];
-  for (std::size_t p = 0; p < threads.size();) {
-    const std::size_t comma = std::min(threads.find(',', p), threads.size());
-    const std::string count = threads.substr(p, comma - p);
-    p = comma + 1;
+  for (const std::string& count : strata::bench::comma_list(threads)) {
     std::fflush(stdout);
     const pid_t child = fork();
     if (child == 0) {

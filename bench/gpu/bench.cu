@@ -38,7 +38,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,6 +46,7 @@
 #include <strata/cuda.hpp>
 
 #include "../../examples/inpainting/architectures.hpp"  // ConvNet v1 and v2, the trainer's own types
+#include "../comma_list.hpp"
 
 using namespace strata;
 
@@ -68,31 +68,23 @@ struct Options {
   bool ahead = true;
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--arch") o.archs = split(value);
+    if (flag == "--arch") o.archs = bench::comma_list(value);
     else if (flag == "--batch") {
       o.batches.clear();
-      for (const auto& b : split(value)) o.batches.push_back(std::stoi(b));
-    } else if (flag == "--precision") o.precisions = split(value);
-    else if (flag == "--mode") o.modes = split(value);
-    else if (flag == "--epoch-mode") o.epoch_modes = split(value);
+      for (const auto& b : bench::comma_list(value)) o.batches.push_back(std::stoi(b));
+    } else if (flag == "--precision") o.precisions = bench::comma_list(value);
+    else if (flag == "--mode") o.modes = bench::comma_list(value);
+    else if (flag == "--epoch-mode") o.epoch_modes = bench::comma_list(value);
     else if (flag == "--steps") o.steps = std::stoi(value);
     else if (flag == "--warmup") o.warmup = std::stoi(value);
     else if (flag == "--epoch") o.epoch = std::stol(value);
     else if (flag == "--epoch-batch") {
       o.epoch_batches.clear();
-      for (const auto& b : split(value)) o.epoch_batches.push_back(std::stoi(b));
+      for (const auto& b : bench::comma_list(value)) o.epoch_batches.push_back(std::stoi(b));
     }
     else if (flag == "--profile") o.profile = value == "1";
     else if (flag == "--algorithms") o.algorithms = value == "1";

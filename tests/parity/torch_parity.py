@@ -4,8 +4,9 @@
 
 Builds the PyTorch twin of a strata architecture (Flattened: an nn.Sequential whose indices are
 strata's layer indices, skip blocks flattened as strata flattens them), loads strata's initial
-weights from DIR/initial.safetensors, replays the Adam steps (Keras' defaults, BCE) strata ran on DIR/batches.safetensors, and compares. Exits 0 when
-everything agrees, 1 otherwise, 77 when PyTorch is missing (CTest: skipped).
+weights from DIR/initial.safetensors, replays the Adam steps (Keras' defaults, BCE) strata ran on
+DIR/batches.safetensors, and compares. Exits 0 when everything agrees, 1 otherwise, 77 when
+PyTorch is missing (CTest: skipped).
 
 f64, the strict test. At steps 0, 1, 9 and 19 PyTorch starts from strata's exact state (weights,
 buffers, Adam moments and step count, from DIR/steps.safetensors) and must reproduce the step's

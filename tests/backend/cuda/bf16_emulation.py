@@ -19,7 +19,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "parity"))
-from torch_parity import twin  # noqa: E402
+from torch_parity import ConcatInput, ConcatJoin, Flattened, ResidualAdd, ResidualInput, twin  # noqa: E402
 
 
 def bf16(t):
@@ -53,36 +53,13 @@ class Bf16Conv(torch.nn.Module):
         return Round.apply(Round.apply(y) + self.conv.bias.view(1, -1, 1, 1))
 
 
-class Concat(torch.nn.Module):
-    """strata's Concat<Layers...>: the block's input, then its layers' output, along the channels."""
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.block = torch.nn.Sequential(*layers)
-
-    def forward(self, x):
-        return torch.cat([x, self.block(x)], 1)
-
-
-class Residual(Concat):
-    """strata's Residual<Layers...>: the block's input plus its layers' output."""
-
-    def forward(self, x):
-        return x + self.block(x)
-
-
 def emulated(model):
+    """model (a Flattened list, skip blocks as torch_parity's markers and joins) with every stored
+    tensor rounded: a join's copy stores nothing new, a residual sum is rounded like any output."""
     layers = []
     for m in model:
-        if isinstance(m, torch.nn.Conv2d):
-            layers.append(Bf16Conv(m))
-        elif isinstance(m, Concat):  # a copy stores nothing new; a residual sum is rounded
-            block = type(m)()
-            block.block = emulated(m.block)
-            layers += [block] if type(m) is Concat else [block, Stored()]
-        else:
-            layers += [m, Stored()]
-    return torch.nn.Sequential(*layers)
+        layers += [Bf16Conv(m)] if isinstance(m, torch.nn.Conv2d) else [m, Stored()]
+    return Flattened(*layers)
 
 
 def relative(a, b):
@@ -96,7 +73,7 @@ def layer_case(name, layers, shape, batch, low=-1.0, high=1.0, seeds=range(1, 6)
 
 def one_layer_case(name, layers, shape, batch, low, high, seed):
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(*layers)
+    net = Flattened(*layers)
     for p in net.parameters():
         torch.nn.init.uniform_(p, -0.5, 0.5)
     x = bf16(torch.rand(batch, *shape) * (high - low) + low)  # bf16 values on both sides, as parity.cu
@@ -139,15 +116,16 @@ def main():
                [conv(8, 8, 3, padding=1), relu(), pool(2), up(scale_factor=2)], (8, 16, 16), 3)
     layer_case("ReLU, MaxPool<2>, Upsample<2>, Conv on 8 x 16 x 16",
                [relu(), pool(2), up(scale_factor=2), conv(8, 8, 3, padding=1)], (8, 16, 16), 3)
+    C, J, I, A = ConcatInput, ConcatJoin, ResidualInput, ResidualAdd
     layer_case("a U-Net of two levels (flips)",
                [conv(3, 8, 3, padding=1), relu(),
-                Concat(pool(2), conv(8, 16, 3, padding=1), relu(),
-                       Concat(pool(2), conv(16, 16, 3, padding=1), relu(), up(scale_factor=2)),
-                       conv(32, 16, 3, padding=1), relu(), up(scale_factor=2)),
+                C(), pool(2), conv(8, 16, 3, padding=1), relu(),
+                C(), pool(2), conv(16, 16, 3, padding=1), relu(), up(scale_factor=2), J(),
+                conv(32, 16, 3, padding=1), relu(), up(scale_factor=2), J(),
                 conv(24, 8, 3, padding=1), relu(), conv(8, 3, 1), torch.nn.Sigmoid()], (3, 16, 12), 3)
     layer_case("a U-Net level holding a join of 6 channels and a residual block",
-               [Concat(pool(2), conv(8, 16, 3, padding=1), Concat(conv(16, 6, 1)), Residual(conv(22, 22, 3, padding=1)),
-                       up(scale_factor=2)),
+               [C(), pool(2), conv(8, 16, 3, padding=1), C(), conv(16, 6, 1), J(),
+                I(), conv(22, 22, 3, padding=1), A(), up(scale_factor=2), J(),
                 conv(30, 3, 1)], (8, 16, 12), 3)
 
     torch.manual_seed(0)
